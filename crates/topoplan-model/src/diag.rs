@@ -1,0 +1,162 @@
+//! Diagnostics: what is wrong with the user's input, where, and with a stable code.
+//!
+//! Kept free of any renderer so that the model stays terminal-agnostic; the binary turns these
+//! into rustc-style messages. Every code is listed in [`CODES`] so docs and tests can check them.
+
+use std::ops::Range;
+
+/// Byte range into the topology source.
+pub type Span = Range<usize>;
+
+/// How bad a diagnostic is. Errors stop the plan; warnings are carried into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One labelled place in the source. The primary label is where the caret goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+    pub primary: bool,
+}
+
+/// A problem in the user's topology, pointing into the file it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    /// An error whose code must be one of [`CODES`].
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(CODES.iter().any(|(c, _)| *c == code), "unknown code {code}");
+        Self {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Primary label: the caret.
+    pub fn at(mut self, span: Span, message: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: true,
+        });
+        self
+    }
+
+    /// Secondary label, e.g. "first defined here".
+    pub fn also(mut self, span: Span, message: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: false,
+        });
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Start of the primary span, used to keep diagnostics in source order.
+    pub fn position(&self) -> usize {
+        self.labels
+            .iter()
+            .find(|l| l.primary)
+            .map_or(0, |l| l.span.start)
+    }
+}
+
+/// Every diagnostic code with a one-line summary. `docs/diagnostics.md` has one heading per code.
+pub const CODES: &[(&str, &str)] = &[
+    ("toml-syntax", "the file is not valid TOML"),
+    ("unknown-key", "a key the topology format does not know"),
+    ("missing-key", "a required key is absent"),
+    (
+        "invalid-value",
+        "a value of the wrong type or out of its allowed set",
+    ),
+    (
+        "unknown-product",
+        "`deployment.product` names no product profile",
+    ),
+    (
+        "invalid-key-validation",
+        "`key_validation` is not one the product supports",
+    ),
+    ("duplicate-host", "two hosts share a name"),
+    ("duplicate-node", "two nodes share a name"),
+    (
+        "unsafe-node-name",
+        "a node name that is not a safe folder name",
+    ),
+    (
+        "invalid-address",
+        "a host address that cannot go into a URL",
+    ),
+    ("unknown-role", "a role the product profile does not define"),
+    ("unknown-host", "a node names a host that is not defined"),
+    ("unknown-node", "a link names a node that is not defined"),
+    (
+        "invalid-link",
+        "a link between nodes whose roles never talk to each other",
+    ),
+    ("duplicate-link", "the same link twice"),
+    ("no-nodes", "the topology has no node"),
+    ("invalid-port", "a reserved port outside 1..=65535"),
+    (
+        "pin-out-of-range",
+        "a pinned offset pushes a listening port outside the allowed range",
+    ),
+    (
+        "pin-on-reserved",
+        "a pinned offset lands a listening port on a reserved port",
+    ),
+    (
+        "pin-collision",
+        "two pinned nodes on one host listen on the same port",
+    ),
+    (
+        "no-key-manager",
+        "a gateway has no key manager to validate keys against",
+    ),
+    (
+        "ambiguous-key-manager",
+        "a gateway could use several key managers and no link says which",
+    ),
+    (
+        "unsatisfiable",
+        "no offsets exist that keep every port on a host distinct",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_kebab_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (code, summary) in CODES {
+            assert!(seen.insert(*code), "duplicate code {code}");
+            assert!(
+                code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{code} is not kebab-case"
+            );
+            assert!(!summary.is_empty());
+        }
+    }
+}

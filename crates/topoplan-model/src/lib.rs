@@ -1,0 +1,14 @@
+//! topoplan-model: what a deployment *is*, before anything is solved.
+//!
+//! It owns the topology format (hosts, nodes, roles, pins, links), the product profiles (port
+//! catalogue and cross-node references, as data) and the diagnostics for bad input. It reads
+//! strings, not files, and renders nothing, so that every later stage (solver, templates,
+//! reports) works from one validated value and spans still point into the user's file.
+
+pub mod diag;
+pub mod profile;
+pub mod topology;
+
+pub use diag::{Diagnostic, Label, Severity, Span, CODES};
+pub use profile::{KeyValidation, PortDef, PortRule, Profile, ReferenceDef};
+pub use topology::{parse, Host, Link, Node, Topology};

@@ -1,0 +1,165 @@
+//! Product profiles: the port catalogue and the cross-node references of one product release.
+//!
+//! A profile is data (`templates/<product>/profile.toml`), not code, so that adding a product
+//! means adding a folder. Every entry carries the evidence line from the fixtures' `PORTS.md`
+//! it was taken from, which the docs and the review repeat.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// How a gateway validates API keys against its key manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyValidation {
+    /// Thrift client on the gateway, Thrift server on the key manager (App Manager 1.0/1.1).
+    Thrift,
+    /// SOAP over the key manager's HTTPS servlet port.
+    Ws,
+}
+
+impl KeyValidation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyValidation::Thrift => "thrift",
+            KeyValidation::Ws => "ws",
+        }
+    }
+}
+
+/// Who decides a port's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortRule {
+    /// Every node listens on it (if `listens`), at `base` (+ offset if `follows_offset`).
+    #[default]
+    Every,
+    /// The key-validation Thrift server: only key managers keep it, each on a port of its own.
+    ThriftServer,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub product: ProductInfo,
+    #[serde(default)]
+    pub port: Vec<PortDef>,
+    #[serde(default)]
+    pub reference: Vec<ReferenceDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInfo {
+    pub name: String,
+    pub title: String,
+    /// Supported key-validation modes; the first is the default.
+    pub key_validation: Vec<KeyValidation>,
+    pub roles: Vec<String>,
+    /// Lowest and highest port a listening port may take.
+    #[serde(default = "default_range")]
+    pub port_range: [u32; 2],
+}
+
+fn default_range() -> [u32; 2] {
+    [1024, 65535]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortDef {
+    pub name: String,
+    pub base: u32,
+    pub protocol: String,
+    pub purpose: String,
+    pub file: String,
+    pub element: String,
+    pub listens: bool,
+    pub follows_offset: bool,
+    #[serde(default)]
+    pub rule: PortRule,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceDef {
+    /// Identifier used by templates (`links.<name>`).
+    pub name: String,
+    /// Link kind shown in plans and diagrams (oauth, sso, acs, workflow, entitlement, ...).
+    pub kind: String,
+    /// Roles whose nodes hold this reference in their own files.
+    pub consumers: Vec<String>,
+    pub provider: String,
+    /// Name of the provider's port the reference must carry.
+    pub port: String,
+    pub file: String,
+    pub element: String,
+    pub default: String,
+    /// Only in force under this key-validation mode.
+    #[serde(default)]
+    pub key_validation: Option<KeyValidation>,
+    pub evidence: String,
+}
+
+impl Profile {
+    /// Parses and cross-checks a profile. Errors are plain strings: profiles ship with the tool,
+    /// so a broken one is a packaging bug, reported with the profile's path by the caller.
+    pub fn parse(src: &str) -> Result<Profile, String> {
+        let p: Profile = toml::from_str(src).map_err(|e| e.to_string())?;
+        let mut names = BTreeMap::new();
+        for port in &p.port {
+            if names.insert(port.name.as_str(), port).is_some() {
+                return Err(format!("duplicate port `{}`", port.name));
+            }
+        }
+        let mut refs = std::collections::BTreeSet::new();
+        for r in &p.reference {
+            if !refs.insert(r.name.as_str()) {
+                return Err(format!("duplicate reference `{}`", r.name));
+            }
+            if !names.contains_key(r.port.as_str()) {
+                return Err(format!(
+                    "reference `{}` names unknown port `{}`",
+                    r.name, r.port
+                ));
+            }
+            for role in r.consumers.iter().chain([&r.provider]) {
+                if !p.product.roles.contains(role) {
+                    return Err(format!(
+                        "reference `{}` names unknown role `{role}`",
+                        r.name
+                    ));
+                }
+            }
+        }
+        if p.product.key_validation.is_empty() {
+            return Err("`product.key_validation` lists no mode".into());
+        }
+        Ok(p)
+    }
+
+    pub fn port(&self, name: &str) -> Option<&PortDef> {
+        self.port.iter().find(|p| p.name == name)
+    }
+
+    /// Ports every node listens on and that move with its offset.
+    pub fn offset_ports(&self) -> impl Iterator<Item = &PortDef> {
+        self.port
+            .iter()
+            .filter(|p| p.listens && p.follows_offset && p.rule == PortRule::Every)
+    }
+
+    /// References in force under a key-validation mode.
+    pub fn references(&self, kv: KeyValidation) -> impl Iterator<Item = &ReferenceDef> {
+        self.reference
+            .iter()
+            .filter(move |r| r.key_validation.is_none_or(|k| k == kv))
+    }
+
+    /// Whether a node with `from` roles may consume anything from a node with `to` roles.
+    pub fn can_link(&self, from: &[String], to: &[String]) -> bool {
+        self.reference
+            .iter()
+            .any(|r| r.consumers.iter().any(|c| from.contains(c)) && to.contains(&r.provider))
+    }
+}

@@ -1,0 +1,561 @@
+//! The topology file: wire types as serde sees them, and the validated domain model.
+//!
+//! Two phases, as in cargo-deny: serde fills flat wire structs (`deny_unknown_fields`, every
+//! value `Spanned`), then [`validate`] walks them with the product profile and collects **all**
+//! problems instead of stopping at the first. Spans survive into the domain types so that the
+//! solver can still point into the user's file.
+
+use crate::diag::{Diagnostic, Span};
+use crate::profile::{KeyValidation, Profile};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologyWire {
+    deployment: Spanned<DeploymentWire>,
+    #[serde(default)]
+    host: Vec<Spanned<HostWire>>,
+    #[serde(default)]
+    node: Vec<Spanned<NodeWire>>,
+    #[serde(default)]
+    link: Vec<Spanned<LinkWire>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeploymentWire {
+    name: Spanned<String>,
+    product: Spanned<String>,
+    key_validation: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostWire {
+    name: Spanned<String>,
+    address: Option<Spanned<String>>,
+    #[serde(default)]
+    reserved_ports: Vec<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeWire {
+    name: Spanned<String>,
+    roles: Spanned<Vec<Spanned<String>>>,
+    host: Spanned<String>,
+    offset: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkWire {
+    from: Spanned<String>,
+    to: Spanned<String>,
+}
+
+/// A validated topology. Hosts and nodes keep the order of the file; indices are stable.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub name: String,
+    pub product: String,
+    pub key_validation: KeyValidation,
+    pub hosts: Vec<Host>,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    /// Hostname or IP written into rendered URLs; defaults to the host name.
+    pub address: String,
+    pub reserved_ports: Vec<(u32, Span)>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub name_span: Span,
+    /// Index into [`Topology::hosts`].
+    pub host: usize,
+    /// Roles with `all` expanded, in profile order.
+    pub roles: Vec<String>,
+    pub roles_span: Span,
+    /// Pinned offset and where it was written.
+    pub pin: Option<(u32, Span)>,
+}
+
+impl Node {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub from: usize,
+    pub to: usize,
+    pub span: Span,
+}
+
+impl Topology {
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+/// Parses `src` and validates it against the profile its `deployment.product` names.
+/// `profiles` maps product names to profiles. On failure every diagnostic found is returned,
+/// in source order.
+pub fn parse(src: &str, profiles: &BTreeMap<String, Profile>) -> Result<Topology, Vec<Diagnostic>> {
+    let wire = parse_wire(src)?;
+    validate(wire, profiles)
+}
+
+fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
+    // Syntax first, on an untyped table, so that a syntax error is never reported as a
+    // schema error and vice versa.
+    if let Err(e) = toml::from_str::<toml::Table>(src) {
+        let span = e.span().unwrap_or(0..0);
+        return Err(vec![
+            Diagnostic::error("toml-syntax", "invalid TOML").at(span, first_line(e.message()))
+        ]);
+    }
+    toml::from_str::<TopologyWire>(src).map_err(|e| {
+        let msg = first_line(e.message());
+        let code = if msg.starts_with("unknown field") {
+            "unknown-key"
+        } else if msg.starts_with("missing field") {
+            "missing-key"
+        } else {
+            "invalid-value"
+        };
+        let span = e.span().unwrap_or(0..0);
+        let d = Diagnostic::error(code, msg.replace('`', "`")).at(span, label_for(code));
+        vec![d]
+    })
+}
+
+fn label_for(code: &str) -> &'static str {
+    match code {
+        "unknown-key" => "not a key of this table",
+        "missing-key" => "in this table",
+        _ => "here",
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+/// A node name becomes a bundle folder: keep it to a portable, traversal-free file name.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn is_valid_address(a: &str) -> bool {
+    !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':' | '[' | ']'))
+}
+
+fn validate(
+    wire: TopologyWire,
+    profiles: &BTreeMap<String, Profile>,
+) -> Result<Topology, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let dep = wire.deployment.get_ref();
+    let product = dep.product.get_ref().clone();
+    let profile = profiles.get(&product);
+    if profile.is_none() {
+        let known: Vec<_> = profiles.keys().map(|k| format!("`{k}`")).collect();
+        diags.push(
+            Diagnostic::error("unknown-product", format!("unknown product `{product}`"))
+                .at(dep.product.span(), "no profile for this product")
+                .note(format!("known products: {}", known.join(", "))),
+        );
+    }
+    let key_validation = match (profile, &dep.key_validation) {
+        (Some(p), None) => p.product.key_validation[0],
+        (Some(p), Some(kv)) => {
+            let parsed = match kv.get_ref().as_str() {
+                "thrift" => Some(KeyValidation::Thrift),
+                "ws" => Some(KeyValidation::Ws),
+                _ => None,
+            };
+            match parsed {
+                Some(k) if p.product.key_validation.contains(&k) => k,
+                _ => {
+                    let ok: Vec<_> = p
+                        .product
+                        .key_validation
+                        .iter()
+                        .map(|k| format!("`{}`", k.as_str()))
+                        .collect();
+                    diags.push(
+                        Diagnostic::error(
+                            "invalid-key-validation",
+                            format!(
+                                "`{product}` does not support key_validation `{}`",
+                                kv.get_ref()
+                            ),
+                        )
+                        .at(kv.span(), "not supported by this product")
+                        .note(format!("supported: {}", ok.join(", "))),
+                    );
+                    p.product.key_validation[0]
+                }
+            }
+        }
+        (None, _) => KeyValidation::Ws,
+    };
+
+    // Hosts.
+    let mut hosts: Vec<Host> = Vec::new();
+    let mut host_index: BTreeMap<String, (usize, Span)> = BTreeMap::new();
+    for h in &wire.host {
+        let hw = h.get_ref();
+        let name = hw.name.get_ref().clone();
+        if let Some((_, first)) = host_index.get(&name) {
+            diags.push(
+                Diagnostic::error("duplicate-host", format!("duplicate host name `{name}`"))
+                    .at(hw.name.span(), "defined again here")
+                    .also(first.clone(), "first defined here"),
+            );
+            continue;
+        }
+        let address = match &hw.address {
+            Some(a) => {
+                if !is_valid_address(a.get_ref()) {
+                    diags.push(
+                        Diagnostic::error(
+                            "invalid-address",
+                            format!("address `{}` cannot be used in a URL", a.get_ref()),
+                        )
+                        .at(a.span(), "expected a hostname or IP address")
+                        .note("letters, digits, `-`, `.`, `_`, `:` and `[]` only"),
+                    );
+                }
+                a.get_ref().clone()
+            }
+            None => name.clone(),
+        };
+        let mut reserved = Vec::new();
+        for p in &hw.reserved_ports {
+            let v = *p.get_ref();
+            if !(1..=65535).contains(&v) {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-port",
+                        format!("reserved port {v} is not a TCP port"),
+                    )
+                    .at(p.span(), "expected 1..=65535"),
+                );
+            } else {
+                reserved.push((v as u32, p.span()));
+            }
+        }
+        host_index.insert(name.clone(), (hosts.len(), hw.name.span()));
+        hosts.push(Host {
+            name,
+            address,
+            reserved_ports: reserved,
+            span: h.span(),
+        });
+    }
+
+    // Nodes.
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut node_index: BTreeMap<String, Span> = BTreeMap::new();
+    if wire.node.is_empty() {
+        diags.push(
+            Diagnostic::error("no-nodes", "the topology defines no node").at(
+                wire.deployment.span(),
+                "add at least one `[[node]]` to this deployment",
+            ),
+        );
+    }
+    for n in &wire.node {
+        let nw = n.get_ref();
+        let name = nw.name.get_ref().clone();
+        let mut ok = true;
+        if !is_safe_name(&name) {
+            diags.push(
+                Diagnostic::error("unsafe-node-name", format!("node name `{name}` is not a safe folder name"))
+                    .at(nw.name.span(), "becomes the bundle folder `out/<name>/`")
+                    .note("use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters"),
+            );
+            ok = false;
+        }
+        if let Some(first) = node_index.get(&name) {
+            diags.push(
+                Diagnostic::error("duplicate-node", format!("duplicate node name `{name}`"))
+                    .at(nw.name.span(), "defined again here")
+                    .also(first.clone(), "first defined here"),
+            );
+            continue;
+        }
+        node_index.insert(name.clone(), nw.name.span());
+        let host = match host_index.get(nw.host.get_ref()) {
+            Some((i, _)) => Some(*i),
+            None => {
+                let known: Vec<_> = host_index.keys().map(|k| format!("`{k}`")).collect();
+                diags.push(
+                    Diagnostic::error(
+                        "unknown-host",
+                        format!("node `{name}` names unknown host `{}`", nw.host.get_ref()),
+                    )
+                    .at(nw.host.span(), "no `[[host]]` has this name")
+                    .note(if known.is_empty() {
+                        "no host is defined".to_string()
+                    } else {
+                        format!("defined hosts: {}", known.join(", "))
+                    }),
+                );
+                None
+            }
+        };
+        let mut roles: Vec<String> = Vec::new();
+        if nw.roles.get_ref().is_empty() {
+            diags.push(
+                Diagnostic::error("unknown-role", format!("node `{name}` has no role"))
+                    .at(nw.roles.span(), "list at least one role"),
+            );
+        }
+        for r in nw.roles.get_ref() {
+            let role = r.get_ref().as_str();
+            match profile {
+                Some(p) if role == "all" => roles.extend(p.product.roles.iter().cloned()),
+                Some(p) if p.product.roles.iter().any(|x| x == role) => {
+                    roles.push(role.to_string())
+                }
+                Some(p) => diags.push(
+                    Diagnostic::error("unknown-role", format!("unknown role `{role}`"))
+                        .at(r.span(), format!("not a role of `{product}`"))
+                        .note(format!("roles: {}, or `all`", p.product.roles.join(", "))),
+                ),
+                None => {}
+            }
+        }
+        if let Some(p) = profile {
+            roles.sort_by_key(|r| p.product.roles.iter().position(|x| x == r));
+            roles.dedup();
+        }
+        let pin = match &nw.offset {
+            Some(o) if *o.get_ref() < 0 || *o.get_ref() > 65535 => {
+                diags.push(
+                    Diagnostic::error(
+                        "pin-out-of-range",
+                        format!("offset {} is not a valid port offset", o.get_ref()),
+                    )
+                    .at(o.span(), "expected 0..=65535"),
+                );
+                None
+            }
+            Some(o) => Some((*o.get_ref() as u32, o.span())),
+            None => None,
+        };
+        if let (Some(host), true) = (host, ok) {
+            nodes.push(Node {
+                name,
+                name_span: nw.name.span(),
+                host,
+                roles,
+                roles_span: nw.roles.span(),
+                pin,
+            });
+        }
+    }
+
+    // Links.
+    let mut links: Vec<Link> = Vec::new();
+    for l in &wire.link {
+        let lw = l.get_ref();
+        let find = |s: &Spanned<String>, diags: &mut Vec<Diagnostic>| {
+            let i = nodes.iter().position(|n| &n.name == s.get_ref());
+            if i.is_none() && !node_index.contains_key(s.get_ref()) {
+                diags.push(
+                    Diagnostic::error(
+                        "unknown-node",
+                        format!("link names unknown node `{}`", s.get_ref()),
+                    )
+                    .at(s.span(), "no `[[node]]` has this name"),
+                );
+            }
+            i
+        };
+        let (from, to) = (find(&lw.from, &mut diags), find(&lw.to, &mut diags));
+        let (Some(from), Some(to)) = (from, to) else {
+            continue;
+        };
+        if let Some(p) = profile {
+            let (f, t) = (&nodes[from], &nodes[to]);
+            if from == to || !p.can_link(&f.roles, &t.roles) {
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-link",
+                        format!(
+                            "`{}` ({}) uses nothing from `{}` ({})",
+                            f.name,
+                            f.roles.join(", "),
+                            t.name,
+                            t.roles.join(", ")
+                        ),
+                    )
+                    .at(l.span(), "these roles are never linked")
+                    .note(link_help(p)),
+                );
+                continue;
+            }
+        }
+        if let Some(prev) = links.iter().find(|x| x.from == from && x.to == to) {
+            diags.push(
+                Diagnostic::error(
+                    "duplicate-link",
+                    format!(
+                        "link `{}` -> `{}` is given twice",
+                        lw.from.get_ref(),
+                        lw.to.get_ref()
+                    ),
+                )
+                .at(l.span(), "given again here")
+                .also(prev.span.clone(), "first given here"),
+            );
+            continue;
+        }
+        links.push(Link {
+            from,
+            to,
+            span: l.span(),
+        });
+    }
+
+    if let Some(p) = profile {
+        check_pins(p, &hosts, &nodes, &mut diags);
+    }
+
+    if diags.is_empty() {
+        Ok(Topology {
+            name: dep.name.get_ref().clone(),
+            product,
+            key_validation,
+            hosts,
+            nodes,
+            links,
+        })
+    } else {
+        diags.sort_by_key(Diagnostic::position);
+        Err(diags)
+    }
+}
+
+fn link_help(p: &Profile) -> String {
+    let mut pairs: Vec<String> = p
+        .reference
+        .iter()
+        .flat_map(|r| r.consumers.iter().map(|c| format!("{c} -> {}", r.provider)))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    format!(
+        "a link goes from a consumer to a provider: {}",
+        pairs.join(", ")
+    )
+}
+
+/// Pins are checked here rather than in the solver because each is a plain fact of the file
+/// (the offset-following ports are the same on every node), so the user gets them all at once,
+/// next to any other input error.
+fn check_pins(p: &Profile, hosts: &[Host], nodes: &[Node], diags: &mut Vec<Diagnostic>) {
+    let [lo, hi] = p.product.port_range;
+    let ports: Vec<_> = p.offset_ports().collect();
+    for n in nodes {
+        let Some((off, span)) = &n.pin else { continue };
+        for port in &ports {
+            let eff = port.base + off;
+            if eff < lo || eff > hi {
+                diags.push(
+                    Diagnostic::error(
+                        "pin-out-of-range",
+                        format!(
+                            "offset {off} of `{}` puts its {} port at {eff}",
+                            n.name, port.name
+                        ),
+                    )
+                    .at(
+                        span.clone(),
+                        format!("{} + {off} = {eff} is outside {lo}..={hi}", port.base),
+                    )
+                    .note(format!(
+                        "largest offset that fits: {}",
+                        hi - ports.iter().map(|p| p.base).max().unwrap_or(0)
+                    )),
+                );
+                break;
+            }
+            if let Some((_, rspan)) = hosts[n.host].reserved_ports.iter().find(|(r, _)| *r == eff) {
+                diags.push(
+                    Diagnostic::error(
+                        "pin-on-reserved",
+                        format!(
+                            "offset {off} of `{}` puts its {} port on reserved port {eff}",
+                            n.name, port.name
+                        ),
+                    )
+                    .at(span.clone(), format!("{} + {off} = {eff}", port.base))
+                    .also(
+                        rspan.clone(),
+                        format!("reserved on host `{}` here", hosts[n.host].name),
+                    ),
+                );
+            }
+        }
+    }
+    for (i, a) in nodes.iter().enumerate() {
+        for b in &nodes[i + 1..] {
+            let (Some((oa, sa)), Some((ob, sb))) = (&a.pin, &b.pin) else {
+                continue;
+            };
+            if a.host != b.host {
+                continue;
+            }
+            let clash = ports.iter().find_map(|pa| {
+                ports
+                    .iter()
+                    .find(|pb| pa.base + oa == pb.base + ob)
+                    .map(|pb| (pa, pb))
+            });
+            if let Some((pa, pb)) = clash {
+                diags.push(
+                    Diagnostic::error(
+                        "pin-collision",
+                        format!(
+                            "`{}` and `{}` on host `{}` would both listen on port {}",
+                            a.name,
+                            b.name,
+                            hosts[a.host].name,
+                            pa.base + oa
+                        ),
+                    )
+                    .at(sb.clone(), format!("{} + {ob} = {}", pb.base, pb.base + ob))
+                    .also(sa.clone(), format!("{} + {oa} = {}", pa.base, pa.base + oa))
+                    .note(
+                        "pin one of them to another offset, or drop a pin and let topoplan choose",
+                    ),
+                );
+            }
+        }
+    }
+}

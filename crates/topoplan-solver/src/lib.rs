@@ -1,0 +1,547 @@
+//! topoplan-solver: from a validated topology to a [`Plan`].
+//!
+//! Three steps, in this order because each needs the one before:
+//! 1. **wiring**: a petgraph graph with one vertex per node and one edge per profile reference
+//!    a node consumes (consumer -> provider). Providers are chosen by rule: the node itself if it
+//!    has the role, else an explicit `[[link]]`, else the only candidate; a gateway that cannot
+//!    pick a key manager is an error, other ambiguous picks prefer the same host and warn.
+//! 2. **offsets**: per host, the smallest span with pins kept ([`offsets`]).
+//! 3. **Thrift** (profiles whose key validation is Thrift): the offset never applies, so each
+//!    key manager gets a server port free on its host and every gateway's client port copies it.
+//!
+//! Everything is sorted so that identical input gives byte-identical plans.
+
+pub mod offsets;
+pub mod plan;
+
+pub use plan::{HostPlan, LinkPlan, NodePlan, Plan, PortPlan, ThriftPlan};
+
+use offsets::HostProblem;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use std::collections::{BTreeMap, BTreeSet};
+use topoplan_model::{Diagnostic, KeyValidation, PortRule, Profile, ReferenceDef, Topology};
+
+/// One dependency: `consumer` holds `reference` pointing at `provider`.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub reference: usize,
+    pub why: String,
+}
+
+/// The dependency graph: vertices are indices into `Topology::nodes`.
+pub type DependencyGraph = DiGraph<usize, Dependency>;
+
+/// Solves a topology against its profile.
+pub fn solve(topo: &Topology, profile: &Profile) -> Result<Plan, Vec<Diagnostic>> {
+    let mut warnings = Vec::new();
+    let (graph, mut diags) = wire(topo, profile, &mut warnings);
+    let offsets = match assign_offsets(topo, profile) {
+        Ok(o) => Some(o),
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+    };
+    if !diags.is_empty() {
+        diags.sort_by_key(Diagnostic::position);
+        return Err(diags);
+    }
+    let (offsets, host_info) = offsets.expect("no diagnostics means offsets were found");
+    let thrift = match assign_thrift(topo, profile, &offsets, &graph) {
+        Ok(t) => t,
+        Err(d) => return Err(d),
+    };
+    Ok(build_plan(
+        topo, profile, &graph, &offsets, &host_info, &thrift, warnings,
+    ))
+}
+
+/// Builds the dependency graph. Returns the diagnostics for gateways without a usable key
+/// manager; other unresolved references become warnings.
+pub fn wire(
+    topo: &Topology,
+    profile: &Profile,
+    warnings: &mut Vec<String>,
+) -> (DependencyGraph, Vec<Diagnostic>) {
+    let mut g = DependencyGraph::new();
+    let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| g.add_node(i)).collect();
+    let mut diags = Vec::new();
+    let mut reported: BTreeSet<(usize, &str)> = BTreeSet::new();
+    for (ci, consumer) in topo.nodes.iter().enumerate() {
+        for (ri, r) in profile.reference.iter().enumerate() {
+            if r.key_validation.is_some_and(|k| k != topo.key_validation)
+                || !r.consumers.iter().any(|c| consumer.has_role(c))
+            {
+                continue;
+            }
+            match choose_provider(topo, ci, r) {
+                Ok((pi, why)) => {
+                    g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
+                }
+                Err(Choice::None) => {
+                    if r.provider == "key-manager" && consumer.has_role("gateway") {
+                        if reported.insert((ci, "no-key-manager")) {
+                            diags.push(
+                                Diagnostic::error(
+                                    "no-key-manager",
+                                    format!("gateway `{}` has no key manager to validate keys against", consumer.name),
+                                )
+                                .at(consumer.roles_span.clone(), "this node is a gateway")
+                                .note("add a node with role `key-manager` (or give this node that role too)"),
+                            );
+                        }
+                    } else if reported.insert((ci, r.provider.as_str())) {
+                        warnings.push(format!(
+                            "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
+                            consumer.name,
+                            consumer.roles.join(", "),
+                            r.provider,
+                            r.name
+                        ));
+                    }
+                }
+                Err(Choice::Many(cands)) => {
+                    if r.provider == "key-manager" && consumer.has_role("gateway") {
+                        if reported.insert((ci, "ambiguous-key-manager")) {
+                            let names: Vec<_> = cands
+                                .iter()
+                                .map(|&c| format!("`{}`", topo.nodes[c].name))
+                                .collect();
+                            let mut d = Diagnostic::error(
+                                "ambiguous-key-manager",
+                                format!(
+                                    "gateway `{}` could use key managers {}",
+                                    consumer.name,
+                                    names.join(", ")
+                                ),
+                            )
+                            .at(
+                                consumer.name_span.clone(),
+                                "no `[[link]]` says which key manager this gateway uses",
+                            );
+                            for &c in &cands {
+                                d = d.also(topo.nodes[c].name_span.clone(), "a candidate");
+                            }
+                            diags.push(d.note(format!(
+                                "add `[[link]]\\nfrom = \"{}\"\\nto = \"{}\"`",
+                                consumer.name, topo.nodes[cands[0]].name
+                            )));
+                        }
+                        continue;
+                    }
+                    let pi = prefer_same_host(topo, ci, &cands);
+                    if reported.insert((ci, r.provider.as_str())) {
+                        warnings.push(format!(
+                            "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
+                            consumer.name, r.provider, topo.nodes[pi].name
+                        ));
+                    }
+                    g.add_edge(
+                        idx[ci],
+                        idx[pi],
+                        Dependency {
+                            reference: ri,
+                            why: "several candidates; same host first, then by name".into(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    (g, diags)
+}
+
+enum Choice {
+    None,
+    Many(Vec<usize>),
+}
+
+fn choose_provider(
+    topo: &Topology,
+    ci: usize,
+    r: &ReferenceDef,
+) -> Result<(usize, String), Choice> {
+    let consumer = &topo.nodes[ci];
+    if consumer.has_role(&r.provider) {
+        return Ok((ci, "the node has this role itself".into()));
+    }
+    let linked: Vec<usize> = topo
+        .links
+        .iter()
+        .filter(|l| l.from == ci && topo.nodes[l.to].has_role(&r.provider))
+        .map(|l| l.to)
+        .collect();
+    if let Some(&pi) = linked.first() {
+        return Ok((pi, "named by a [[link]]".into()));
+    }
+    let cands: Vec<usize> = (0..topo.nodes.len())
+        .filter(|&i| topo.nodes[i].has_role(&r.provider))
+        .collect();
+    match cands.len() {
+        0 => Err(Choice::None),
+        1 => Ok((cands[0], format!("the only `{}` node", r.provider))),
+        _ => Err(Choice::Many(cands)),
+    }
+}
+
+fn prefer_same_host(topo: &Topology, ci: usize, cands: &[usize]) -> usize {
+    let host = topo.nodes[ci].host;
+    *cands
+        .iter()
+        .min_by_key(|&&c| (topo.nodes[c].host != host, topo.nodes[c].name.clone()))
+        .expect("at least two candidates")
+}
+
+/// Per-host solution facts kept for the plan.
+#[derive(Debug, Clone)]
+struct HostInfo {
+    span: u32,
+    minimal: bool,
+}
+
+fn offset_bases(profile: &Profile) -> Vec<u32> {
+    let mut b: Vec<u32> = profile.offset_ports().map(|p| p.base).collect();
+    b.sort_unstable();
+    b
+}
+
+fn assign_offsets(
+    topo: &Topology,
+    profile: &Profile,
+) -> Result<(Vec<u32>, Vec<HostInfo>), Vec<Diagnostic>> {
+    let bases = offset_bases(profile);
+    let range = (profile.product.port_range[0], profile.product.port_range[1]);
+    let mut offsets = vec![0u32; topo.nodes.len()];
+    let mut info = Vec::new();
+    let mut diags = Vec::new();
+    for (hi, host) in topo.hosts.iter().enumerate() {
+        let mut members: Vec<usize> = (0..topo.nodes.len())
+            .filter(|&i| topo.nodes[i].host == hi)
+            .collect();
+        members.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
+        let pins: Vec<Option<u32>> = members
+            .iter()
+            .map(|&i| topo.nodes[i].pin.as_ref().map(|p| p.0))
+            .collect();
+        let reserved: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
+        let problem = HostProblem {
+            bases: &bases,
+            reserved: &reserved,
+            range,
+            pins: &pins,
+        };
+        match problem.solve() {
+            Some(sol) => {
+                for (k, &i) in members.iter().enumerate() {
+                    offsets[i] = sol.offsets[k];
+                }
+                info.push(HostInfo {
+                    span: sol.span,
+                    minimal: sol.minimal,
+                });
+            }
+            None => {
+                let mut d = Diagnostic::error(
+                    "unsatisfiable",
+                    format!(
+                        "no offsets keep the ports of {} nodes on host `{}` distinct within {}..={}",
+                        members.len(),
+                        host.name,
+                        range.0,
+                        range.1
+                    ),
+                )
+                .at(host.span.clone(), "this host");
+                for &i in &members {
+                    d = d.also(topo.nodes[i].name_span.clone(), "placed on it");
+                }
+                diags.push(d.note(format!(
+                    "every node listens on {} + its offset; move nodes to another host, drop pins, or free reserved ports",
+                    bases.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ")
+                )));
+                info.push(HostInfo {
+                    span: 0,
+                    minimal: false,
+                });
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok((offsets, info))
+    } else {
+        Err(diags)
+    }
+}
+
+/// Thrift server ports per node (`None`: server disabled), for Thrift key validation.
+fn assign_thrift(
+    topo: &Topology,
+    profile: &Profile,
+    offsets: &[u32],
+    _graph: &DependencyGraph,
+) -> Result<Vec<Option<u32>>, Vec<Diagnostic>> {
+    let mut ports = vec![None; topo.nodes.len()];
+    let Some(def) = profile
+        .port
+        .iter()
+        .find(|p| p.rule == PortRule::ThriftServer)
+    else {
+        return Ok(ports);
+    };
+    if topo.key_validation != KeyValidation::Thrift {
+        return Ok(ports);
+    }
+    let bases = offset_bases(profile);
+    let hi_limit = profile.product.port_range[1];
+    for (hi, host) in topo.hosts.iter().enumerate() {
+        let mut used: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
+        let mut kms = Vec::new();
+        for (i, n) in topo.nodes.iter().enumerate().filter(|(_, n)| n.host == hi) {
+            used.extend(bases.iter().map(|b| b + offsets[i]));
+            if n.has_role("key-manager") {
+                kms.push(i);
+            }
+        }
+        kms.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
+        for i in kms {
+            let port = if def.follows_offset {
+                def.base + offsets[i]
+            } else {
+                def.base
+            };
+            let Some(p) = (port..=hi_limit).find(|p| !used.contains(p)) else {
+                return Err(vec![Diagnostic::error(
+                    "unsatisfiable",
+                    format!(
+                        "no free Thrift server port for `{}` on host `{}`",
+                        topo.nodes[i].name, host.name
+                    ),
+                )
+                .at(topo.nodes[i].name_span.clone(), "this key manager")]);
+            };
+            used.insert(p);
+            ports[i] = Some(p);
+        }
+    }
+    Ok(ports)
+}
+
+fn offset_reason(topo: &Topology, profile: &Profile, offsets: &[u32], i: usize) -> String {
+    let node = &topo.nodes[i];
+    if node.pin.is_some() {
+        return format!("pinned to {} in the topology", offsets[i]);
+    }
+    let host = &topo.hosts[node.host];
+    let bases = offset_bases(profile);
+    let others: Vec<usize> = (0..topo.nodes.len())
+        .filter(|&j| j != i && topo.nodes[j].host == node.host)
+        .collect();
+    let mut ruled = Vec::new();
+    for k in 0..offsets[i] {
+        let why = others.iter().find_map(|&j| {
+            let o = offsets[j];
+            bases.iter().find_map(|a| {
+                bases
+                    .iter()
+                    .find(|b| *a + k == *b + o)
+                    .map(|_| format!("{k} (port {} of `{}`)", a + k, topo.nodes[j].name))
+            })
+        });
+        let why = why.or_else(|| {
+            bases
+                .iter()
+                .find(|b| host.reserved_ports.iter().any(|r| r.0 == *b + k))
+                .map(|b| format!("{k} (reserved port {})", b + k))
+        });
+        ruled.push(why.unwrap_or_else(|| format!("{k} (kept for a node earlier in name order)")));
+    }
+    if ruled.is_empty() {
+        "the smallest offset; nothing on the host rules it out".into()
+    } else if ruled.len() <= 6 {
+        format!(
+            "the smallest free offset on `{}`; ruled out: {}",
+            host.name,
+            ruled.join(", ")
+        )
+    } else {
+        format!(
+            "the smallest free offset on `{}`; {} smaller offsets ruled out, e.g. {}",
+            host.name,
+            ruled.len(),
+            ruled[..3].join(", ")
+        )
+    }
+}
+
+fn build_plan(
+    topo: &Topology,
+    profile: &Profile,
+    graph: &DependencyGraph,
+    offsets: &[u32],
+    host_info: &[HostInfo],
+    thrift: &[Option<u32>],
+    mut warnings: Vec<String>,
+) -> Plan {
+    let thrift_def = profile
+        .port
+        .iter()
+        .find(|p| p.rule == PortRule::ThriftServer);
+    let thrift_mode = thrift_def.is_some();
+    let mut nodes: Vec<NodePlan> = Vec::new();
+    for (i, n) in topo.nodes.iter().enumerate() {
+        let host = &topo.hosts[n.host];
+        let mut ports: Vec<PortPlan> = profile
+            .port
+            .iter()
+            .filter(|p| p.listens && p.rule == PortRule::Every)
+            .map(|p| PortPlan {
+                name: p.name.clone(),
+                protocol: p.protocol.clone(),
+                base: p.base,
+                effective: if p.follows_offset {
+                    p.base + offsets[i]
+                } else {
+                    p.base
+                },
+                follows_offset: p.follows_offset,
+            })
+            .collect();
+        if let (Some(def), Some(port)) = (thrift_def, thrift[i]) {
+            ports.push(PortPlan {
+                name: def.name.clone(),
+                protocol: def.protocol.clone(),
+                base: def.base,
+                effective: port,
+                follows_offset: def.follows_offset,
+            });
+        }
+        ports.sort_by_key(|p| (p.effective, p.name.clone()));
+        let thrift_plan = thrift_mode.then(|| {
+            let km = graph
+                .edges(NodeIndex::new(i))
+                .find(|e| profile.reference[e.weight().reference].kind == "thrift")
+                .map(|e| *graph.node_weight(e.target()).expect("edge target exists"));
+            ThriftPlan {
+                server_enabled: thrift[i].is_some(),
+                server_port: thrift[i],
+                client_port: km.and_then(|k| thrift[k]),
+                server_host: km
+                    .map(|k| topo.hosts[topo.nodes[k].host].address.clone())
+                    .or_else(|| thrift[i].map(|_| host.address.clone())),
+            }
+        });
+        nodes.push(NodePlan {
+            name: n.name.clone(),
+            host: host.name.clone(),
+            address: host.address.clone(),
+            roles: n.roles.clone(),
+            offset: offsets[i],
+            pinned: n.pin.is_some(),
+            offset_reason: offset_reason(topo, profile, offsets, i),
+            ports,
+            thrift: thrift_plan,
+        });
+    }
+
+    let mut links = Vec::new();
+    for e in graph.edge_references() {
+        let (c, p) = (graph[e.source()], graph[e.target()]);
+        let r = &profile.reference[e.weight().reference];
+        let provider = &nodes[p];
+        let port_def = profile.port(&r.port).expect("profile checked port names");
+        let port = if port_def.rule == PortRule::ThriftServer {
+            thrift[p].unwrap_or(port_def.base)
+        } else if port_def.follows_offset {
+            port_def.base + offsets[p]
+        } else {
+            port_def.base
+        };
+        let url = matches!(port_def.protocol.as_str(), "http" | "https")
+            .then(|| format!("{}://{}:{}", port_def.protocol, provider.address, port));
+        links.push(LinkPlan {
+            kind: r.kind.clone(),
+            reference: r.name.clone(),
+            from: nodes[c].name.clone(),
+            to: provider.name.clone(),
+            port_name: r.port.clone(),
+            port,
+            url,
+            file: r.file.clone(),
+            why: e.weight().why.clone(),
+        });
+    }
+    links.sort_by(|a, b| (&a.from, &a.reference).cmp(&(&b.from, &b.reference)));
+
+    let mut hosts = Vec::new();
+    for (hi, h) in topo.hosts.iter().enumerate() {
+        let mut members: Vec<&NodePlan> = nodes.iter().filter(|n| n.host == h.name).collect();
+        members.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
+        let mut reserved: Vec<u32> = h.reserved_ports.iter().map(|r| r.0).collect();
+        reserved.sort_unstable();
+        if !host_info[hi].minimal {
+            warnings.push(format!(
+                "host `{}` has too many nodes to prove the smallest span; kept a greedy assignment (span {})",
+                h.name, host_info[hi].span
+            ));
+        }
+        hosts.push(HostPlan {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            nodes: members.iter().map(|n| n.name.clone()).collect(),
+            reserved_ports: reserved,
+            span: host_info[hi].span,
+            span_minimal: host_info[hi].minimal,
+        });
+    }
+    hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let km_count = nodes.iter().filter(|n| n.has_role("key-manager")).count();
+    if km_count == 1 && nodes.len() > 1 {
+        let km = nodes
+            .iter()
+            .find(|n| n.has_role("key-manager"))
+            .expect("counted one");
+        warnings.push(format!(
+            "`{}` is the only key manager: a single point of failure for every gateway",
+            km.name
+        ));
+    }
+    for n in &nodes {
+        if n.thrift
+            .as_ref()
+            .is_some_and(|t| t.server_enabled && !n.has_role("key-manager"))
+        {
+            warnings.push(format!(
+                "`{}` keeps a Thrift server although it is not a key manager",
+                n.name
+            ));
+        }
+    }
+    warnings.sort();
+    warnings.dedup();
+
+    Plan {
+        schema: 1,
+        deployment: topo.name.clone(),
+        product: topo.product.clone(),
+        key_validation: topo.key_validation.as_str().to_string(),
+        hosts,
+        nodes,
+        links,
+        warnings,
+    }
+}
+
+/// Name of a host-span map entry; used by printers that group nodes.
+pub fn nodes_by_host(plan: &Plan) -> BTreeMap<&str, Vec<&NodePlan>> {
+    let mut m: BTreeMap<&str, Vec<&NodePlan>> = BTreeMap::new();
+    for n in &plan.nodes {
+        m.entry(n.host.as_str()).or_default().push(n);
+    }
+    for v in m.values_mut() {
+        v.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
+    }
+    m
+}

@@ -1,0 +1,109 @@
+//! The solved plan: what every node listens on and where every cross-node reference points.
+//!
+//! This is the one value every output is printed from (`plan --format json` serialises it
+//! as is), so field names are part of the documented schema in `docs/plan-json.md`.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Plan {
+    /// Schema version of this JSON document.
+    pub schema: u32,
+    pub deployment: String,
+    pub product: String,
+    pub key_validation: String,
+    pub hosts: Vec<HostPlan>,
+    pub nodes: Vec<NodePlan>,
+    pub links: Vec<LinkPlan>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HostPlan {
+    pub name: String,
+    pub address: String,
+    /// Node names on this host, by offset.
+    pub nodes: Vec<String>,
+    pub reserved_ports: Vec<u32>,
+    /// Largest offset on the host.
+    pub span: u32,
+    /// Whether the search proved no smaller span exists (false when the host was too large
+    /// to search exhaustively and a greedy assignment was kept).
+    pub span_minimal: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NodePlan {
+    pub name: String,
+    pub host: String,
+    pub address: String,
+    pub roles: Vec<String>,
+    pub offset: u32,
+    pub pinned: bool,
+    /// Why the offset is what it is, in one sentence.
+    pub offset_reason: String,
+    /// Every port the node will really listen on.
+    pub ports: Vec<PortPlan>,
+    /// Thrift key-validation settings (products that validate keys over Thrift).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thrift: Option<ThriftPlan>,
+}
+
+impl NodePlan {
+    pub fn port(&self, name: &str) -> Option<u32> {
+        self.ports
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.effective)
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PortPlan {
+    pub name: String,
+    pub protocol: String,
+    pub base: u32,
+    pub effective: u32,
+    pub follows_offset: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ThriftPlan {
+    /// `EnableThriftServer`: only key managers keep their Thrift server.
+    pub server_enabled: bool,
+    /// `ThriftServerPort` (key managers): unique on the host, no offset added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_port: Option<u32>,
+    /// `ThriftClientPort` (gateways): the key manager's `ThriftServerPort`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_port: Option<u32>,
+    /// `ThriftServerHost`: the key manager's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_host: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LinkPlan {
+    /// Link kind: oauth, workflow, acs, sso, auth, entitlement, publish, key-validation, thrift.
+    pub kind: String,
+    /// The profile reference this link fills.
+    pub reference: String,
+    /// Consumer node (holds the reference in its files).
+    pub from: String,
+    /// Provider node.
+    pub to: String,
+    /// Provider port name and number the reference carries.
+    pub port_name: String,
+    pub port: u32,
+    /// `scheme://address:port` of the provider, for URL references.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Product file (under the product home) of the consumer that holds the reference.
+    pub file: String,
+    /// How the provider was chosen.
+    pub why: String,
+}

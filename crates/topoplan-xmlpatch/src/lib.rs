@@ -1,0 +1,434 @@
+//! topoplan-xmlpatch: RFC 5261 XML patch documents applied to real product files.
+//!
+//! The product files are full of comments, odd indentation and commented-out alternatives
+//! that operators rely on, so a patch must change only the bytes it selects. The target is
+//! parsed read-only with roxmltree (which keeps byte ranges); every operation is resolved
+//! against that one parse to a byte range, and the new file is the original text with those
+//! ranges spliced. Nothing is re-serialised.
+//!
+//! Supported: `<replace>` of an element, its `text()` or an `@attribute`; `<add>` of elements
+//! as last children; `<remove>` of an element. One deliberate extension keeps `apply`
+//! idempotent: an `<add>` of a single element whose name the parent already has as a child
+//! replaces that child's text instead of adding a second one (RFC 5261 `add` is not
+//! idempotent; an operator re-running `apply` must not grow the file).
+
+pub mod selector;
+
+use roxmltree::{Document, Node, ParsingOptions};
+use selector::{Predicate, Selector, Step, Target};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PatchError {
+    #[error("not a patch document: {0}")]
+    BadPatch(String),
+    #[error("selector `{sel}`: {msg}")]
+    BadSelector { sel: String, msg: String },
+    #[error("target is not well-formed XML: {0}")]
+    BadTarget(String),
+    #[error("selector `{sel}` matches nothing")]
+    NoMatch { sel: String },
+    #[error("selector `{sel}` matches {count} places; it must match exactly one")]
+    Ambiguous { sel: String, count: usize },
+    #[error("selectors `{a}` and `{b}` change overlapping text")]
+    Overlap { a: String, b: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpKind {
+    Replace,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub kind: OpKind,
+    pub sel: String,
+    selector: Selector,
+    /// Replacement text (unescaped) for text/attribute targets.
+    text: String,
+    /// Raw XML of the operation's children, for element targets and `<add>`.
+    xml: String,
+    /// Name of the single element an `<add>` carries, for the idempotent upsert.
+    single_child: Option<(Option<String>, String, String)>,
+}
+
+/// A parsed `<diff>` document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    pub ops: Vec<Op>,
+}
+
+fn options<'a>() -> ParsingOptions<'a> {
+    ParsingOptions {
+        allow_dtd: true,
+        ..ParsingOptions::default()
+    }
+}
+
+impl Patch {
+    pub fn parse(src: &str) -> Result<Patch, PatchError> {
+        let doc = Document::parse_with_options(src, options())
+            .map_err(|e| PatchError::BadPatch(e.to_string()))?;
+        let root = doc.root_element();
+        if root.tag_name().name() != "diff" {
+            return Err(PatchError::BadPatch(format!(
+                "root element is <{}>, expected <diff>",
+                root.tag_name().name()
+            )));
+        }
+        let namespaces: BTreeMap<String, String> = root
+            .namespaces()
+            .filter_map(|n| n.name().map(|p| (p.to_string(), n.uri().to_string())))
+            .collect();
+        let mut ops = Vec::new();
+        for child in root.children().filter(Node::is_element) {
+            let kind = match child.tag_name().name() {
+                "replace" => OpKind::Replace,
+                "add" => OpKind::Add,
+                "remove" => OpKind::Remove,
+                other => return Err(PatchError::BadPatch(format!("unknown operation <{other}>"))),
+            };
+            let sel = child
+                .attribute("sel")
+                .ok_or_else(|| {
+                    PatchError::BadPatch(format!("<{}> without `sel`", child.tag_name().name()))
+                })?
+                .to_string();
+            if kind == OpKind::Add && child.attribute("pos").is_some() {
+                return Err(PatchError::BadPatch(
+                    "`pos` on <add> is not supported".into(),
+                ));
+            }
+            let selector =
+                Selector::parse(&sel, &namespaces).map_err(|msg| PatchError::BadSelector {
+                    sel: sel.clone(),
+                    msg,
+                })?;
+            let text: String = child
+                .children()
+                .filter(Node::is_text)
+                .filter_map(|t| t.text())
+                .collect();
+            let elems: Vec<Node> = child.children().filter(Node::is_element).collect();
+            let xml = match (child.first_child(), child.last_child()) {
+                (Some(f), Some(l)) => src[f.range().start..l.range().end].trim().to_string(),
+                _ => String::new(),
+            };
+            let single_child =
+                (elems.len() == 1 && elems[0].children().all(|c| c.is_text())).then(|| {
+                    let e = elems[0];
+                    (
+                        e.tag_name().namespace().map(str::to_string),
+                        e.tag_name().name().to_string(),
+                        e.text().unwrap_or("").to_string(),
+                    )
+                });
+            ops.push(Op {
+                kind,
+                sel,
+                selector,
+                text,
+                xml,
+                single_child,
+            });
+        }
+        Ok(Patch { ops })
+    }
+
+    /// Applies the patch to `target`; returns the new text. Either every operation applies or
+    /// an error is returned and nothing changes.
+    pub fn apply(&self, target: &str) -> Result<String, PatchError> {
+        let doc = Document::parse_with_options(target, options())
+            .map_err(|e| PatchError::BadTarget(e.to_string()))?;
+        let mut edits: Vec<(Range<usize>, String, &str)> = Vec::new();
+        for op in &self.ops {
+            let node = select_one(&doc, op)?;
+            let edit = match (&op.kind, &op.selector.target) {
+                (OpKind::Replace, Target::Text) => {
+                    let texts: Vec<Node> = node.children().filter(Node::is_text).collect();
+                    match texts.as_slice() {
+                        [t] => (t.range(), escape_text(&op.text)),
+                        [] => {
+                            return Err(PatchError::NoMatch {
+                                sel: op.sel.clone(),
+                            })
+                        }
+                        many => {
+                            return Err(PatchError::Ambiguous {
+                                sel: op.sel.clone(),
+                                count: many.len(),
+                            });
+                        }
+                    }
+                }
+                (OpKind::Replace, Target::Attribute(a)) => {
+                    let attr = node
+                        .attributes()
+                        .find(|x| x.name() == a && x.namespace().is_none())
+                        .ok_or_else(|| PatchError::NoMatch {
+                            sel: op.sel.clone(),
+                        })?;
+                    let quote = target.as_bytes()[attr.range_value().start - 1] as char;
+                    (attr.range_value(), escape_attr(&op.text, quote))
+                }
+                (OpKind::Replace, Target::Element) => (node.range(), op.xml.clone()),
+                (OpKind::Remove, Target::Element) => {
+                    (line_range(target, node.range()), String::new())
+                }
+                (OpKind::Add, Target::Element) => add_edit(target, node, op),
+                _ => {
+                    return Err(PatchError::BadSelector {
+                        sel: op.sel.clone(),
+                        msg: "this operation cannot target text() or an attribute".into(),
+                    })
+                }
+            };
+            edits.push((edit.0, edit.1, op.sel.as_str()));
+        }
+        edits.sort_by_key(|e| (e.0.start, e.0.end));
+        for w in edits.windows(2) {
+            if w[0].0.end > w[1].0.start || (w[0].0 == w[1].0 && !w[0].0.is_empty()) {
+                return Err(PatchError::Overlap {
+                    a: w[0].2.to_string(),
+                    b: w[1].2.to_string(),
+                });
+            }
+        }
+        let mut out = String::with_capacity(target.len() + 64);
+        let mut at = 0;
+        for (range, text, _) in &edits {
+            out.push_str(&target[at..range.start]);
+            out.push_str(text);
+            at = range.end;
+        }
+        out.push_str(&target[at..]);
+        Ok(out)
+    }
+}
+
+/// `<add>`: append the content as last child, indented like the parent's children; or, for a
+/// single element the parent already has, replace that element's text (idempotent upsert).
+fn add_edit(target: &str, parent: Node, op: &Op) -> (Range<usize>, String) {
+    if let Some((ns, name, text)) = &op.single_child {
+        let existing: Vec<Node> = parent
+            .children()
+            .filter(|c| {
+                c.is_element()
+                    && c.tag_name().name() == name
+                    && c.tag_name().namespace() == ns.as_deref()
+            })
+            .collect();
+        if let [e] = existing.as_slice() {
+            let texts: Vec<Node> = e.children().filter(Node::is_text).collect();
+            if let [t] = texts.as_slice() {
+                return (t.range(), escape_text(text));
+            }
+        }
+    }
+    let last = parent
+        .children()
+        .filter(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())))
+        .last();
+    let indent = parent
+        .children()
+        .filter(Node::is_element)
+        .last()
+        .map(|e| line_indent(target, e.range().start))
+        .unwrap_or_else(|| format!("{}    ", line_indent(target, parent.range().start)));
+    let at = match last {
+        Some(n) => n.range().end,
+        None => {
+            // Empty element: insert after its start tag.
+            let r = parent.range();
+            target[r.clone()]
+                .find('>')
+                .map_or(r.end, |i| r.start + i + 1)
+        }
+    };
+    (at..at, format!("\n{indent}{}", op.xml))
+}
+
+/// Leading white space of the line holding `pos`.
+fn line_indent(text: &str, pos: usize) -> String {
+    let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    text[start..pos]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect()
+}
+
+/// Widens an element's range to its whole line when nothing else is on it.
+fn line_range(text: &str, r: Range<usize>) -> Range<usize> {
+    let start = text[..r.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[r.end..]
+        .find('\n')
+        .map_or(text.len(), |i| r.end + i + 1);
+    if text[start..r.start].trim().is_empty() && text[r.end..end].trim().is_empty() {
+        start..end
+    } else {
+        r
+    }
+}
+
+fn select_one<'a, 'i>(doc: &'a Document<'i>, op: &Op) -> Result<Node<'a, 'i>, PatchError> {
+    let mut current: Vec<Node> = vec![doc.root()];
+    for step in &op.selector.steps {
+        let mut next = Vec::new();
+        for n in &current {
+            let mut matched: Vec<Node> = n
+                .children()
+                .filter(|c| c.is_element() && step_matches(step, *c))
+                .collect();
+            for p in &step.predicates {
+                matched = match p {
+                    Predicate::Position(k) => matched.get(k - 1).copied().into_iter().collect(),
+                    Predicate::Attr(a, v) => matched
+                        .into_iter()
+                        .filter(|c| c.attribute(a.as_str()) == Some(v))
+                        .collect(),
+                    Predicate::Child(name, v) => matched
+                        .into_iter()
+                        .filter(|c| {
+                            c.children().any(|g| {
+                                g.is_element()
+                                    && g.tag_name().name() == name
+                                    && g.text().unwrap_or("").trim() == v
+                            })
+                        })
+                        .collect(),
+                };
+            }
+            next.extend(matched);
+        }
+        current = next;
+    }
+    match current.len() {
+        1 => Ok(current[0]),
+        0 => Err(PatchError::NoMatch {
+            sel: op.sel.clone(),
+        }),
+        n => Err(PatchError::Ambiguous {
+            sel: op.sel.clone(),
+            count: n,
+        }),
+    }
+}
+
+fn step_matches(step: &Step, n: Node) -> bool {
+    step.name == "*"
+        || (n.tag_name().name() == step.name && n.tag_name().namespace() == step.ns.as_deref())
+}
+
+fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn escape_attr(s: &str, quote: char) -> String {
+    let s = escape_text(s);
+    if quote == '"' {
+        s.replace('"', "&quot;")
+    } else {
+        s.replace('\'', "&apos;")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CARBON: &str = "<?xml version=\"1.0\"?>\n<!-- c -->\n<Server xmlns=\"urn:carbon\">\n    <Ports>\n        <!-- offset -->\n        <Offset>0</Offset>\n    </Ports>\n</Server>\n";
+
+    fn patch(ops: &str) -> Patch {
+        Patch::parse(&format!("<diff xmlns:c=\"urn:carbon\">{ops}</diff>")).unwrap()
+    }
+
+    #[test]
+    fn replaces_text_and_keeps_every_other_byte() {
+        let out = patch("<replace sel=\"/c:Server/c:Ports/c:Offset/text()\">7</replace>")
+            .apply(CARBON)
+            .unwrap();
+        assert_eq!(out, CARBON.replace("<Offset>0<", "<Offset>7<"));
+    }
+
+    #[test]
+    fn replaces_attributes_escaping_values() {
+        let t = "<a><b uri='x'/></a>";
+        let out = patch("<replace sel=\"/a/b/@uri\">https://h:1/?a=1&amp;b='2'</replace>")
+            .apply(t)
+            .unwrap();
+        assert_eq!(
+            out,
+            "<a><b uri='https://h:1/?a=1&amp;b=&apos;2&apos;'/></a>"
+        );
+    }
+
+    #[test]
+    fn add_appends_with_indent_then_upserts() {
+        let t = "<a>\n    <k>1</k>\n    <!--x-->\n</a>\n";
+        let p = patch("<add sel=\"/a\"><h>one</h></add>");
+        let once = p.apply(t).unwrap();
+        assert_eq!(
+            once,
+            "<a>\n    <k>1</k>\n    <!--x-->\n    <h>one</h>\n</a>\n"
+        );
+        assert_eq!(
+            p.apply(&once).unwrap(),
+            once,
+            "second apply must change nothing"
+        );
+        let changed = patch("<add sel=\"/a\"><h>two</h></add>")
+            .apply(&once)
+            .unwrap();
+        assert!(changed.contains("<h>two</h>") && !changed.contains("one"));
+    }
+
+    #[test]
+    fn refuses_missing_and_ambiguous_selectors() {
+        let t = "<a><b>1</b><b>2</b></a>";
+        assert_eq!(
+            patch("<replace sel=\"/a/c/text()\">x</replace>").apply(t),
+            Err(PatchError::NoMatch {
+                sel: "/a/c/text()".into()
+            })
+        );
+        assert_eq!(
+            patch("<replace sel=\"/a/b/text()\">x</replace>").apply(t),
+            Err(PatchError::Ambiguous {
+                sel: "/a/b/text()".into(),
+                count: 2
+            })
+        );
+        assert_eq!(
+            patch("<replace sel=\"/a/b[2]/text()\">x</replace>")
+                .apply(t)
+                .unwrap(),
+            "<a><b>1</b><b>x</b></a>"
+        );
+    }
+
+    #[test]
+    fn child_text_predicate_selects_the_issuer() {
+        let t = "<s><p><I>store</I><u>1</u></p><p><I>pub</I><u>2</u></p></s>";
+        let out = patch("<replace sel=\"/s/p[I='pub']/u/text()\">9</replace>")
+            .apply(t)
+            .unwrap();
+        assert_eq!(
+            out,
+            "<s><p><I>store</I><u>1</u></p><p><I>pub</I><u>9</u></p></s>"
+        );
+    }
+
+    #[test]
+    fn overlapping_operations_are_refused() {
+        let t = "<a><b>1</b></a>";
+        let p = patch(
+            "<replace sel=\"/a/b/text()\">2</replace><replace sel=\"/a/b/text()\">3</replace>",
+        );
+        assert!(matches!(p.apply(t), Err(PatchError::Overlap { .. })));
+    }
+}
