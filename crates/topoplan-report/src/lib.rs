@@ -1,14 +1,256 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! topoplan-report: printers for a [`Plan`].
+//!
+//! One plan, several printers side by side (as ripgrep's printer crate does): the terminal
+//! table of `topoplan plan`, the JSON document, and the Markdown review. Printers only read the
+//! plan; anything they show that the plan does not hold is a bug in the solver, not here.
+
+use std::fmt::Write;
+use topoplan_solver::{nodes_by_host, Plan};
+
+/// Output formats of `topoplan plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+pub fn print(plan: &Plan, format: Format) -> String {
+    match format {
+        Format::Text => text(plan),
+        Format::Json => json(plan),
+        Format::Markdown => markdown(plan),
     }
+}
+
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).expect("plan types serialise");
+    s.push('\n');
+    s
+}
+
+fn main_port(n: &topoplan_solver::NodePlan, name: &str) -> String {
+    n.port(name).map_or_else(|| "-".into(), |p| p.to_string())
+}
+
+/// Links grouped by (from, to, kind) with their ports, for compact listings.
+fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
+    let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
+    for l in plan.links.iter().filter(|l| l.from != l.to) {
+        let label = format!("{}:{}", l.reference, l.port);
+        match out
+            .iter_mut()
+            .find(|g| g.0 == l.from && g.1 == l.to && g.2 == l.kind)
+        {
+            Some(g) => g.3.push(label),
+            None => out.push((l.from.clone(), l.to.clone(), l.kind.clone(), vec![label])),
+        }
+    }
+    out
+}
+
+/// The terminal view: per host, a table of nodes; then links and warnings.
+pub fn text(plan: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "deployment `{}`: {} (key validation: {})",
+        plan.deployment, plan.product, plan.key_validation
+    );
+    let by_host = nodes_by_host(plan);
+    for h in &plan.hosts {
+        let _ = writeln!(
+            s,
+            "\nhost {} ({}): {} node(s), span {}{}{}",
+            h.name,
+            h.address,
+            h.nodes.len(),
+            h.span,
+            if h.span_minimal {
+                ""
+            } else {
+                " (not proven minimal)"
+            },
+            if h.reserved_ports.is_empty() {
+                String::new()
+            } else {
+                format!(", reserved {:?}", h.reserved_ports)
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  {:<16} {:<34} {:>6} {:>6} {:>6} {:>6} {:>6}  {}",
+            "node", "roles", "offset", "https", "http", "pt-ssl", "pt", "thrift"
+        );
+        for n in by_host.get(h.name.as_str()).into_iter().flatten() {
+            let thrift = match &n.thrift {
+                Some(t) if t.server_enabled => format!("server {}", t.server_port.unwrap_or(0)),
+                Some(t) => match (t.client_port, &t.server_host) {
+                    (Some(p), Some(h)) => format!("off; client -> {h}:{p}"),
+                    _ => "off".into(),
+                },
+                None => "-".into(),
+            };
+            let thrift = match (&n.thrift, n.thrift.as_ref().and_then(|t| t.client_port)) {
+                (Some(t), Some(p)) if t.server_enabled => format!(
+                    "{thrift}; client -> {}:{p}",
+                    t.server_host.clone().unwrap_or_default()
+                ),
+                _ => thrift,
+            };
+            let _ = writeln!(
+                s,
+                "  {:<16} {:<34} {:>5}{} {:>6} {:>6} {:>6} {:>6}  {}",
+                n.name,
+                n.roles.join(","),
+                n.offset,
+                if n.pinned { "*" } else { " " },
+                main_port(n, "servlet-https"),
+                main_port(n, "servlet-http"),
+                main_port(n, "passthrough-https"),
+                main_port(n, "passthrough-http"),
+                thrift
+            );
+        }
+    }
+    let _ = writeln!(s, "\n(* pinned offset)");
+    let groups = grouped_links(plan);
+    if !groups.is_empty() {
+        let _ = writeln!(s, "\nlinks:");
+        for (from, to, kind, refs) in groups {
+            let _ = writeln!(s, "  {from} -> {to} [{kind}] {}", refs.join(", "));
+        }
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(s, "\nwarnings:");
+        for w in &plan.warnings {
+            let _ = writeln!(s, "  - {w}");
+        }
+    }
+    s
+}
+
+/// The Markdown review: port maps, links, firewall openings, reasons, warnings.
+pub fn markdown(plan: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Deployment review: `{}`\n", plan.deployment);
+    let _ = writeln!(s, "Product `{}`, key validation `{}`. Generated by topoplan from the topology; every number below is in the plan.\n", plan.product, plan.key_validation);
+    let by_host = nodes_by_host(plan);
+    let _ = writeln!(s, "## Hosts and port maps\n");
+    for h in &plan.hosts {
+        let _ = writeln!(s, "### Host `{}` ({})\n", h.name, h.address);
+        if !h.reserved_ports.is_empty() {
+            let _ = writeln!(s, "Reserved by other software: {:?}.\n", h.reserved_ports);
+        }
+        let _ = writeln!(s, "| node | roles | offset | port | name | base | follows offset |\n|---|---|---|---|---|---|---|");
+        for n in by_host.get(h.name.as_str()).into_iter().flatten() {
+            for (k, p) in n.ports.iter().enumerate() {
+                let (name, roles, off) = if k == 0 {
+                    (
+                        format!("`{}`", n.name),
+                        n.roles.join(", "),
+                        n.offset.to_string(),
+                    )
+                } else {
+                    (String::new(), String::new(), String::new())
+                };
+                let _ = writeln!(
+                    s,
+                    "| {name} | {roles} | {off} | {} | {} | {} | {} |",
+                    p.effective,
+                    p.name,
+                    p.base,
+                    if p.follows_offset { "yes" } else { "no" }
+                );
+            }
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "## Why each offset\n");
+    for n in &plan.nodes {
+        let _ = writeln!(s, "- `{}`: {} — {}", n.name, n.offset, n.offset_reason);
+    }
+    let _ = writeln!(
+        s,
+        "\n## Links\n\n| from | to | kind | reference | port | file |\n|---|---|---|---|---|---|"
+    );
+    for l in &plan.links {
+        let _ = writeln!(
+            s,
+            "| `{}` | `{}` | {} | {} | {} | `{}` |",
+            l.from, l.to, l.kind, l.reference, l.port, l.file
+        );
+    }
+    let _ = writeln!(s, "\n## Firewall openings\n\n| source host | destination | protocol | needed by |\n|---|---|---|---|");
+    for row in firewall(plan) {
+        let _ = writeln!(
+            s,
+            "| `{}` | `{}`:{} | {} | {}{} |",
+            row.from_host,
+            row.to_host,
+            row.port,
+            row.protocol,
+            row.why.join(", "),
+            if row.same_host { " (same host)" } else { "" }
+        );
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(s, "\n## Warnings\n");
+        for w in &plan.warnings {
+            let _ = writeln!(s, "- {w}");
+        }
+    }
+    s
+}
+
+/// One firewall opening: traffic from a host to a port on another (or the same) host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirewallRow {
+    pub from_host: String,
+    pub to_host: String,
+    pub port: u32,
+    pub protocol: String,
+    pub same_host: bool,
+    pub why: Vec<String>,
+}
+
+/// Openings needed by the links, merged per (source host, destination host, port).
+pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
+    let mut rows: Vec<FirewallRow> = Vec::new();
+    for l in plan.links.iter().filter(|l| l.from != l.to) {
+        let (Some(from), Some(to)) = (
+            plan.nodes.iter().find(|n| n.name == l.from),
+            plan.nodes.iter().find(|n| n.name == l.to),
+        ) else {
+            continue;
+        };
+        let protocol = to
+            .ports
+            .iter()
+            .find(|p| p.effective == l.port)
+            .map_or("tcp".into(), |p| p.protocol.clone());
+        let why = format!("{} {}→{}", l.kind, l.from, l.to);
+        match rows
+            .iter_mut()
+            .find(|r| r.from_host == from.host && r.to_host == to.host && r.port == l.port)
+        {
+            Some(r) => {
+                if !r.why.contains(&why) {
+                    r.why.push(why);
+                }
+            }
+            None => rows.push(FirewallRow {
+                from_host: from.host.clone(),
+                to_host: to.host.clone(),
+                port: l.port,
+                protocol,
+                same_host: from.host == to.host,
+                why: vec![why],
+            }),
+        }
+    }
+    rows.sort_by(|a, b| {
+        (&a.from_host, &a.to_host, a.port).cmp(&(&b.from_host, &b.to_host, b.port))
+    });
+    rows
 }

@@ -1,3 +1,221 @@
-fn main() {
-    println!("Hello, world!");
+//! `topoplan`: the binary. Parses arguments, calls the library crates, prints diagnostics and
+//! maps outcomes to exit codes (0 ok, 1 the input or plan has problems, 2 usage or I/O error).
+
+mod apply;
+mod diagnostics;
+mod embedded;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use topoplan_model::{Profile, Topology};
+use topoplan_render::{Bundle, TemplateSet};
+use topoplan_solver::Plan;
+
+/// Plans port offsets, Thrift pairs and cross-node URLs for distributed WSO2 Carbon
+/// deployments (App Manager 1.1.0 and 1.2.0), and applies them to the real product files.
+#[derive(Parser)]
+#[command(name = "topoplan", version, about, long_about = None)]
+struct Cli {
+    /// Read product profiles and templates from this folder instead of the built-in ones
+    /// (files found there override built-in files of the same path).
+    #[arg(long, global = true, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Solve a topology and print the plan: offsets, ports, links, warnings.
+    Plan {
+        /// The topology file (TOML).
+        topology: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Write one bundle folder per node (overlays, start script, README) plus plan.json and review.md.
+    Bundle {
+        topology: PathBuf,
+        /// Output folder; node folders in it are replaced.
+        #[arg(short, long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Apply one node's bundle to a product home: only the selected values change.
+    Apply {
+        /// The node's bundle folder (`out/<node>`).
+        bundle: PathBuf,
+        /// The product home on this host (holds `repository/`).
+        #[arg(long, value_name = "DIR")]
+        home: PathBuf,
+        /// Print a unified diff of what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// A failure that has already been reported to the user, with its exit code.
+#[derive(Debug)]
+struct Reported(u8);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reported (exit {})", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(r) = e.downcast_ref::<Reported>() {
+                return ExitCode::from(r.0);
+            }
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let templates = load_templates(cli.templates.as_deref())?;
+    match cli.command {
+        Command::Plan { topology, format } => {
+            let plan = plan_file(&topology, &templates)?;
+            let fmt = match format {
+                PlanFormat::Text => topoplan_report::Format::Text,
+                PlanFormat::Json => topoplan_report::Format::Json,
+                PlanFormat::Markdown => topoplan_report::Format::Markdown,
+            };
+            print_warnings(&topology, &plan);
+            out(&topoplan_report::print(&plan, fmt))
+        }
+        Command::Bundle { topology, out: dir } => {
+            let plan = plan_file(&topology, &templates)?;
+            let bundle = Bundle::build(&templates, &plan, topoplan_report::markdown(&plan))?;
+            topoplan_render::write_bundle(&dir, &bundle)?;
+            print_warnings(&topology, &plan);
+            out(&format!(
+                "wrote {} node bundle(s) to `{}`: {}\n",
+                plan.nodes.len(),
+                dir.display(),
+                plan.nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        Command::Apply {
+            bundle,
+            home,
+            dry_run,
+        } => apply::run(&bundle, &home, dry_run),
+    }
+}
+
+fn out(s: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(s.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn print_warnings(topology: &Path, plan: &Plan) {
+    for w in &plan.warnings {
+        eprintln!("warning: {}: {w}", topology.display());
+    }
+}
+
+/// Built-in templates, overridden file by file from `dir`.
+fn load_templates(dir: Option<&Path>) -> Result<TemplateSet> {
+    let mut set = TemplateSet::default();
+    for (path, text) in embedded::EMBEDDED {
+        set.files.insert((*path).to_string(), (*text).to_string());
+    }
+    if let Some(dir) = dir {
+        let mut found = Vec::new();
+        walk(dir, &mut found)
+            .with_context(|| format!("reading templates folder `{}`", dir.display()))?;
+        for f in found {
+            let rel = f
+                .strip_prefix(dir)
+                .expect("walked under dir")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("reading `{}`", f.display()))?;
+            set.files.insert(rel, text);
+        }
+    }
+    Ok(set)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn profiles(set: &TemplateSet) -> Result<BTreeMap<String, Profile>> {
+    let mut m = BTreeMap::new();
+    for (path, text) in &set.files {
+        if let Some(product) = path.strip_suffix("/profile.toml") {
+            let p = Profile::parse(text)
+                .map_err(|e| anyhow::anyhow!("product profile `{path}`: {e}"))?;
+            anyhow::ensure!(
+                p.product.name == product,
+                "product profile `{path}` names product `{}`",
+                p.product.name
+            );
+            m.insert(product.to_string(), p);
+        }
+    }
+    Ok(m)
+}
+
+/// Reads, validates and solves a topology; diagnostics are printed and become exit code 1.
+fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
+    let src = std::fs::read_to_string(path)
+        .with_context(|| format!("reading topology `{}`", path.display()))?;
+    let profiles = profiles(templates)?;
+    let name = path.display().to_string();
+    let topo: Topology = match topoplan_model::parse(&src, &profiles) {
+        Ok(t) => t,
+        Err(diags) => {
+            eprint!("{}", diagnostics::render(&name, &src, &diags));
+            return Err(Reported(1).into());
+        }
+    };
+    let profile = &profiles[&topo.product];
+    topoplan_solver::solve(&topo, profile).map_err(|diags| {
+        eprint!("{}", diagnostics::render(&name, &src, &diags));
+        Reported(1).into()
+    })
 }

@@ -1,0 +1,60 @@
+//! Renders model diagnostics rustc-style. The only place that knows the renderer, so it can
+//! be swapped without touching the libraries.
+
+use codespan_reporting::diagnostic::{
+    Diagnostic as CsDiagnostic, Label as CsLabel, Severity as CsSeverity,
+};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, Config};
+use topoplan_model::{Diagnostic, Severity};
+
+/// Renders diagnostics for `file` (as the user named it) with its source, plain text.
+pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
+    let files = SimpleFile::new(file, src);
+    let config = Config::default();
+    let mut out = String::new();
+    for d in diags {
+        let cs = CsDiagnostic::new(match d.severity {
+            Severity::Error => CsSeverity::Error,
+            Severity::Warning => CsSeverity::Warning,
+        })
+        .with_code(d.code)
+        .with_message(&d.message)
+        .with_labels(
+            d.labels
+                .iter()
+                .map(|l| {
+                    let span = clamp(l.span.clone(), src.len());
+                    if l.primary {
+                        CsLabel::primary((), span).with_message(&l.message)
+                    } else {
+                        CsLabel::secondary((), span).with_message(&l.message)
+                    }
+                })
+                .collect(),
+        )
+        .with_notes(d.notes.iter().map(|n| format!("help: {n}")).collect());
+        match term::emit_into_string(&config, &files, &cs) {
+            Ok(s) => out.push_str(&s),
+            Err(e) => out.push_str(&format!(
+                "error[{}]: {} (could not show the source: {e})\n",
+                d.code, d.message
+            )),
+        }
+    }
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        out.push_str(&format!(
+            "error: `{file}` has {errors} problem{}\n",
+            if errors == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
+fn clamp(r: std::ops::Range<usize>, len: usize) -> std::ops::Range<usize> {
+    r.start.min(len)..r.end.min(len).max(r.start.min(len))
+}
