@@ -135,7 +135,7 @@ fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
             "invalid-value"
         };
         let span = e.span().unwrap_or(0..0);
-        let d = Diagnostic::error(code, msg.replace('`', "`")).at(span, label_for(code));
+        let d = Diagnostic::error(code, msg).at(span, label_for(code));
         vec![d]
     })
 }

@@ -79,8 +79,8 @@ pub fn text(plan: &Plan) -> String {
         );
         let _ = writeln!(
             s,
-            "  {:<16} {:<34} {:>6} {:>6} {:>6} {:>6} {:>6}  {}",
-            "node", "roles", "offset", "https", "http", "pt-ssl", "pt", "thrift"
+            "  {:<16} {:<34} {:>6} {:>6} {:>6} {:>6} {:>6}  thrift",
+            "node", "roles", "offset", "https", "http", "pt-ssl", "pt"
         );
         for n in by_host.get(h.name.as_str()).into_iter().flatten() {
             let thrift = match &n.thrift {
@@ -113,7 +113,9 @@ pub fn text(plan: &Plan) -> String {
             );
         }
     }
-    let _ = writeln!(s, "\n(* pinned offset)");
+    if plan.nodes.iter().any(|n| n.pinned) {
+        let _ = writeln!(s, "\n(* pinned offset)");
+    }
     let groups = grouped_links(plan);
     if !groups.is_empty() {
         let _ = writeln!(s, "\nlinks:");

@@ -48,10 +48,7 @@ pub fn solve(topo: &Topology, profile: &Profile) -> Result<Plan, Vec<Diagnostic>
         return Err(diags);
     }
     let (offsets, host_info) = offsets.expect("no diagnostics means offsets were found");
-    let thrift = match assign_thrift(topo, profile, &offsets, &graph) {
-        Ok(t) => t,
-        Err(d) => return Err(d),
-    };
+    let thrift = assign_thrift(topo, profile, &offsets)?;
     Ok(build_plan(
         topo, profile, &graph, &offsets, &host_info, &thrift, warnings,
     ))
@@ -124,7 +121,7 @@ pub fn wire(
                                 d = d.also(topo.nodes[c].name_span.clone(), "a candidate");
                             }
                             diags.push(d.note(format!(
-                                "add `[[link]]\\nfrom = \"{}\"\\nto = \"{}\"`",
+                                "add a `[[link]]` with `from = \"{}\"` and `to = \"{}\"`",
                                 consumer.name, topo.nodes[cands[0]].name
                             )));
                         }
@@ -279,7 +276,6 @@ fn assign_thrift(
     topo: &Topology,
     profile: &Profile,
     offsets: &[u32],
-    _graph: &DependencyGraph,
 ) -> Result<Vec<Option<u32>>, Vec<Diagnostic>> {
     let mut ports = vec![None; topo.nodes.len()];
     let Some(def) = profile

@@ -230,12 +230,10 @@ fn add_edit(target: &str, parent: Node, op: &Op) -> (Range<usize>, String) {
     }
     let last = parent
         .children()
-        .filter(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())))
-        .last();
+        .rfind(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())));
     let indent = parent
         .children()
-        .filter(Node::is_element)
-        .last()
+        .rfind(Node::is_element)
         .map(|e| line_indent(target, e.range().start))
         .unwrap_or_else(|| format!("{}    ", line_indent(target, parent.range().start)));
     let at = match last {

@@ -107,7 +107,9 @@ fn run(cli: Cli) -> Result<()> {
                 PlanFormat::Json => topoplan_report::Format::Json,
                 PlanFormat::Markdown => topoplan_report::Format::Markdown,
             };
-            print_warnings(&topology, &plan);
+            if !matches!(format, PlanFormat::Text) {
+                print_warnings(&topology, &plan);
+            }
             out(&topoplan_report::print(&plan, fmt))
         }
         Command::Bundle { topology, out: dir } => {

@@ -1,0 +1,280 @@
+//! Random topologies through the solver; every plan is checked by an independent validator
+//! written here from the product facts (PORTS.md), not from the solver's code. Small cases are
+//! also cross-checked against a brute-force search for the smallest span.
+
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use topoplan_model::Profile;
+use topoplan_solver::Plan;
+
+fn profiles() -> BTreeMap<String, Profile> {
+    let mut m = BTreeMap::new();
+    for (name, src) in [
+        (
+            "appm-1.1.0",
+            include_str!("../../../templates/appm-1.1.0/profile.toml"),
+        ),
+        (
+            "appm-1.2.0",
+            include_str!("../../../templates/appm-1.2.0/profile.toml"),
+        ),
+    ] {
+        m.insert(name.to_string(), Profile::parse(src).unwrap());
+    }
+    m
+}
+
+/// Offset-following ports every node listens on, per PORTS.md (1.1.0 adds the Thrift PDP).
+fn bases(product: &str) -> Vec<u32> {
+    let mut b = vec![9763, 9443, 8280, 8243, 9999, 11111];
+    if product == "appm-1.1.0" {
+        b.push(10500);
+    }
+    b
+}
+
+#[derive(Debug, Clone)]
+struct Gen {
+    product: &'static str,
+    hosts: Vec<Vec<u32>>, // reserved ports per host
+    nodes: Vec<(usize, Vec<&'static str>, Option<u32>)>,
+    links: Vec<(usize, usize)>,
+}
+
+const ROLES: [&str; 4] = ["gateway", "key-manager", "store", "publisher"];
+
+fn gen() -> impl Strategy<Value = Gen> {
+    (
+        prop_oneof![Just("appm-1.1.0"), Just("appm-1.2.0")],
+        prop::collection::vec(
+            prop::collection::vec(
+                prop_oneof![8243u32..8300, 9443u32..9480, 10390u32..10410, 1000u32..2000],
+                0..4,
+            ),
+            1..4,
+        ),
+    )
+        .prop_flat_map(|(product, hosts)| {
+            let nh = hosts.len();
+            let node = (
+                0..nh,
+                prop::sample::subsequence(ROLES.to_vec(), 1..=4),
+                prop::option::weighted(0.15, 0u32..60),
+            );
+            (
+                Just(product),
+                Just(hosts),
+                prop::collection::vec(node, 1..9),
+                prop::collection::vec((0usize..9, 0usize..9), 0..4),
+            )
+        })
+        .prop_map(|(product, hosts, nodes, links)| {
+            let n = nodes.len();
+            let links = links.into_iter().map(|(a, b)| (a % n, b % n)).collect();
+            Gen {
+                product,
+                hosts,
+                nodes,
+                links,
+            }
+        })
+}
+
+fn to_toml(g: &Gen) -> String {
+    let mut s = format!("[deployment]\nname = \"p\"\nproduct = \"{}\"\n", g.product);
+    for (i, r) in g.hosts.iter().enumerate() {
+        s += &format!(
+            "[[host]]\nname = \"h{i}\"\naddress = \"10.0.0.{i}\"\nreserved_ports = {r:?}\n"
+        );
+    }
+    for (i, (h, roles, pin)) in g.nodes.iter().enumerate() {
+        s += &format!("[[node]]\nname = \"n{i}\"\nhost = \"h{h}\"\nroles = {roles:?}\n");
+        if let Some(p) = pin {
+            s += &format!("offset = {p}\n");
+        }
+    }
+    for (a, b) in &g.links {
+        s += &format!("[[link]]\nfrom = \"n{a}\"\nto = \"n{b}\"\n");
+    }
+    s
+}
+
+/// The independent checker. Returns the first violated property.
+fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
+    let node = |name: &str| plan.nodes.iter().find(|n| n.name == name).unwrap();
+    for (i, (_, _, pin)) in g.nodes.iter().enumerate() {
+        let n = node(&format!("n{i}"));
+        if let Some(p) = pin {
+            if n.offset != *p {
+                return Err(format!("n{i}: pin {p} not kept ({})", n.offset));
+            }
+        }
+        let ports: BTreeSet<u32> = n.ports.iter().map(|p| p.effective).collect();
+        for b in bases(g.product) {
+            if !ports.contains(&(b + n.offset)) {
+                return Err(format!("n{i}: port {b}+{} missing from ports[]", n.offset));
+            }
+        }
+    }
+    for (hi, reserved) in g.hosts.iter().enumerate() {
+        let mut seen = BTreeMap::new();
+        for n in plan.nodes.iter().filter(|n| n.host == format!("h{hi}")) {
+            for p in &n.ports {
+                if !(1024..=65535).contains(&p.effective) {
+                    return Err(format!("{}: port {} out of range", n.name, p.effective));
+                }
+                if reserved.contains(&p.effective) {
+                    return Err(format!("{}: port {} is reserved", n.name, p.effective));
+                }
+                if let Some(other) = seen.insert(p.effective, n.name.clone()) {
+                    return Err(format!(
+                        "h{hi}: port {} used by {other} and {}",
+                        p.effective, n.name
+                    ));
+                }
+            }
+        }
+    }
+    // Thrift pairs (1.1.0 defaults to Thrift key validation).
+    if g.product == "appm-1.1.0" {
+        for n in &plan.nodes {
+            let t = n
+                .thrift
+                .as_ref()
+                .ok_or("1.1.0 node without thrift settings")?;
+            if t.server_enabled != n.has_role("key-manager") {
+                return Err(format!(
+                    "{}: Thrift server enabled = {}",
+                    n.name, t.server_enabled
+                ));
+            }
+            if n.has_role("gateway") {
+                let l = plan
+                    .links
+                    .iter()
+                    .find(|l| l.from == n.name && l.kind == "thrift")
+                    .ok_or("gateway without thrift link")?;
+                let km = node(&l.to);
+                let kt = km.thrift.as_ref().unwrap();
+                if t.client_port != kt.server_port || t.client_port.is_none() {
+                    return Err(format!(
+                        "{}: client {:?} != server {:?} of {}",
+                        n.name, t.client_port, kt.server_port, km.name
+                    ));
+                }
+                if t.server_host.as_deref() != Some(km.address.as_str()) {
+                    return Err(format!(
+                        "{}: ThriftServerHost {:?} is not {}",
+                        n.name, t.server_host, km.address
+                    ));
+                }
+            }
+        }
+    }
+    // Every link points at a node of the right role, at its effective port.
+    let profile = &profiles()[g.product];
+    for l in &plan.links {
+        let r = profile
+            .reference
+            .iter()
+            .find(|r| r.name == l.reference)
+            .unwrap();
+        let (from, to) = (node(&l.from), node(&l.to));
+        if !r.consumers.iter().any(|c| from.has_role(c)) || !to.has_role(&r.provider) {
+            return Err(format!(
+                "link {} {} -> {} has the wrong roles",
+                l.reference, l.from, l.to
+            ));
+        }
+        let expected = to
+            .ports
+            .iter()
+            .find(|p| p.name == r.port)
+            .map(|p| p.effective);
+        if expected != Some(l.port) {
+            return Err(format!(
+                "link {} -> {}: port {} but provider has {expected:?}",
+                l.reference, l.to, l.port
+            ));
+        }
+        if let Some(url) = &l.url {
+            if !url.ends_with(&format!("{}:{}", to.address, l.port)) {
+                return Err(format!(
+                    "link url {url} does not point at {}:{}",
+                    to.address, l.port
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Smallest span by brute force, for hosts of at most 3 unpinned nodes.
+fn brute_span(bases: &[u32], reserved: &[u32], n: usize) -> Option<u32> {
+    let diffs: BTreeSet<u32> = bases
+        .iter()
+        .flat_map(|a| bases.iter().map(move |b| a.abs_diff(*b)))
+        .collect();
+    let ok = |o: u32| bases.iter().all(|b| !reserved.contains(&(b + o)));
+    for span in 0..200u32 {
+        let cands: Vec<u32> = (0..=span).filter(|&o| ok(o)).collect();
+        let found = match n {
+            1 => cands.iter().any(|&a| a <= span),
+            2 => cands
+                .iter()
+                .any(|&a| cands.iter().any(|&b| a < b && !diffs.contains(&(b - a)))),
+            3 => cands.iter().any(|&a| {
+                cands.iter().any(|&b| {
+                    a < b
+                        && !diffs.contains(&(b - a))
+                        && cands.iter().any(|&c| {
+                            b < c && !diffs.contains(&(c - b)) && !diffs.contains(&(c - a))
+                        })
+                })
+            }),
+            _ => unreachable!(),
+        };
+        if found {
+            return Some(span);
+        }
+    }
+    None
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_plan_passes_the_independent_checker(g in gen()) {
+        let profiles = profiles();
+        let topo = match topoplan_model::parse(&to_toml(&g), &profiles) {
+            Ok(t) => t,
+            // Random pins may collide or land on reserved ports: the model must say so.
+            Err(d) => {
+                prop_assert!(d.iter().all(|d| d.code.starts_with("pin-") || d.code == "invalid-link" || d.code == "duplicate-link"), "{d:?}");
+                return Ok(());
+            }
+        };
+        match topoplan_solver::solve(&topo, &profiles[g.product]) {
+            Ok(plan) => {
+                if let Err(e) = check(&g, &plan) {
+                    prop_assert!(false, "{e}\n{}", to_toml(&g));
+                }
+                // Deterministic: the same input gives the same plan.
+                prop_assert_eq!(&plan, &topoplan_solver::solve(&topo, &profiles[g.product]).unwrap());
+                // Small unpinned hosts: span equals the brute-force optimum.
+                for (hi, reserved) in g.hosts.iter().enumerate() {
+                    let members: Vec<_> = g.nodes.iter().filter(|n| n.0 == hi).collect();
+                    if !members.is_empty() && members.len() <= 3 && members.iter().all(|n| n.2.is_none()) {
+                        let h = plan.hosts.iter().find(|h| h.name == format!("h{hi}")).unwrap();
+                        prop_assert_eq!(Some(h.span), brute_span(&bases(g.product), reserved, members.len()));
+                    }
+                }
+            }
+            Err(d) => {
+                let gateways_without_choice = d.iter().all(|d| matches!(d.code, "no-key-manager" | "ambiguous-key-manager"));
+                prop_assert!(gateways_without_choice, "{d:?}\n{}", to_toml(&g));
+            }
+        }
+    }
+}
