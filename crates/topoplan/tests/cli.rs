@@ -1,0 +1,357 @@
+//! The binary as a user runs it: diagnostics of every invalid topology, plans of every example,
+//! rendered overlays, and bundles applied to the real product files from `../shared/fixtures`.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn topoplan() -> Command {
+    let mut c = Command::cargo_bin("topoplan").unwrap();
+    c.current_dir(root());
+    c
+}
+
+fn toml_files(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join(dir))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "toml")
+                .then(|| format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn stem(path: &str) -> String {
+    Path::new(path)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The product fixtures, or `None` (with the reason printed) when they are absent outside CI.
+fn fixtures() -> Option<PathBuf> {
+    let dir = std::env::var_os("TOPOPLAN_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/fixtures"));
+    if dir.join("appm-1.2.0").is_dir() && dir.join("appm-1.1.0").is_dir() {
+        return Some(dir);
+    }
+    let why = format!(
+        "product fixtures not found at `{}` (set TOPOPLAN_FIXTURES)",
+        dir.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("skipped: {why}");
+    None
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dst = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dst);
+        } else {
+            std::fs::copy(&p, &dst).unwrap();
+        }
+    }
+}
+
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, base: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                out.push((
+                    p.strip_prefix(base).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn every_invalid_topology_fails_with_a_located_diagnostic() {
+    let files = toml_files("topologies/invalid");
+    assert!(files.len() >= 8, "want a file per diagnostic kind");
+    for f in files {
+        let out = topoplan().args(["plan", &f]).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{f}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{f}: {stderr}");
+        let located = regex_like_location(&stderr, &f);
+        assert!(located, "{f}: no `{f}:line:col` in {stderr}");
+        // The file is named after the code it demonstrates.
+        let code = stem(&f);
+        if code != "several-problems" {
+            assert!(
+                stderr.contains(&format!("error[{code}]")),
+                "{f}: expected error[{code}] in {stderr}"
+            );
+        }
+        insta::assert_snapshot!(format!("diag-{code}"), stderr);
+    }
+}
+
+fn regex_like_location(s: &str, file: &str) -> bool {
+    s.match_indices(&format!("{file}:")).any(|(i, m)| {
+        let rest = &s[i + m.len()..];
+        let mut parts = rest.splitn(3, |c: char| !c.is_ascii_digit());
+        let line = parts.next().unwrap_or("");
+        !line.is_empty()
+            && rest[line.len()..].starts_with(':')
+            && rest[line.len() + 1..].starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn several_problems_are_reported_in_one_run() {
+    let out = topoplan()
+        .args(["plan", "topologies/invalid/several-problems.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for code in ["invalid-port", "unknown-role", "duplicate-node"] {
+        assert!(stderr.contains(&format!("error[{code}]")), "{stderr}");
+    }
+}
+
+#[test]
+fn example_plans_are_stable() {
+    for f in toml_files("topologies") {
+        let out = topoplan()
+            .args(["plan", &f, "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = String::from_utf8(out.stdout).unwrap();
+        let again = topoplan()
+            .args(["plan", &f, "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            json.as_bytes(),
+            &again.stdout[..],
+            "{f}: plan is not deterministic"
+        );
+        insta::assert_snapshot!(format!("plan-{}", stem(&f)), json);
+        let text = topoplan().args(["plan", &f]).output().unwrap();
+        insta::assert_snapshot!(
+            format!("plan-text-{}", stem(&f)),
+            String::from_utf8(text.stdout).unwrap()
+        );
+    }
+}
+
+#[test]
+fn guide_case_pairs_thrift_ports_without_offsets() {
+    let out = topoplan()
+        .args([
+            "plan",
+            "topologies/guide-gateway-km.toml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let node = |n: &str| {
+        plan["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let (gw, km) = (node("gateway"), node("keymanager"));
+    assert_eq!(
+        (gw["offset"].as_u64(), km["offset"].as_u64()),
+        (Some(2), Some(5))
+    );
+    // Not 10399 / 10402 as the guide suggests: the product never offsets Thrift.
+    assert_eq!(gw["thrift"]["client_port"], 10397);
+    assert_eq!(km["thrift"]["server_port"], 10397);
+    assert_eq!(gw["thrift"]["server_enabled"], false);
+    assert_eq!(gw["thrift"]["server_host"], "192.168.56.10");
+}
+
+#[test]
+fn rendered_overlays_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "topologies/guide-gateway-km.toml",
+        "topologies/multi-host-ha.toml",
+    ] {
+        let out_dir = dir.path().join(stem(f));
+        topoplan()
+            .args(["bundle", f, "-o"])
+            .arg(&out_dir)
+            .assert()
+            .success();
+        let mut all = String::new();
+        for (path, bytes) in tree(&out_dir) {
+            if path.to_string_lossy().contains("/overlay/") {
+                all.push_str(&format!(
+                    "=== {}\n{}\n",
+                    path.display(),
+                    String::from_utf8(bytes).unwrap()
+                ));
+            }
+        }
+        insta::assert_snapshot!(format!("overlays-{}", stem(f)), all);
+        let start = std::fs::read_to_string(out_dir.join("gw1").join("bin/start.sh"))
+            .or_else(|_| std::fs::read_to_string(out_dir.join("gateway/bin/start.sh")))
+            .unwrap();
+        assert!(start.contains("-DportOffset="), "{start}");
+    }
+}
+
+/// Bundles every example and applies each node's bundle to a copy of the real product files.
+#[test]
+fn bundles_apply_to_the_real_product_files_idempotently() {
+    let Some(fixtures) = fixtures() else { return };
+    for f in toml_files("topologies") {
+        let tmp = tempfile::tempdir().unwrap();
+        let out_dir = tmp.path().join("out");
+        topoplan()
+            .args(["bundle", &f, "-o"])
+            .arg(&out_dir)
+            .assert()
+            .success();
+        let plan: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("plan.json")).unwrap())
+                .unwrap();
+        let product = plan["product"].as_str().unwrap().to_string();
+        for n in plan["nodes"].as_array().unwrap() {
+            let name = n["name"].as_str().unwrap();
+            let home = tmp.path().join("home").join(name);
+            copy_tree(&fixtures.join(&product), &home);
+            let pristine = tree(&home);
+            // Dry run writes nothing and shows the offset change.
+            let dry = topoplan()
+                .args(["apply"])
+                .arg(out_dir.join(name))
+                .arg("--home")
+                .arg(&home)
+                .arg("--dry-run")
+                .output()
+                .unwrap();
+            assert!(dry.status.success());
+            assert_eq!(tree(&home), pristine, "{f}/{name}: --dry-run wrote files");
+            let diff = String::from_utf8(dry.stdout).unwrap();
+            if n["offset"] != 0 {
+                assert!(
+                    diff.contains(&format!("+        <Offset>{}</Offset>", n["offset"])),
+                    "{f}/{name}: {diff}"
+                );
+            }
+            topoplan()
+                .args(["apply"])
+                .arg(out_dir.join(name))
+                .arg("--home")
+                .arg(&home)
+                .assert()
+                .success();
+            let once = tree(&home);
+            topoplan()
+                .args(["apply"])
+                .arg(out_dir.join(name))
+                .arg("--home")
+                .arg(&home)
+                .assert()
+                .success();
+            assert_eq!(tree(&home), once, "{f}/{name}: second apply changed files");
+            let carbon = std::fs::read_to_string(home.join("repository/conf/carbon.xml")).unwrap();
+            assert!(
+                carbon.contains(&format!("<Offset>{}</Offset>", n["offset"])),
+                "{f}/{name}"
+            );
+            // The backup is the pristine original (only changed files are backed up).
+            if n["offset"] == 0 {
+                continue;
+            }
+            let backup =
+                std::fs::read(home.join(".topoplan/backup/repository/conf/carbon.xml")).unwrap();
+            assert_eq!(
+                backup,
+                std::fs::read(fixtures.join(&product).join("repository/conf/carbon.xml")).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn apply_refuses_a_selector_that_matches_nothing_and_writes_nothing() {
+    let Some(fixtures) = fixtures() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    copy_tree(&fixtures.join("appm-1.2.0"), &home);
+    let bundle = tmp.path().join("b");
+    std::fs::create_dir_all(bundle.join("overlay/repository/conf")).unwrap();
+    std::fs::write(
+        bundle.join("overlay/repository/conf/carbon.xml.patch.xml"),
+        "<diff xmlns:c=\"http://wso2.org/projects/carbon/carbon.xml\"><replace sel=\"/c:Server/c:Ports/c:Offset/text()\">4</replace></diff>",
+    )
+    .unwrap();
+    std::fs::write(
+        bundle.join("overlay/repository/conf/app-manager.xml.patch.xml"),
+        "<diff><replace sel=\"/AppManager/NoSuchElement/text()\">x</replace></diff>",
+    )
+    .unwrap();
+    let before = tree(&home);
+    let out = topoplan()
+        .arg("apply")
+        .arg(&bundle)
+        .arg("--home")
+        .arg(&home)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("app-manager.xml") && stderr.contains("/AppManager/NoSuchElement/text()"),
+        "{stderr}"
+    );
+    assert_eq!(
+        tree(&home),
+        before,
+        "a failed apply must write nothing, not even the valid carbon.xml change"
+    );
+}
+
+#[test]
+fn io_and_usage_errors_exit_2() {
+    let out = topoplan()
+        .args(["plan", "no/such/file.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/file.toml"));
+    assert_eq!(
+        topoplan().args(["plan"]).output().unwrap().status.code(),
+        Some(2)
+    );
+}
