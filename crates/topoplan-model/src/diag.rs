@@ -160,3 +160,17 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    #[test]
+    fn every_code_has_a_docs_heading() {
+        let docs = include_str!("../../../docs/diagnostics.md");
+        for (code, _) in super::CODES {
+            assert!(
+                docs.contains(&format!("## `{code}`")),
+                "docs/diagnostics.md lacks `{code}`"
+            );
+        }
+    }
+}
