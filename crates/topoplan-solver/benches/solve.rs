@@ -9,7 +9,11 @@ use topoplan_model::Profile;
 fn topology(hosts: usize, per_host: usize, reserved: bool) -> String {
     let mut s = String::from("[deployment]\nname = \"bench\"\nproduct = \"appm-1.1.0\"\n");
     for h in 0..hosts {
-        s += &format!("[[host]]\nname = \"h{h}\"\naddress = \"10.0.{}.{}\"\n", h / 250, h % 250);
+        s += &format!(
+            "[[host]]\nname = \"h{h}\"\naddress = \"10.0.{}.{}\"\n",
+            h / 250,
+            h % 250
+        );
         if reserved {
             s += "reserved_ports = [9443, 9444, 9763, 8280, 8243, 9999, 11111, 10397, 3306]\n";
         }
@@ -34,7 +38,14 @@ fn main() {
     );
     println!("| hosts | nodes/host | reserved | nodes | median parse+solve | runs |");
     println!("|---|---|---|---|---|---|");
-    for (hosts, per_host, reserved) in [(1, 4, false), (1, 12, true), (1, 36, true), (10, 8, true), (50, 8, false), (1, 60, true)] {
+    for (hosts, per_host, reserved) in [
+        (1, 4, false),
+        (1, 12, true),
+        (1, 36, true),
+        (10, 8, true),
+        (50, 8, false),
+        (1, 60, true),
+    ] {
         let src = topology(hosts, per_host, reserved);
         let mut times = Vec::new();
         let start = Instant::now();
@@ -47,6 +58,11 @@ fn main() {
         }
         times.sort();
         let median = times[times.len() / 2];
-        println!("| {hosts} | {per_host} | {reserved} | {} | {:.3} ms | {} |", hosts * per_host, median.as_secs_f64() * 1e3, times.len());
+        println!(
+            "| {hosts} | {per_host} | {reserved} | {} | {:.3} ms | {} |",
+            hosts * per_host,
+            median.as_secs_f64() * 1e3,
+            times.len()
+        );
     }
 }

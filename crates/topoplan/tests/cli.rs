@@ -268,21 +268,18 @@ fn bundles_apply_to_the_real_product_files_idempotently() {
                     "{f}/{name}: {diff}"
                 );
             }
-            topoplan()
-                .args(["apply"])
-                .arg(out_dir.join(name))
-                .arg("--home")
-                .arg(&home)
-                .assert()
-                .success();
+            let apply = || {
+                topoplan()
+                    .arg("apply")
+                    .arg(out_dir.join(name))
+                    .arg("--home")
+                    .arg(&home)
+                    .assert()
+                    .success();
+            };
+            apply();
             let once = tree(&home);
-            topoplan()
-                .args(["apply"])
-                .arg(out_dir.join(name))
-                .arg("--home")
-                .arg(&home)
-                .assert()
-                .success();
+            apply();
             assert_eq!(tree(&home), once, "{f}/{name}: second apply changed files");
             let carbon = std::fs::read_to_string(home.join("repository/conf/carbon.xml")).unwrap();
             assert!(
