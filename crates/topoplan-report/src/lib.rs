@@ -49,6 +49,25 @@ fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
     out
 }
 
+/// The Thrift column: the node's own server, then where its client connects.
+fn thrift_cell(t: Option<&topoplan_solver::ThriftPlan>) -> String {
+    let Some(t) = t else { return "-".into() };
+    let client = match (t.client_port, &t.server_host) {
+        (Some(p), Some(h)) => Some(format!("client -> {h}:{p}")),
+        (Some(p), None) if t.server_enabled => Some(format!("client -> :{p}")),
+        _ => None,
+    };
+    let server = if t.server_enabled {
+        format!("server {}", t.server_port.unwrap_or(0))
+    } else {
+        "off".into()
+    };
+    match client {
+        Some(c) => format!("{server}; {c}"),
+        None => server,
+    }
+}
+
 /// The terminal view: per host, a table of nodes; then links and warnings.
 pub fn text(plan: &Plan) -> String {
     let mut s = String::new();
@@ -83,21 +102,7 @@ pub fn text(plan: &Plan) -> String {
             "node", "roles", "offset", "https", "http", "pt-ssl", "pt"
         );
         for n in by_host.get(h.name.as_str()).into_iter().flatten() {
-            let thrift = match &n.thrift {
-                Some(t) if t.server_enabled => format!("server {}", t.server_port.unwrap_or(0)),
-                Some(t) => match (t.client_port, &t.server_host) {
-                    (Some(p), Some(h)) => format!("off; client -> {h}:{p}"),
-                    _ => "off".into(),
-                },
-                None => "-".into(),
-            };
-            let thrift = match (&n.thrift, n.thrift.as_ref().and_then(|t| t.client_port)) {
-                (Some(t), Some(p)) if t.server_enabled => format!(
-                    "{thrift}; client -> {}:{p}",
-                    t.server_host.clone().unwrap_or_default()
-                ),
-                _ => thrift,
-            };
+            let thrift = thrift_cell(n.thrift.as_ref());
             let _ = writeln!(
                 s,
                 "  {:<16} {:<34} {:>5}{} {:>6} {:>6} {:>6} {:>6}  {}",

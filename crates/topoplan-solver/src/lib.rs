@@ -530,7 +530,7 @@ fn build_plan(
     }
 }
 
-/// Name of a host-span map entry; used by printers that group nodes.
+/// Nodes grouped by host name, each group by offset then name; used by printers.
 pub fn nodes_by_host(plan: &Plan) -> BTreeMap<&str, Vec<&NodePlan>> {
     let mut m: BTreeMap<&str, Vec<&NodePlan>> = BTreeMap::new();
     for n in &plan.nodes {
