@@ -174,3 +174,16 @@ mod docs_tests {
         }
     }
 }
+
+/// An error and its sources on one line (`outer: inner: root`). Template engines and parsers
+/// put the useful part of a message in the source chain, which `Display` alone drops.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    message
+}

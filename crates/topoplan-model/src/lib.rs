@@ -9,6 +9,6 @@ pub mod diag;
 pub mod profile;
 pub mod topology;
 
-pub use diag::{Diagnostic, Label, Severity, Span, CODES};
+pub use diag::{error_chain, Diagnostic, Label, Severity, Span, CODES};
 pub use profile::{KeyValidation, PortDef, PortRule, Profile, ReferenceDef};
 pub use topology::{parse, Host, Link, Node, Topology};

@@ -38,11 +38,18 @@ impl Bundle {
         );
     }
 
-    /// Renders the bundle of a plan. `review_md` is the deployment review written beside it.
-    pub fn build(set: &TemplateSet, plan: &Plan, review_md: String) -> Result<Bundle, RenderError> {
+    /// Renders the bundle of a plan. `reviews` are (file name, text) pairs written beside it
+    /// (`review.md`, `review.html`); the printers live in another crate.
+    pub fn build(
+        set: &TemplateSet,
+        plan: &Plan,
+        reviews: Vec<(String, String)>,
+    ) -> Result<Bundle, RenderError> {
         let mut b = Bundle::default();
         b.add("plan.json".into(), json(plan));
-        b.add("review.md".into(), review_md);
+        for (name, text) in reviews {
+            b.add(name, text);
+        }
         for node in &plan.nodes {
             let overlays = render_node(set, plan, &node.name)?;
             for o in &overlays {

@@ -192,15 +192,8 @@ pub fn render_node(
 }
 
 fn template_error(name: &str, e: &tera::Error) -> RenderError {
-    let mut message = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        src = s.source();
-    }
     RenderError::Template {
         name: name.to_string(),
-        message,
+        message: topoplan_model::error_chain(e),
     }
 }

@@ -515,6 +515,7 @@ fn build_plan(
             ));
         }
     }
+    review_warnings(&nodes, &hosts, &links, &mut warnings);
     warnings.sort();
     warnings.dedup();
 
@@ -527,6 +528,65 @@ fn build_plan(
         nodes,
         links,
         warnings,
+    }
+}
+
+/// How close (in port numbers) a reserved port may sit to a used one before the review says
+/// so: within this distance, moving one node by an offset or two collides with the other
+/// software on the host.
+pub const RESERVED_NEAR: u32 = 2;
+
+/// Checks an architecture review asks for, beyond correctness: exposure and fragility.
+fn review_warnings(
+    nodes: &[NodePlan],
+    hosts: &[HostPlan],
+    links: &[LinkPlan],
+    warnings: &mut Vec<String>,
+) {
+    let node = |name: &str| nodes.iter().find(|n| n.name == name);
+    for l in links.iter().filter(|l| l.kind == "thrift") {
+        let (Some(gw), Some(km)) = (node(&l.from), node(&l.to)) else {
+            continue;
+        };
+        if gw.host != km.host {
+            warnings.push(format!(
+                "`{}` validates keys over Thrift at `{}` on another host: open TCP {}:{} on `{}` to traffic from `{}` ({})",
+                gw.name, km.name, km.address, l.port, km.host, gw.host, gw.address
+            ));
+        }
+    }
+    for n in nodes {
+        for p in n.ports.iter().filter(|p| p.effective < 1024) {
+            warnings.push(format!(
+                "`{}` listens on {} port {} (below 1024): the JVM needs root or CAP_NET_BIND_SERVICE",
+                n.name, p.name, p.effective
+            ));
+        }
+    }
+    for h in hosts {
+        // Per node, the reserved ports it sits next to; one warning per node keeps a host
+        // that reserves the product's default ports readable.
+        let mut near: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for &r in &h.reserved_ports {
+            let nearest = nodes
+                .iter()
+                .filter(|n| n.host == h.name)
+                .flat_map(|n| n.ports.iter().map(move |p| (n, p)))
+                .filter(|(_, p)| p.effective != r && p.effective.abs_diff(r) <= RESERVED_NEAR)
+                .min_by_key(|(n, p)| (p.effective.abs_diff(r), p.effective, n.name.as_str()));
+            if let Some((n, p)) = nearest {
+                near.entry(n.name.as_str())
+                    .or_default()
+                    .push(format!("{r} (its {} is {})", p.name, p.effective));
+            }
+        }
+        for (n, pairs) in near {
+            warnings.push(format!(
+                "`{n}` listens within {RESERVED_NEAR} of reserved port(s) on `{}`: {}; a small offset change would collide with the other software",
+                h.name,
+                pairs.join(", ")
+            ));
+        }
     }
 }
 

@@ -45,6 +45,35 @@ enum Command {
         #[arg(short, long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Draw the deployment: a cluster per host, a box per node, an edge per link kind.
+    Graph {
+        topology: PathBuf,
+        /// `dot` for Graphviz, `mermaid` for Markdown (GitHub renders it), `svg` drawn by
+        /// topoplan itself (nothing to install).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Write the architecture review: diagram, port maps, links, firewall matrix, reasons,
+    /// warnings. One self-contained file.
+    Review {
+        topology: PathBuf,
+        /// Output file; `.html` gives the HTML page, `.md` Markdown. Standard output (Markdown)
+        /// when absent.
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Format, when the file name does not tell.
+        #[arg(long, value_enum)]
+        format: Option<ReviewFormat>,
+    },
+    /// Explain one node: its offset and why, its ports, what it points at and what points at it.
+    Explain {
+        topology: PathBuf,
+        /// The node's name in the topology.
+        node: String,
+    },
     /// Apply one node's bundle to a product home: only the selected values change.
     Apply {
         /// The node's bundle folder (`out/<node>`).
@@ -63,6 +92,45 @@ enum PlanFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Svg,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ReviewFormat {
+    Html,
+    Markdown,
+}
+
+/// The review format: `--format`, else the output file's extension, else Markdown.
+fn review_format(explicit: Option<ReviewFormat>, out: Option<&Path>) -> Result<ReviewFormat> {
+    if let Some(f) = explicit {
+        return Ok(f);
+    }
+    let Some(out) = out else {
+        return Ok(ReviewFormat::Markdown);
+    };
+    match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("html" | "htm") => Ok(ReviewFormat::Html),
+        Some("md" | "markdown") => Ok(ReviewFormat::Markdown),
+        _ => anyhow::bail!(
+            "cannot tell the review format from `{}`: name it .html or .md, or pass --format html|markdown",
+            out.display()
+        ),
+    }
+}
+
+fn review_html(plan: &Plan, templates: &TemplateSet) -> Result<String> {
+    let template = templates
+        .files
+        .get(topoplan_report::HTML_TEMPLATE)
+        .with_context(|| format!("no template `{}`", topoplan_report::HTML_TEMPLATE))?;
+    Ok(topoplan_report::html(plan, template)?)
 }
 
 /// A failure that has already been reported to the user, with its exit code.
@@ -114,7 +182,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bundle { topology, out: dir } => {
             let plan = plan_file(&topology, &templates)?;
-            let bundle = Bundle::build(&templates, &plan, topoplan_report::markdown(&plan))?;
+            let reviews = vec![
+                ("review.md".to_string(), topoplan_report::markdown(&plan)),
+                ("review.html".to_string(), review_html(&plan, &templates)?),
+            ];
+            let bundle = Bundle::build(&templates, &plan, reviews)?;
             topoplan_render::write_bundle(&dir, &bundle)?;
             print_warnings(&topology, &plan);
             out(&format!(
@@ -127,6 +199,50 @@ fn run(cli: Cli) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))
+        }
+        Command::Graph {
+            topology,
+            format,
+            out: file,
+        } => {
+            let plan = plan_file(&topology, &templates)?;
+            print_warnings(&topology, &plan);
+            let diagram = topoplan_diagram::Diagram::from_plan(&plan);
+            let text = match format {
+                GraphFormat::Dot => diagram.dot(),
+                GraphFormat::Mermaid => diagram.mermaid(),
+                GraphFormat::Svg => diagram.svg()?,
+            };
+            to_file_or_stdout(file.as_deref(), &text)
+        }
+        Command::Review {
+            topology,
+            out: file,
+            format,
+        } => {
+            let format = review_format(format, file.as_deref())?;
+            let plan = plan_file(&topology, &templates)?;
+            print_warnings(&topology, &plan);
+            let text = match format {
+                ReviewFormat::Html => review_html(&plan, &templates)?,
+                ReviewFormat::Markdown => topoplan_report::markdown(&plan),
+            };
+            to_file_or_stdout(file.as_deref(), &text)
+        }
+        Command::Explain { topology, node } => {
+            let plan = plan_file(&topology, &templates)?;
+            match topoplan_report::explain(&plan, &node) {
+                Some(text) => out(&text),
+                None => anyhow::bail!(
+                    "no node `{node}` in `{}`; its nodes are: {}",
+                    topology.display(),
+                    plan.nodes
+                        .iter()
+                        .map(|n| n.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
         }
         Command::Apply {
             bundle,
@@ -141,6 +257,18 @@ fn out(s: &str) -> Result<()> {
     stdout.write_all(s.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// Writes `text` to `file` atomically (temp + rename), or to standard output.
+fn to_file_or_stdout(file: Option<&Path>, text: &str) -> Result<()> {
+    match file {
+        Some(f) => {
+            apply::write_atomic(f, text)?;
+            eprintln!("wrote `{}`", f.display());
+            Ok(())
+        }
+        None => out(text),
+    }
 }
 
 fn print_warnings(topology: &Path, plan: &Plan) {

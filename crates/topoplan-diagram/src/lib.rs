@@ -1,0 +1,342 @@
+//! topoplan-diagram: the deployment diagram of a [`Plan`], as an architect reads it.
+//!
+//! A diagram is a picture of the deployment, not of the solver's dependency graph: one cluster
+//! per host (name and address), one box per node (name, roles, offset, the ports people type
+//! into browsers and load balancers), and one edge per (consumer, provider, link kind) labelled
+//! with the provider port the consumer is configured to reach.
+//!
+//! [`Diagram::from_plan`] builds that picture once; the printers ([`Diagram::dot`],
+//! [`Diagram::mermaid`], [`Diagram::svg`]) only draw it, so the three formats can never
+//! disagree about what is connected to what. The SVG is laid out in-process from the Mermaid
+//! text by `mermaid-rs-renderer`, so nothing needs to be installed to get a picture.
+
+use std::fmt::Write;
+use topoplan_solver::{nodes_by_host, NodePlan, Plan};
+
+/// Why an SVG could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The layout engine rejected the Mermaid text we generated: a bug in this crate.
+    #[error("drawing the diagram failed: {0}")]
+    Layout(String),
+}
+
+/// One host and the nodes that run on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub host: String,
+    pub address: String,
+    pub nodes: Vec<NodeBox>,
+}
+
+/// What a node box shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeBox {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub offset: u32,
+    pub pinned: bool,
+    /// Management console and servlet HTTPS port (`servlet-https`).
+    pub https: Option<u32>,
+    /// Pass-through (API traffic) HTTPS and HTTP ports.
+    pub passthrough: (Option<u32>, Option<u32>),
+    /// The Thrift key-validation server port, when this node runs one.
+    pub thrift: Option<u32>,
+}
+
+impl NodeBox {
+    /// Box text, one entry per line.
+    pub fn lines(&self) -> Vec<String> {
+        let mut l = vec![self.name.clone(), self.roles.join(", ")];
+        l.push(format!(
+            "offset {}{}",
+            self.offset,
+            if self.pinned { " (pinned)" } else { "" }
+        ));
+        if let Some(h) = self.https {
+            l.push(format!("https {h}"));
+        }
+        match self.passthrough {
+            (Some(s), Some(p)) => l.push(format!("pass-through {s} / {p}")),
+            (Some(s), None) | (None, Some(s)) => l.push(format!("pass-through {s}")),
+            (None, None) => {}
+        }
+        if let Some(t) = self.thrift {
+            l.push(format!("thrift {t}"));
+        }
+        l
+    }
+}
+
+/// One edge: every link of one kind from a consumer to a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub kind: String,
+    /// Distinct provider ports the links of this kind carry, ascending.
+    pub ports: Vec<u32>,
+}
+
+impl Edge {
+    /// `kind port[, port]`: what the edge is and which port it needs open.
+    pub fn label(&self) -> String {
+        let ports: Vec<String> = self.ports.iter().map(u32::to_string).collect();
+        format!("{} {}", kind_label(&self.kind), ports.join(", "))
+    }
+}
+
+/// Short edge names; the review's legend spells them out.
+fn kind_label(kind: &str) -> &str {
+    match kind {
+        "key-validation" => "key validation",
+        other => other,
+    }
+}
+
+/// What each link kind means, for legends.
+pub const KIND_LEGEND: &[(&str, &str)] = &[
+    (
+        "thrift",
+        "gateway validates API keys over Thrift at the key manager",
+    ),
+    (
+        "key-validation",
+        "gateway validates API keys over HTTPS at the key manager",
+    ),
+    (
+        "oauth",
+        "gateway's token / authorize / revoke APIs call the key manager",
+    ),
+    (
+        "sso",
+        "SAML SSO: web apps send users to the identity provider",
+    ),
+    (
+        "acs",
+        "identity provider posts SAML responses to the app's Assertion Consumer Service",
+    ),
+    ("auth", "admin services authenticate at the key manager"),
+    ("entitlement", "XACML entitlement checks at the key manager"),
+    (
+        "workflow",
+        "gateway calls the store's WorkflowCallbackService",
+    ),
+    ("publish", "publisher deploys apps to the gateway"),
+];
+
+/// Edge colours per link kind, shared by every format so a reader who learned one picture
+/// can read the others.
+pub fn kind_colour(kind: &str) -> &'static str {
+    match kind {
+        "thrift" | "key-validation" => "#b91c1c",
+        "oauth" => "#c2410c",
+        "sso" | "acs" => "#1d4ed8",
+        "auth" | "entitlement" => "#7c3aed",
+        "workflow" => "#047857",
+        "publish" => "#0f766e",
+        _ => "#475569",
+    }
+}
+
+/// The deployment diagram of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagram {
+    pub title: String,
+    pub clusters: Vec<Cluster>,
+    pub edges: Vec<Edge>,
+}
+
+impl Diagram {
+    pub fn from_plan(plan: &Plan) -> Diagram {
+        let by_host = nodes_by_host(plan);
+        let clusters = plan
+            .hosts
+            .iter()
+            .map(|h| Cluster {
+                host: h.name.clone(),
+                address: h.address.clone(),
+                nodes: by_host
+                    .get(h.name.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|n| node_box(n))
+                    .collect(),
+            })
+            .collect();
+        let mut edges: Vec<Edge> = Vec::new();
+        // A node that provides a reference to itself needs no arrow: nothing crosses a wire.
+        for l in plan.links.iter().filter(|l| l.from != l.to) {
+            match edges
+                .iter_mut()
+                .find(|e| e.from == l.from && e.to == l.to && e.kind == l.kind)
+            {
+                Some(e) => {
+                    if !e.ports.contains(&l.port) {
+                        e.ports.push(l.port);
+                        e.ports.sort_unstable();
+                    }
+                }
+                None => edges.push(Edge {
+                    from: l.from.clone(),
+                    to: l.to.clone(),
+                    kind: l.kind.clone(),
+                    ports: vec![l.port],
+                }),
+            }
+        }
+        edges.sort_by(|a, b| (&a.from, &a.to, &a.kind).cmp(&(&b.from, &b.to, &b.kind)));
+        Diagram {
+            title: plan.deployment.clone(),
+            clusters,
+            edges,
+        }
+    }
+
+    /// Graphviz DOT: `dot -Tsvg` draws it with real clusters.
+    pub fn dot(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "digraph {} {{", dot_id(&self.title));
+        let _ = writeln!(
+            s,
+            "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, nodesep=0.4, ranksep=1.2, label={}, labelloc=t];",
+            dot_id(&format!("deployment {}", self.title))
+        );
+        let _ = writeln!(
+            s,
+            "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f8fafc\", color=\"#94a3b8\", fontname=\"Helvetica\", fontsize=11];"
+        );
+        let _ = writeln!(s, "  edge [fontname=\"Helvetica\", fontsize=10];");
+        for (i, c) in self.clusters.iter().enumerate() {
+            let _ = writeln!(s, "  subgraph cluster_{i} {{");
+            let _ = writeln!(
+                s,
+                "    label={}; style=\"rounded,filled\"; fillcolor=\"#f1f5f9\"; color=\"#cbd5e1\";",
+                dot_id(&format!("{} ({})", c.host, c.address))
+            );
+            for n in &c.nodes {
+                let _ = writeln!(
+                    s,
+                    "    {} [label={}];",
+                    dot_id(&n.name),
+                    dot_id(&n.lines().join("\n"))
+                );
+            }
+            let _ = writeln!(s, "  }}");
+        }
+        for e in &self.edges {
+            let colour = kind_colour(&e.kind);
+            let _ = writeln!(
+                s,
+                "  {} -> {} [label={}, color=\"{colour}\", fontcolor=\"{colour}\"];",
+                dot_id(&e.from),
+                dot_id(&e.to),
+                dot_id(&e.label())
+            );
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// Mermaid `flowchart`, one `subgraph` per host; GitHub renders it in Markdown.
+    pub fn mermaid(&self) -> String {
+        let ids = self.mermaid_ids();
+        let mut s = String::from("flowchart LR\n");
+        for (i, c) in self.clusters.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  subgraph h{i}[\"{}\"]",
+                mermaid_text(&format!("{} · {}", c.host, c.address))
+            );
+            // Hosts left to right, a host's nodes stacked: compact, and the traffic between
+            // hosts reads left to right as in a network diagram.
+            s.push_str("    direction TB\n");
+            for n in &c.nodes {
+                let text: Vec<String> = n.lines().iter().map(|l| mermaid_text(l)).collect();
+                let _ = writeln!(s, "    {}[\"{}\"]", ids(&n.name), text.join("<br/>"));
+            }
+            let _ = writeln!(s, "  end");
+        }
+        for e in &self.edges {
+            let _ = writeln!(
+                s,
+                "  {} -- \"{}\" --> {}",
+                ids(&e.from),
+                mermaid_text(&e.label()),
+                ids(&e.to)
+            );
+        }
+        for (i, e) in self.edges.iter().enumerate() {
+            let colour = kind_colour(&e.kind);
+            let _ = writeln!(s, "  linkStyle {i} stroke:{colour},color:{colour}");
+        }
+        s
+    }
+
+    /// Mermaid identifiers: `n<k>` by position, since node names may hold `.` and `-`,
+    /// which Mermaid reads as syntax.
+    fn mermaid_ids(&self) -> impl Fn(&str) -> String + '_ {
+        move |name: &str| {
+            let k = self
+                .clusters
+                .iter()
+                .flat_map(|c| c.nodes.iter())
+                .position(|n| n.name == name)
+                .unwrap_or(usize::MAX);
+            format!("n{k}")
+        }
+    }
+
+    /// A standalone SVG, laid out and drawn in-process (no Graphviz, no browser).
+    ///
+    /// Text is measured with the renderer's built-in estimates rather than the machine's
+    /// fonts, so the same plan gives the same bytes everywhere (reviews can be diffed).
+    pub fn svg(&self) -> Result<String, Error> {
+        let src = self.mermaid();
+        let mut options = mermaid_rs_renderer::RenderOptions::default();
+        options.layout.fast_text_metrics = true;
+        // Room between ranks for edge labels, and box text on one line per fact.
+        options.layout.rank_spacing = 70.0;
+        options.layout.max_label_width_chars = 40;
+        mermaid_rs_renderer::render_strict(&src, options).map_err(|e| Error::Layout(e.to_string()))
+    }
+}
+
+fn node_box(n: &NodePlan) -> NodeBox {
+    NodeBox {
+        name: n.name.clone(),
+        roles: n.roles.clone(),
+        offset: n.offset,
+        pinned: n.pinned,
+        https: n.port("servlet-https"),
+        passthrough: (n.port("passthrough-https"), n.port("passthrough-http")),
+        thrift: n
+            .thrift
+            .as_ref()
+            .filter(|t| t.server_enabled)
+            .and_then(|t| t.server_port),
+    }
+}
+
+/// A DOT double-quoted string: `"` and `\` escaped, newlines as DOT's centred `\n`.
+fn dot_id(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text inside a Mermaid `"..."` label: quotes and angle brackets as Mermaid entity codes.
+fn mermaid_text(s: &str) -> String {
+    s.replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+}

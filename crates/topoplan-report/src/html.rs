@@ -1,0 +1,158 @@
+//! The HTML review: one self-contained page (inline SVG and CSS, no scripts, no fonts to
+//! fetch) rendered from a tera template, so a site can restyle it with `--templates`.
+//!
+//! The template sees the plan as is plus a few views computed here once (node summary, port
+//! map per host, firewall matrix, legend), so templates never recompute facts.
+
+use crate::{firewall, main_port, thrift_cell, FirewallRow};
+use serde::Serialize;
+use topoplan_diagram::{kind_colour, Diagram, KIND_LEGEND};
+use topoplan_model::error_chain;
+use topoplan_solver::{nodes_by_host, Plan};
+
+/// Name of the review template under the templates root.
+pub const TEMPLATE: &str = "review/review.html.tera";
+
+/// Why the HTML review could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("template `{TEMPLATE}`: {0}")]
+    Template(String),
+    #[error(transparent)]
+    Diagram(#[from] topoplan_diagram::Error),
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    version: &'static str,
+    plan: &'a Plan,
+    svg: String,
+    legend: Vec<LegendRow>,
+    nodes: Vec<NodeRow>,
+    hosts: Vec<HostMap>,
+    firewall: Vec<FirewallRow>,
+}
+
+#[derive(Serialize)]
+struct LegendRow {
+    kind: String,
+    meaning: &'static str,
+    colour: &'static str,
+}
+
+#[derive(Serialize)]
+struct NodeRow {
+    name: String,
+    host: String,
+    address: String,
+    roles: Vec<String>,
+    offset: u32,
+    pinned: bool,
+    https: String,
+    http: String,
+    passthrough: String,
+    thrift: String,
+}
+
+#[derive(Serialize)]
+struct HostMap {
+    name: String,
+    address: String,
+    span: u32,
+    span_minimal: bool,
+    reserved_ports: Vec<u32>,
+    ports: Vec<PortRow>,
+}
+
+#[derive(Serialize)]
+struct PortRow {
+    effective: u32,
+    node: String,
+    name: String,
+    protocol: String,
+    base: u32,
+    follows_offset: bool,
+}
+
+/// Renders the review page of `plan` with `template` (the text of [`TEMPLATE`]).
+pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
+    let diagram = Diagram::from_plan(plan);
+    let svg = diagram.svg()?;
+    let legend = KIND_LEGEND
+        .iter()
+        .filter(|(k, _)| diagram.edges.iter().any(|e| e.kind == *k))
+        .map(|(k, meaning)| LegendRow {
+            kind: (*k).to_string(),
+            meaning,
+            colour: kind_colour(k),
+        })
+        .collect();
+    let nodes = plan
+        .nodes
+        .iter()
+        .map(|n| NodeRow {
+            name: n.name.clone(),
+            host: n.host.clone(),
+            address: n.address.clone(),
+            roles: n.roles.clone(),
+            offset: n.offset,
+            pinned: n.pinned,
+            https: main_port(n, "servlet-https"),
+            http: main_port(n, "servlet-http"),
+            passthrough: format!(
+                "{} / {}",
+                main_port(n, "passthrough-https"),
+                main_port(n, "passthrough-http")
+            ),
+            thrift: thrift_cell(n.thrift.as_ref()),
+        })
+        .collect();
+    let by_host = nodes_by_host(plan);
+    let hosts = plan
+        .hosts
+        .iter()
+        .map(|h| {
+            let mut ports: Vec<PortRow> = by_host
+                .get(h.name.as_str())
+                .into_iter()
+                .flatten()
+                .flat_map(|n| {
+                    n.ports.iter().map(|p| PortRow {
+                        effective: p.effective,
+                        node: n.name.clone(),
+                        name: p.name.clone(),
+                        protocol: p.protocol.clone(),
+                        base: p.base,
+                        follows_offset: p.follows_offset,
+                    })
+                })
+                .collect();
+            ports.sort_by(|a, b| (a.effective, &a.node).cmp(&(b.effective, &b.node)));
+            HostMap {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                span: h.span,
+                span_minimal: h.span_minimal,
+                reserved_ports: h.reserved_ports.clone(),
+                ports,
+            }
+        })
+        .collect();
+    let context = Context {
+        version: env!("CARGO_PKG_VERSION"),
+        plan,
+        svg,
+        legend,
+        nodes,
+        hosts,
+        firewall: firewall(plan),
+    };
+    let ctx = tera::Context::from_serialize(&context)
+        .map_err(|e| ReviewError::Template(error_chain(&e)))?;
+    // Autoescaping is on (the name ends in .html): plan strings come from a user's file.
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("review.html", template)
+        .map_err(|e| ReviewError::Template(error_chain(&e)))?;
+    tera.render("review.html", &ctx)
+        .map_err(|e| ReviewError::Template(error_chain(&e)))
+}
