@@ -340,3 +340,84 @@ fn mermaid_text(s: &str) -> String {
         .replace('<', "#lt;")
         .replace('>', "#gt;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Diagram {
+        let node = |name: &str, roles: &[&str], offset| NodeBox {
+            name: name.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            offset,
+            pinned: false,
+            https: Some(9443 + offset),
+            passthrough: (Some(8243 + offset), Some(8280 + offset)),
+            thrift: None,
+        };
+        Diagram {
+            title: "say \"hi\"".into(),
+            clusters: vec![
+                Cluster {
+                    host: "dmz".into(),
+                    address: "10.0.0.1".into(),
+                    nodes: vec![node("gw.1", &["gateway"], 0)],
+                },
+                Cluster {
+                    host: "core".into(),
+                    address: "[fd00::2]".into(),
+                    nodes: vec![node("km-1", &["key-manager"], 2)],
+                },
+            ],
+            edges: vec![Edge {
+                from: "gw.1".into(),
+                to: "km-1".into(),
+                kind: "oauth".into(),
+                ports: vec![9445],
+            }],
+        }
+    }
+
+    #[test]
+    fn dot_quotes_every_identifier_and_escapes_quotes() {
+        let dot = sample().dot();
+        assert!(dot.starts_with("digraph \"say \\\"hi\\\"\" {"), "{dot}");
+        assert!(dot.contains("subgraph cluster_0 {"));
+        assert!(dot.contains("label=\"core ([fd00::2])\""));
+        assert!(dot.contains("\"gw.1\" -> \"km-1\" [label=\"oauth 9445\""));
+        assert!(dot.contains("\"km-1\" [label=\"km-1\\nkey-manager\\noffset 2\\nhttps 9445\\npass-through 8245 / 8282\"]"), "{dot}");
+    }
+
+    #[test]
+    fn mermaid_uses_positional_ids_and_escapes_labels() {
+        let mut d = sample();
+        d.clusters[0].address = "a\"<b>".into();
+        let m = d.mermaid();
+        assert!(m.starts_with("flowchart LR\n"));
+        assert!(m.contains("subgraph h0[\"dmz · a#quot;#lt;b#gt;\"]"), "{m}");
+        assert!(m.contains("    n0[\"gw.1<br/>gateway<br/>offset 0"), "{m}");
+        assert!(m.contains("  n0 -- \"oauth 9445\" --> n1\n"), "{m}");
+        assert!(m.contains("linkStyle 0 stroke:#c2410c"), "{m}");
+    }
+
+    #[test]
+    fn svg_is_well_formed_and_names_every_node() {
+        let svg = sample().svg().unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let text: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+        for want in ["gw.1", "km-1", "oauth 9445", "dmz · 10.0.0.1"] {
+            assert!(text.contains(&want), "{want} missing from {text:?}");
+        }
+        assert_eq!(svg, sample().svg().unwrap(), "same diagram, same bytes");
+    }
+
+    #[test]
+    fn pinned_offsets_and_thrift_servers_show_in_the_box() {
+        let mut n = sample().clusters[1].nodes[0].clone();
+        n.pinned = true;
+        n.thrift = Some(10397);
+        let lines = n.lines();
+        assert!(lines.contains(&"offset 2 (pinned)".to_string()));
+        assert_eq!(lines.last().unwrap(), "thrift 10397");
+    }
+}

@@ -1,59 +1,10 @@
 //! The binary as a user runs it: diagnostics of every invalid topology, plans of every example,
 //! rendered overlays, and bundles applied to the real product files from `../shared/fixtures`.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{fixtures, stem, toml_files, topoplan};
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn topoplan() -> Command {
-    let mut c = Command::cargo_bin("topoplan").unwrap();
-    c.current_dir(root());
-    c
-}
-
-fn toml_files(dir: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root().join(dir))
-        .unwrap()
-        .filter_map(|e| {
-            let p = e.unwrap().path();
-            (p.extension()? == "toml")
-                .then(|| format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn stem(path: &str) -> String {
-    Path::new(path)
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The product fixtures, or `None` (with the reason printed) when they are absent outside CI.
-fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("TOPOPLAN_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures"));
-    if dir.join("appm-1.2.0").is_dir() && dir.join("appm-1.1.0").is_dir() {
-        return Some(dir);
-    }
-    let why = format!(
-        "product fixtures not found at `{}` (set TOPOPLAN_FIXTURES)",
-        dir.display()
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipped: {why}");
-    None
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

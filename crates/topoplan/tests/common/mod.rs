@@ -1,0 +1,79 @@
+//! Helpers shared by the binary's integration tests: paths, the command, fixtures and the
+//! external tools (Graphviz, Chromium) that some checks need.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn topoplan() -> Command {
+    let mut c = Command::cargo_bin("topoplan").unwrap();
+    c.current_dir(root());
+    c
+}
+
+pub fn toml_files(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join(dir))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "toml")
+                .then(|| format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn stem(path: &str) -> String {
+    Path::new(path)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The product fixtures, or `None` (with the reason printed) when they are absent outside CI.
+pub fn fixtures() -> Option<PathBuf> {
+    let dir = std::env::var_os("TOPOPLAN_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/fixtures"));
+    if dir.join("appm-1.2.0").is_dir() && dir.join("appm-1.1.0").is_dir() {
+        return Some(dir);
+    }
+    let why = format!(
+        "product fixtures not found at `{}` (set TOPOPLAN_FIXTURES)",
+        dir.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// An external program the test needs: `$env_var` if set, else the first of `names` on PATH.
+/// Absent: `None` with the reason printed, except in CI (`CI=true`), where `.ci/run` installs
+/// it and its absence is a failure.
+pub fn tool(env_var: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env_var) {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for n in names {
+            let candidate = dir.join(n);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    let why = format!("none of {names:?} on PATH (set {env_var})");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("skipped: {why}");
+    None
+}

@@ -1,0 +1,349 @@
+//! Architecture-review outputs as a reviewer uses them: diagrams that real renderers accept
+//! (Graphviz, a browser), and a review page that holds the facts the review is about.
+
+mod common;
+
+use common::{root, stem, toml_files, tool, topoplan};
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+fn stdout(args: &[&str]) -> String {
+    let out = topoplan().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "topoplan {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn plan_json(topology: &str) -> Value {
+    serde_json::from_str(&stdout(&["plan", topology, "--format", "json"])).unwrap()
+}
+
+fn node_names(plan: &Value) -> Vec<String> {
+    plan["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn diagrams_and_markdown_reviews_are_stable() {
+    for f in toml_files("topologies") {
+        let dot = stdout(&["graph", &f, "--format", "dot"]);
+        insta::assert_snapshot!(format!("graph-dot-{}", stem(&f)), dot);
+        let mermaid = stdout(&["graph", &f, "--format", "mermaid"]);
+        insta::assert_snapshot!(format!("graph-mermaid-{}", stem(&f)), mermaid);
+        let md = stdout(&["review", &f, "--format", "markdown"]);
+        insta::assert_snapshot!(format!("review-md-{}", stem(&f)), md);
+    }
+}
+
+#[test]
+fn mermaid_is_a_flowchart_with_a_subgraph_per_host() {
+    for f in toml_files("topologies") {
+        let plan = plan_json(&f);
+        let m = stdout(&["graph", &f, "--format", "mermaid"]);
+        assert!(m.starts_with("flowchart"), "{f}: {m}");
+        let hosts = plan["hosts"].as_array().unwrap();
+        assert_eq!(m.matches("\n  subgraph ").count(), hosts.len(), "{f}");
+        for h in hosts {
+            let title = format!(
+                "{} · {}",
+                h["name"].as_str().unwrap(),
+                h["address"].as_str().unwrap()
+            );
+            assert!(m.contains(&title), "{f}: no subgraph titled {title}");
+        }
+    }
+}
+
+#[test]
+fn graphviz_renders_the_dot_output() {
+    let Some(dot) = tool("TOPOPLAN_DOT", &["dot"]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for f in toml_files("topologies") {
+        let plan = plan_json(&f);
+        let src = tmp.path().join(format!("{}.dot", stem(&f)));
+        std::fs::write(&src, stdout(&["graph", &f, "--format", "dot"])).unwrap();
+        let out = std::process::Command::new(&dot)
+            .arg("-Tsvg")
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{f}: dot said {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let svg = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            svg.matches("class=\"cluster\"").count(),
+            plan["hosts"].as_array().unwrap().len(),
+            "{f}: one cluster per host"
+        );
+        let text = svg_text(&svg);
+        for n in node_names(&plan) {
+            assert!(text.lines().any(|l| l == n), "{f}: {n} not drawn");
+        }
+    }
+}
+
+/// All text of an SVG document, joined by newlines.
+fn svg_text(svg: &str) -> String {
+    // Graphviz starts its SVG with a DOCTYPE; allow it, entities are still checked.
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(svg, options).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn svg_is_drawn_in_process_with_every_node_and_edge_label() {
+    for f in toml_files("topologies") {
+        let plan = plan_json(&f);
+        let svg = stdout(&["graph", &f, "--format", "svg"]);
+        let text = svg_text(&svg);
+        for n in node_names(&plan) {
+            assert!(text.lines().any(|l| l == n), "{f}: node {n} missing");
+        }
+        // Every cross-node link appears as a label naming its kind and port.
+        for l in plan["links"].as_array().unwrap() {
+            if l["from"] == l["to"] {
+                continue;
+            }
+            let kind = l["kind"].as_str().unwrap().replace('-', " ");
+            let port = l["port"].to_string();
+            assert!(
+                text.lines()
+                    .any(|t| t.starts_with(&kind) && t.contains(&port)),
+                "{f}: no edge label for {kind} {port}"
+            );
+        }
+    }
+}
+
+/// The table rows (`<tr>` up to `</tr>`) of one `<h2 id=...>` section of the page.
+fn rows<'a>(html: &'a str, section: &str) -> Vec<&'a str> {
+    let Some(start) = html.find(&format!("<h2 id=\"{section}\">")) else {
+        return Vec::new();
+    };
+    let end = html[start + 1..]
+        .find("<h2 ")
+        .map_or(html.len(), |e| start + 1 + e);
+    html[start..end]
+        .split("<tr")
+        .skip(1)
+        .filter_map(|r| r.find("</tr>").map(|e| &r[..e]))
+        .collect()
+}
+
+#[test]
+fn html_review_holds_every_node_https_port_and_cross_host_thrift_opening() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cross_host_thrift = 0;
+    for f in toml_files("topologies") {
+        let plan = plan_json(&f);
+        let page = tmp.path().join(format!("{}.html", stem(&f)));
+        topoplan()
+            .args(["review", &f, "-o"])
+            .arg(&page)
+            .assert()
+            .success();
+        let html = std::fs::read_to_string(&page).unwrap();
+        for bad in ["<script", "<link", " src=", "@import", "url("] {
+            assert!(
+                !html.contains(bad),
+                "{f}: review is not self-contained ({bad})"
+            );
+        }
+        assert!(html.contains("<svg"), "{f}: diagram not inline");
+        for n in plan["nodes"].as_array().unwrap() {
+            let name = n["name"].as_str().unwrap();
+            let https = n["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "servlet-https")
+                .unwrap()["effective"]
+                .to_string();
+            let r = rows(&html, "nodes")
+                .into_iter()
+                .find(|r| r.starts_with(&format!("><td><code>{name}</code></td>")))
+                .unwrap_or_else(|| panic!("{f}: no node row for {name}"));
+            assert!(
+                r.contains(&format!(">{https}<")),
+                "{f}: {name} row lacks HTTPS {https}: {r}"
+            );
+        }
+        let node = |name: &Value| {
+            plan["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["name"] == *name)
+                .unwrap()
+                .clone()
+        };
+        for l in plan["links"].as_array().unwrap() {
+            let (gw, km) = (node(&l["from"]), node(&l["to"]));
+            if l["kind"] != "thrift" || gw["host"] == km["host"] {
+                continue;
+            }
+            cross_host_thrift += 1;
+            // Source host, then destination host (address):port and the protocol.
+            let source = format!("><td>{}</td>", gw["host"].as_str().unwrap());
+            let dest = format!(
+                "<td>{} ({}):{}</td><td>thrift</td>",
+                km["host"].as_str().unwrap(),
+                km["address"].as_str().unwrap(),
+                l["port"]
+            );
+            let r = rows(&html, "firewall")
+                .into_iter()
+                .find(|r| r.starts_with(&source) && r.contains(&dest));
+            assert!(
+                r.is_some(),
+                "{f}: no firewall row {} -> {}:{}",
+                gw["host"],
+                km["host"],
+                l["port"]
+            );
+        }
+    }
+    assert!(
+        cross_host_thrift > 0,
+        "no example has a gateway and its key manager on different hosts"
+    );
+}
+
+#[test]
+fn chromium_renders_the_review_with_every_node_name() {
+    let Some(chromium) = tool(
+        "TOPOPLAN_CHROMIUM",
+        &["chromium", "chromium-browser", "google-chrome"],
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for f in [
+        "topologies/thrift-cross-host.toml",
+        "topologies/multi-host-ha.toml",
+    ] {
+        let plan = plan_json(f);
+        let page = tmp.path().join(format!("{}.html", stem(f)));
+        topoplan()
+            .args(["review", f, "-o"])
+            .arg(&page)
+            .assert()
+            .success();
+        let url = format!("file://{}", page.display());
+        let browser = |extra: &[String]| {
+            let profile = tempfile::tempdir().unwrap();
+            let out = assert_cmd::Command::new(&chromium)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ])
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .args(extra)
+                .arg(&url)
+                .timeout(Duration::from_secs(120))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "chromium: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        // The DOM after the page loaded: the browser parsed it and its text holds every node.
+        let dom = String::from_utf8(browser(&["--dump-dom".into()])).unwrap();
+        assert!(dom.contains("<svg"), "{f}: no diagram in the rendered DOM");
+        for n in node_names(&plan) {
+            assert!(
+                dom.contains(&format!("<code>{n}</code>")),
+                "{f}: {n} not in the page"
+            );
+        }
+        // The screenshot: the page painted, with more than a blank background.
+        let png = tmp.path().join(format!("{}.png", stem(f)));
+        browser(&[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1280,1600".into(),
+            "--hide-scrollbars".into(),
+        ]);
+        let (w, h, colours) = png_stats(&png);
+        assert_eq!((w, h), (1280, 1600), "{f}: screenshot size");
+        assert!(
+            colours > 50,
+            "{f}: the screenshot looks blank ({colours} colours)"
+        );
+    }
+}
+
+/// Width, height and number of distinct colours of a PNG.
+fn png_stats(path: &Path) -> (u32, u32, usize) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = info.color_type.samples();
+    let colours: std::collections::BTreeSet<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
+    (info.width, info.height, colours.len())
+}
+
+#[test]
+fn explain_prints_one_node_and_rejects_unknown_names() {
+    let f = "topologies/thrift-cross-host.toml";
+    insta::assert_snapshot!("explain-gw-edge-1", stdout(&["explain", f, "gw-edge-1"]));
+    let out = topoplan().args(["explain", f, "nope"]).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("no node `nope`"), "{err}");
+    assert!(err.contains("gw-edge-1, gw-edge-2, km, store-pub"), "{err}");
+}
+
+#[test]
+fn review_format_comes_from_the_file_name_or_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = root().join("topologies/all-in-one.toml");
+    let md = tmp.path().join("r.md");
+    topoplan()
+        .arg("review")
+        .arg(&f)
+        .arg("-o")
+        .arg(&md)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&md)
+        .unwrap()
+        .starts_with("# Deployment review"));
+    let txt = tmp.path().join("r.txt");
+    let out = topoplan()
+        .arg("review")
+        .arg(&f)
+        .arg("-o")
+        .arg(&txt)
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--format html|markdown"));
+    assert!(!txt.exists(), "nothing written on a usage error");
+}
