@@ -151,8 +151,54 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
         .map_err(|e| ReviewError::Template(error_chain(&e)))?;
     // Autoescaping is on (the name ends in .html): plan strings come from a user's file.
     let mut tera = tera::Tera::default();
+    tera.register_filter("code", code_filter);
     tera.add_raw_template("review.html", template)
         .map_err(|e| ReviewError::Template(error_chain(&e)))?;
     tera.render("review.html", &ctx)
         .map_err(|e| ReviewError::Template(error_chain(&e)))
+}
+
+/// `{{ text | code | safe }}`: escapes the text, then shows `quoted` names as `<code>`, as
+/// the plan's sentences quote node and host names that way.
+fn code_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| tera::Error::msg("`code` takes a string"))?;
+    let mut out = String::new();
+    for (i, part) in tera::escape_html(text).split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(part);
+            out.push_str("</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    // An odd number of backticks leaves the last one open: show the text as it was.
+    if text.matches('`').count() % 2 == 1 {
+        out = tera::escape_html(text);
+    }
+    Ok(tera::Value::String(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> String {
+        let v = code_filter(&tera::Value::String(s.into()), &Default::default()).unwrap();
+        v.as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn code_filter_escapes_before_marking_names() {
+        assert_eq!(
+            code("`gw<1>` & `km`"),
+            "<code>gw&lt;1&gt;</code> &amp; <code>km</code>"
+        );
+        assert_eq!(code("odd ` <b>"), "odd ` &lt;b&gt;");
+    }
 }
