@@ -4,7 +4,7 @@
 //! The template sees the plan as is plus a few views computed here once (node summary, port
 //! map per host, firewall matrix, legend), so templates never recompute facts.
 
-use crate::{firewall, main_port, thrift_cell, FirewallRow};
+use crate::{columns, firewall, FirewallRow, NodeColumns};
 use serde::Serialize;
 use topoplan_diagram::{kind_colour, Diagram, KIND_LEGEND};
 use topoplan_model::error_chain;
@@ -48,10 +48,8 @@ struct NodeRow {
     roles: Vec<String>,
     offset: u32,
     pinned: bool,
-    https: String,
-    http: String,
-    passthrough: String,
-    thrift: String,
+    #[serde(flatten)]
+    ports: NodeColumns,
 }
 
 #[derive(Serialize)]
@@ -97,14 +95,7 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
             roles: n.roles.clone(),
             offset: n.offset,
             pinned: n.pinned,
-            https: main_port(n, "servlet-https"),
-            http: main_port(n, "servlet-http"),
-            passthrough: format!(
-                "{} / {}",
-                main_port(n, "passthrough-https"),
-                main_port(n, "passthrough-http")
-            ),
-            thrift: thrift_cell(n.thrift.as_ref()),
+            ports: columns(n),
         })
         .collect();
     let by_host = nodes_by_host(plan);

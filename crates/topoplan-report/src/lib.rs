@@ -38,6 +38,26 @@ fn main_port(n: &topoplan_solver::NodePlan, name: &str) -> String {
     n.port(name).map_or_else(|| "-".into(), |p| p.to_string())
 }
 
+/// The port columns every node table shows (terminal, Markdown, HTML), computed in one place.
+#[derive(Debug, serde::Serialize)]
+struct NodeColumns {
+    https: String,
+    http: String,
+    pt_https: String,
+    pt_http: String,
+    thrift: String,
+}
+
+fn columns(n: &topoplan_solver::NodePlan) -> NodeColumns {
+    NodeColumns {
+        https: main_port(n, "servlet-https"),
+        http: main_port(n, "servlet-http"),
+        pt_https: main_port(n, "passthrough-https"),
+        pt_http: main_port(n, "passthrough-http"),
+        thrift: thrift_cell(n.thrift.as_ref()),
+    }
+}
+
 /// Links grouped by (from, to, kind) with their ports, for compact listings.
 fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
     let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
@@ -107,7 +127,7 @@ pub fn text(plan: &Plan) -> String {
             "node", "roles", "offset", "https", "http", "pt-ssl", "pt"
         );
         for n in by_host.get(h.name.as_str()).into_iter().flatten() {
-            let thrift = thrift_cell(n.thrift.as_ref());
+            let c = columns(n);
             let _ = writeln!(
                 s,
                 "  {:<16} {:<34} {:>5}{} {:>6} {:>6} {:>6} {:>6}  {}",
@@ -115,11 +135,11 @@ pub fn text(plan: &Plan) -> String {
                 n.roles.join(","),
                 n.offset,
                 if n.pinned { "*" } else { " " },
-                main_port(n, "servlet-https"),
-                main_port(n, "servlet-http"),
-                main_port(n, "passthrough-https"),
-                main_port(n, "passthrough-http"),
-                thrift
+                c.https,
+                c.http,
+                c.pt_https,
+                c.pt_http,
+                c.thrift
             );
         }
     }
@@ -161,6 +181,7 @@ pub fn markdown(plan: &Plan) -> String {
     );
     let _ = writeln!(s, "## Nodes\n\n| node | host | roles | offset | HTTPS | HTTP | pass-through HTTPS / HTTP | Thrift |\n|---|---|---|---|---|---|---|---|");
     for n in &plan.nodes {
+        let c = columns(n);
         let _ = writeln!(
             s,
             "| `{}` | {} ({}) | {} | {}{} | {} | {} | {} / {} | {} |",
@@ -170,11 +191,11 @@ pub fn markdown(plan: &Plan) -> String {
             n.roles.join(", "),
             n.offset,
             if n.pinned { " (pinned)" } else { "" },
-            main_port(n, "servlet-https"),
-            main_port(n, "servlet-http"),
-            main_port(n, "passthrough-https"),
-            main_port(n, "passthrough-http"),
-            thrift_cell(n.thrift.as_ref())
+            c.https,
+            c.http,
+            c.pt_https,
+            c.pt_http,
+            c.thrift
         );
     }
     s.push('\n');

@@ -193,11 +193,7 @@ fn run(cli: Cli) -> Result<()> {
                 "wrote {} node bundle(s) to `{}`: {}\n",
                 plan.nodes.len(),
                 dir.display(),
-                plan.nodes
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                node_names(&plan)
             ))
         }
         Command::Graph {
@@ -236,11 +232,7 @@ fn run(cli: Cli) -> Result<()> {
                 None => anyhow::bail!(
                     "no node `{node}` in `{}`; its nodes are: {}",
                     topology.display(),
-                    plan.nodes
-                        .iter()
-                        .map(|n| n.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    node_names(&plan)
                 ),
             }
         }
@@ -269,6 +261,15 @@ fn to_file_or_stdout(file: Option<&Path>, text: &str) -> Result<()> {
         }
         None => out(text),
     }
+}
+
+/// The plan's node names, comma-separated, for messages.
+fn node_names(plan: &Plan) -> String {
+    plan.nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_warnings(topology: &Path, plan: &Plan) {
