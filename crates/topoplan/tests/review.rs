@@ -135,6 +135,92 @@ fn svg_is_drawn_in_process_with_every_node_and_edge_label() {
     }
 }
 
+/// A rectangle: x, y, width, height.
+type Rect = (f64, f64, f64, f64);
+
+/// The box drawn behind each text whose first line is one of `titles` (the renderer draws a
+/// shape, then its label).
+fn boxes_behind(svg: &str, titles: &[String]) -> Vec<(String, Rect)> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let mut last_rect: Option<Rect> = None;
+    let mut found = Vec::new();
+    for n in doc.descendants().filter(|n| n.is_element()) {
+        let attr = |a: &str| n.attribute(a).and_then(|v| v.parse::<f64>().ok());
+        match n.tag_name().name() {
+            "rect" => {
+                if let (Some(x), Some(y), Some(w), Some(h)) =
+                    (attr("x"), attr("y"), attr("width"), attr("height"))
+                {
+                    last_rect = Some((x, y, w, h));
+                }
+            }
+            "text" => {
+                let first = n
+                    .descendants()
+                    .find_map(|t| t.text())
+                    .unwrap_or_default()
+                    .to_string();
+                if titles.contains(&first) {
+                    found.push((first, last_rect.expect("a shape before its label")));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn svg_nodes_do_not_overlap_and_sit_inside_their_host() {
+    let overlap =
+        |a: Rect, b: Rect| a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3;
+    let inside = |a: Rect, b: Rect| {
+        a.0 >= b.0 && a.1 >= b.1 && a.0 + a.2 <= b.0 + b.2 && a.1 + a.3 <= b.1 + b.3
+    };
+    for f in toml_files("topologies") {
+        let plan = plan_json(&f);
+        let svg = stdout(&["graph", &f, "--format", "svg"]);
+        let names = node_names(&plan);
+        let nodes = boxes_behind(&svg, &names);
+        assert_eq!(nodes.len(), names.len(), "{f}: a box per node");
+        for (i, (a, ra)) in nodes.iter().enumerate() {
+            for (b, rb) in &nodes[i + 1..] {
+                assert!(!overlap(*ra, *rb), "{f}: {a} and {b} overlap");
+            }
+        }
+        let hosts: Vec<(String, String)> = plan["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let name = h["name"].as_str().unwrap().to_string();
+                (format!("{name} · {}", h["address"].as_str().unwrap()), name)
+            })
+            .collect();
+        let titles: Vec<String> = hosts.iter().map(|h| h.0.clone()).collect();
+        let clusters = boxes_behind(&svg, &titles);
+        assert_eq!(clusters.len(), hosts.len(), "{f}: a cluster per host");
+        for (name, rect) in &nodes {
+            let node = plan["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["name"] == name.as_str())
+                .unwrap();
+            let title = &hosts
+                .iter()
+                .find(|h| node["host"] == h.1.as_str())
+                .unwrap()
+                .0;
+            let cluster = clusters.iter().find(|c| &c.0 == title).unwrap().1;
+            assert!(
+                inside(*rect, cluster),
+                "{f}: {name} is drawn outside {title}"
+            );
+        }
+    }
+}
+
 /// The table rows (`<tr>` up to `</tr>`) of one `<h2 id=...>` section of the page.
 fn rows<'a>(html: &'a str, section: &str) -> Vec<&'a str> {
     let Some(start) = html.find(&format!("<h2 id=\"{section}\">")) else {
