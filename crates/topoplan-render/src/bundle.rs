@@ -101,16 +101,8 @@ fn node_slice<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeSlice<'a> {
         product: &plan.product,
         key_validation: &plan.key_validation,
         node,
-        uses: plan
-            .links
-            .iter()
-            .filter(|l| l.from == node.name && l.to != node.name)
-            .collect(),
-        used_by: plan
-            .links
-            .iter()
-            .filter(|l| l.to == node.name && l.from != node.name)
-            .collect(),
+        uses: plan.uses(&node.name).collect(),
+        used_by: plan.used_by(&node.name).collect(),
     }
 }
 
@@ -166,11 +158,7 @@ CARBON_HOME=... ./bin/start.sh                      # starts {} with -DportOffse
             if p.follows_offset { "yes" } else { "no" }
         ));
     }
-    let uses: Vec<_> = plan
-        .links
-        .iter()
-        .filter(|l| l.from == node.name && l.to != node.name)
-        .collect();
+    let uses: Vec<_> = plan.uses(&node.name).collect();
     if !uses.is_empty() {
         s.push_str("\n## Uses\n\n| reference | node | port |\n|---|---|---|\n");
         for l in uses {

@@ -118,7 +118,7 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
         .iter()
         .filter(|l| l.from == node.name)
         .filter_map(|l| {
-            let to = plan.nodes.iter().find(|n| n.name == l.to)?;
+            let to = plan.node(&l.to)?;
             Some((
                 l.reference.clone(),
                 LinkView {
@@ -157,9 +157,7 @@ pub fn render_node(
     node_name: &str,
 ) -> Result<Vec<Overlay>, RenderError> {
     let node = plan
-        .nodes
-        .iter()
-        .find(|n| n.name == node_name)
+        .node(node_name)
         .ok_or_else(|| RenderError::UnknownNode(node_name.to_string()))?;
     let overlays = set.overlays(&plan.product);
     if overlays.is_empty() {

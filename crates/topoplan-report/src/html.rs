@@ -22,6 +22,13 @@ pub enum ReviewError {
     Diagram(#[from] topoplan_diagram::Error),
 }
 
+/// Tera keeps the useful part of a message in the source chain: flatten it once, here.
+impl From<tera::Error> for ReviewError {
+    fn from(e: tera::Error) -> Self {
+        ReviewError::Template(error_chain(&e))
+    }
+}
+
 #[derive(Serialize)]
 struct Context<'a> {
     version: &'static str,
@@ -138,15 +145,12 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
         hosts,
         firewall: firewall(plan),
     };
-    let ctx = tera::Context::from_serialize(&context)
-        .map_err(|e| ReviewError::Template(error_chain(&e)))?;
+    let ctx = tera::Context::from_serialize(&context)?;
     // Autoescaping is on (the name ends in .html): plan strings come from a user's file.
     let mut tera = tera::Tera::default();
     tera.register_filter("code", code_filter);
-    tera.add_raw_template("review.html", template)
-        .map_err(|e| ReviewError::Template(error_chain(&e)))?;
-    tera.render("review.html", &ctx)
-        .map_err(|e| ReviewError::Template(error_chain(&e)))
+    tera.add_raw_template("review.html", template)?;
+    Ok(tera.render("review.html", &ctx)?)
 }
 
 /// `{{ text | code | safe }}`: escapes the text, then shows `quoted` names as `<code>`, as

@@ -265,7 +265,7 @@ pub fn markdown(plan: &Plan) -> String {
 /// `topoplan explain`: one node's plan and the reasons behind it, in a few lines.
 /// `None` when the plan has no such node.
 pub fn explain(plan: &Plan, node: &str) -> Option<String> {
-    let n = plan.nodes.iter().find(|n| n.name == node)?;
+    let n = plan.node(node)?;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -321,9 +321,8 @@ pub fn explain(plan: &Plan, node: &str) -> Option<String> {
         let mut line = format!("  {arrow} {peer}: {}", kinds.join(", "));
         if arrow == "->" {
             let mut whys: Vec<&str> = plan
-                .links
-                .iter()
-                .filter(|l| l.from == n.name && l.to == peer)
+                .uses(&n.name)
+                .filter(|l| l.to == peer)
                 .map(|l| l.why.as_str())
                 .collect();
             whys.sort_unstable();
@@ -356,10 +355,7 @@ pub struct FirewallRow {
 pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
     let mut rows: Vec<FirewallRow> = Vec::new();
     for l in plan.links.iter().filter(|l| l.from != l.to) {
-        let (Some(from), Some(to)) = (
-            plan.nodes.iter().find(|n| n.name == l.from),
-            plan.nodes.iter().find(|n| n.name == l.to),
-        ) else {
+        let (Some(from), Some(to)) = (plan.node(&l.from), plan.node(&l.to)) else {
             continue;
         };
         let protocol = to

@@ -18,6 +18,26 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
+impl Plan {
+    pub fn node(&self, name: &str) -> Option<&NodePlan> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Links `node` holds that point at another node (a node serving itself crosses no wire).
+    pub fn uses<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a LinkPlan> + 'a {
+        self.links
+            .iter()
+            .filter(move |l| l.from == node && l.to != node)
+    }
+
+    /// Links of other nodes that point at `node`.
+    pub fn used_by<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a LinkPlan> + 'a {
+        self.links
+            .iter()
+            .filter(move |l| l.to == node && l.from != node)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct HostPlan {
     pub name: String,

@@ -47,18 +47,22 @@ pub fn fixtures() -> Option<PathBuf> {
     if dir.join("appm-1.2.0").is_dir() && dir.join("appm-1.1.0").is_dir() {
         return Some(dir);
     }
-    let why = format!(
+    absent(format!(
         "product fixtures not found at `{}` (set TOPOPLAN_FIXTURES)",
         dir.display()
-    );
+    ))
+}
+
+/// Something a test needs is missing: skip with the reason printed, except in CI
+/// (`CI=true`), where `.ci/run` provides it and its absence is a failure.
+fn absent<T>(why: String) -> Option<T> {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
     eprintln!("skipped: {why}");
     None
 }
 
-/// An external program the test needs: `$env_var` if set, else the first of `names` on PATH.
-/// Absent: `None` with the reason printed, except in CI (`CI=true`), where `.ci/run` installs
-/// it and its absence is a failure.
+/// An external program the test needs: `$env_var` if set, else the first of `names` on PATH;
+/// see [`absent`] when there is none.
 pub fn tool(env_var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env_var) {
         return Some(PathBuf::from(p));
@@ -72,8 +76,5 @@ pub fn tool(env_var: &str, names: &[&str]) -> Option<PathBuf> {
             }
         }
     }
-    let why = format!("none of {names:?} on PATH (set {env_var})");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipped: {why}");
-    None
+    absent(format!("none of {names:?} on PATH (set {env_var})"))
 }
