@@ -87,11 +87,8 @@ impl Edge {
 }
 
 /// Short edge names; the review's legend spells them out.
-fn kind_label(kind: &str) -> &str {
-    match kind {
-        "key-validation" => "key validation",
-        other => other,
-    }
+fn kind_label(kind: &str) -> String {
+    kind.replace('-', " ")
 }
 
 /// What each link kind means, for legends.
@@ -122,7 +119,15 @@ pub const KIND_LEGEND: &[(&str, &str)] = &[
         "workflow",
         "gateway calls the store's WorkflowCallbackService",
     ),
-    ("publish", "publisher deploys apps to the gateway"),
+    (
+        "publish",
+        "publisher deploys apps to the gateway (one environment per gateway)",
+    ),
+    (
+        "access-url",
+        "store shows each app's access URL at the gateway (the first environment)",
+    ),
+    ("cors", "gateway allows the store's pages as CORS origins"),
 ];
 
 /// Edge colours per link kind, shared by every format so a reader who learned one picture
@@ -134,7 +139,8 @@ pub fn kind_colour(kind: &str) -> &'static str {
         "sso" | "acs" => "#1d4ed8",
         "auth" | "entitlement" => "#7c3aed",
         "workflow" => "#047857",
-        "publish" => "#0f766e",
+        "publish" | "access-url" => "#0f766e",
+        "cors" => "#0369a1",
         _ => "#475569",
     }
 }

@@ -105,7 +105,11 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     (
         "invalid-address",
-        "a host address that cannot go into a URL",
+        "a host address (or a host name used as one) that is not a host name, IPv4 or IPv6 address",
+    ),
+    (
+        "address-with-port",
+        "a host address that carries a port, which topoplan assigns itself",
     ),
     ("unknown-role", "a role the product profile does not define"),
     ("unknown-host", "a node names a host that is not defined"),
@@ -136,6 +140,10 @@ pub const CODES: &[(&str, &str)] = &[
     (
         "ambiguous-key-manager",
         "a gateway could use several key managers and no link says which",
+    ),
+    (
+        "conflicting-links",
+        "two links give one single-provider reference different providers",
     ),
     (
         "unsatisfiable",

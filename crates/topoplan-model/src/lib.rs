@@ -5,10 +5,12 @@
 //! strings, not files, and renders nothing, so that every later stage (solver, templates,
 //! reports) works from one validated value and spans still point into the user's file.
 
+pub mod address;
 pub mod diag;
 pub mod profile;
 pub mod topology;
 
+pub use address::{parse_address, url_host, AddressError};
 pub use diag::{error_chain, Diagnostic, Label, Severity, Span, CODES};
-pub use profile::{KeyValidation, PortDef, PortRule, Profile, ReferenceDef};
+pub use profile::{KeyValidation, PortDef, PortRule, Profile, Providers, ReferenceDef};
 pub use topology::{parse, Host, Link, Node, Topology};

@@ -80,6 +80,19 @@ pub struct PortDef {
     pub evidence: String,
 }
 
+/// How many providers a reference names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Providers {
+    /// One provider per reader: the node itself if it has the role, else the one `[[link]]`
+    /// names, else the only candidate, else one on the same host, else the first by name.
+    #[default]
+    One,
+    /// Every provider the reader serves: those its `[[link]]`s name, else every node with the
+    /// role (e.g. the publisher's `<Environment>` list, the gateway's CORS origins).
+    Each,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceDef {
@@ -87,9 +100,19 @@ pub struct ReferenceDef {
     pub name: String,
     /// Link kind shown in plans and diagrams (oauth, sso, acs, workflow, entitlement, ...).
     pub kind: String,
-    /// Roles whose nodes hold this reference in their own files.
-    pub consumers: Vec<String>,
+    /// Every role whose nodes *read* this value (PORTS.md "Readers"). Each node with one of
+    /// these roles gets the value written into its own copy of `file`, once, however many of
+    /// the roles it has.
+    pub readers: Vec<String>,
+    /// Where the readers come from: the product code that reads the value.
+    pub readers_evidence: String,
     pub provider: String,
+    #[serde(default)]
+    pub providers: Providers,
+    /// For `providers = "each"`: the warning given for a provider node that no reader lists
+    /// (it is then cut off, e.g. a gateway that receives no app), after "`<node>` ".
+    #[serde(default)]
+    pub unserved: Option<String>,
     /// Name of the provider's port the reference must carry.
     pub port: String,
     pub file: String,
@@ -123,7 +146,16 @@ impl Profile {
                     r.name, r.port
                 ));
             }
-            for role in r.consumers.iter().chain([&r.provider]) {
+            if r.readers.is_empty() {
+                return Err(format!("reference `{}` names no reader role", r.name));
+            }
+            if r.unserved.is_some() && r.providers != Providers::Each {
+                return Err(format!(
+                    "reference `{}`: `unserved` needs `providers = \"each\"`",
+                    r.name
+                ));
+            }
+            for role in r.readers.iter().chain([&r.provider]) {
                 if !p.product.roles.contains(role) {
                     return Err(format!(
                         "reference `{}` names unknown role `{role}`",
@@ -160,6 +192,6 @@ impl Profile {
     pub fn can_link(&self, from: &[String], to: &[String]) -> bool {
         self.reference
             .iter()
-            .any(|r| r.consumers.iter().any(|c| from.contains(c)) && to.contains(&r.provider))
+            .any(|r| r.readers.iter().any(|c| from.contains(c)) && to.contains(&r.provider))
     }
 }

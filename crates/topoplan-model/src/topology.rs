@@ -5,6 +5,7 @@
 //! problems instead of stopping at the first. Spans survive into the domain types so that the
 //! solver can still point into the user's file.
 
+use crate::address::{parse_address, AddressError};
 use crate::diag::{Diagnostic, Span};
 use crate::profile::{KeyValidation, Profile};
 use serde::Deserialize;
@@ -70,7 +71,8 @@ pub struct Topology {
 #[derive(Debug, Clone)]
 pub struct Host {
     pub name: String,
-    /// Hostname or IP written into rendered URLs; defaults to the host name.
+    /// Host name, IPv4 or IPv6 address (bare, never bracketed) written into rendered files;
+    /// defaults to the host name, which must then be a valid host name.
     pub address: String,
     pub reserved_ports: Vec<(u32, Span)>,
     pub span: Span,
@@ -87,6 +89,13 @@ pub struct Node {
     pub roles_span: Span,
     /// Pinned offset and where it was written.
     pub pin: Option<(u32, Span)>,
+}
+
+impl Host {
+    /// The address as a URL's host part (IPv6 bracketed).
+    pub fn url_host(&self) -> String {
+        crate::address::url_host(&self.address)
+    }
 }
 
 impl Node {
@@ -165,10 +174,25 @@ pub fn is_safe_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn is_valid_address(a: &str) -> bool {
-    !a.is_empty()
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':' | '[' | ']'))
+fn address_diagnostic(value: &str, e: &AddressError, span: Span, from_name: bool) -> Diagnostic {
+    let code = match e {
+        AddressError::HasPort(_) => "address-with-port",
+        _ => "invalid-address",
+    };
+    let what = if from_name {
+        format!(
+            "host `{}` has no `address`, and its name cannot stand in for one",
+            value.escape_debug()
+        )
+    } else {
+        format!("address `{}` cannot go into a URL", value.escape_debug())
+    };
+    let d = Diagnostic::error(code, what).at(span, e.to_string());
+    if from_name {
+        d.note("add `address = \"...\"` (a host name, IPv4 or IPv6 address), or rename the host to a valid host name")
+    } else {
+        d.note("expected an RFC 1123 host name (`km1.example.com`), an IPv4 address (`10.0.0.5`) or an IPv6 address (`fd00::5` or `[fd00::5]`)")
+    }
 }
 
 fn validate(
@@ -237,20 +261,21 @@ fn validate(
             continue;
         }
         let address = match &hw.address {
-            Some(a) => {
-                if !is_valid_address(a.get_ref()) {
-                    diags.push(
-                        Diagnostic::error(
-                            "invalid-address",
-                            format!("address `{}` cannot be used in a URL", a.get_ref()),
-                        )
-                        .at(a.span(), "expected a hostname or IP address")
-                        .note("letters, digits, `-`, `.`, `_`, `:` and `[]` only"),
-                    );
+            Some(a) => match parse_address(a.get_ref()) {
+                Ok(bare) => bare,
+                Err(e) => {
+                    diags.push(address_diagnostic(a.get_ref(), &e, a.span(), false));
+                    a.get_ref().clone()
                 }
-                a.get_ref().clone()
-            }
-            None => name.clone(),
+            },
+            // No address: the name is used in every URL, so it must be a host name itself.
+            None => match parse_address(&name) {
+                Ok(bare) => bare,
+                Err(e) => {
+                    diags.push(address_diagnostic(&name, &e, hw.name.span(), true));
+                    name.clone()
+                }
+            },
         };
         let mut reserved = Vec::new();
         for p in &hw.reserved_ports {
@@ -465,7 +490,7 @@ fn link_help(p: &Profile) -> String {
     let mut pairs: Vec<String> = p
         .reference
         .iter()
-        .flat_map(|r| r.consumers.iter().map(|c| format!("{c} -> {}", r.provider)))
+        .flat_map(|r| r.readers.iter().map(|c| format!("{c} -> {}", r.provider)))
         .collect();
     pairs.sort();
     pairs.dedup();

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! out/plan.json  out/review.md
-//! out/<node>/overlay/<path under product home>.patch.xml
+//! out/<node>/overlay/<path under product home>.patch.xml (or .patch.json for JSON files)
 //! out/<node>/bin/start.sh  out/<node>/node.json  out/<node>/README.md
 //! ```
 //! The whole bundle is built in memory, written to a staging folder inside `out/`, and each
@@ -54,7 +54,7 @@ impl Bundle {
             let overlays = render_node(set, plan, &node.name)?;
             for o in &overlays {
                 b.add(
-                    format!("{}/overlay/{}.patch.xml", node.name, o.path),
+                    format!("{}/{}", node.name, o.bundle_path()),
                     o.patch.clone(),
                 );
             }

@@ -1,6 +1,8 @@
 //! topoplan-render: per-node overlays from tera templates, and the bundle writer.
 //!
-//! Templates live in `templates/<product>/overlay/<path under product home>.patch.xml.tera`,
+//! Templates live in `templates/<product>/overlay/<path under product home>.patch.xml.tera`
+//! (RFC 5261 XML patches) or `.patch.json.tera` (RFC 6902 JSON patches, for the Jaggery apps'
+//! JSON configs),
 //! so the file a template patches is its own path: adding an overlay for another product file
 //! means adding a template, not code. Templates receive a deliberate view-model ([`NodeView`]),
 //! never the solver's structs, so the plan can change shape without breaking templates.
@@ -38,29 +40,75 @@ pub struct TemplateSet {
     pub files: BTreeMap<String, String>,
 }
 
-const OVERLAY_SUFFIX: &str = ".patch.xml.tera";
+/// The two overlay formats, by the product file's syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchFormat {
+    /// RFC 5261 `<diff>` document.
+    Xml,
+    /// RFC 6902 JSON Patch (`test` / `replace` with RFC 6901 pointers).
+    Json,
+}
+
+impl PatchFormat {
+    /// File suffix of a rendered patch in a bundle.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            PatchFormat::Xml => ".patch.xml",
+            PatchFormat::Json => ".patch.json",
+        }
+    }
+
+    fn of_template(name: &str) -> Option<(&str, PatchFormat)> {
+        [PatchFormat::Xml, PatchFormat::Json]
+            .into_iter()
+            .find_map(|f| {
+                name.strip_suffix(".tera")?
+                    .strip_suffix(f.suffix())
+                    .map(|rel| (rel, f))
+            })
+    }
+
+    /// Whether a rendered template holds any operation (templates render to nothing, or to
+    /// an empty document, for nodes they do not concern).
+    fn has_operation(self, text: &str) -> bool {
+        match self {
+            PatchFormat::Xml => ["<replace", "<add", "<remove"]
+                .iter()
+                .any(|op| text.contains(op)),
+            PatchFormat::Json => text.contains("\"op\""),
+        }
+    }
+}
 
 impl TemplateSet {
-    /// Overlay templates of one product: (product file path, template name).
-    fn overlays(&self, product: &str) -> Vec<(String, String)> {
+    /// Overlay templates of one product: (product file path, template name, format).
+    fn overlays(&self, product: &str) -> Vec<(String, String, PatchFormat)> {
         let prefix = format!("{product}/overlay/");
         self.files
             .keys()
             .filter_map(|k| {
-                let rel = k.strip_prefix(&prefix)?.strip_suffix(OVERLAY_SUFFIX)?;
-                Some((rel.to_string(), k.clone()))
+                let (rel, f) = PatchFormat::of_template(k.strip_prefix(&prefix)?)?;
+                Some((rel.to_string(), k.clone(), f))
             })
             .collect()
     }
 }
 
-/// One rendered overlay: an RFC 5261 patch for one product file.
+/// One rendered overlay: a patch for one product file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlay {
     /// Product file, relative to the product home.
     pub path: String,
-    /// The `<diff>` document.
+    pub format: PatchFormat,
+    /// The `<diff>` document or the JSON Patch array.
     pub patch: String,
+}
+
+impl Overlay {
+    /// Where the overlay goes in a node bundle.
+    pub fn bundle_path(&self) -> String {
+        format!("overlay/{}{}", self.path, self.format.suffix())
+    }
 }
 
 /// What a template sees.
@@ -70,8 +118,9 @@ pub struct NodeView<'a> {
     pub node: NodeInfo<'a>,
     /// Effective ports of this node by name (`-` replaced by `_`).
     pub ports: BTreeMap<String, u32>,
-    /// Resolved references of this node by profile reference name.
-    pub links: BTreeMap<String, LinkView>,
+    /// Resolved references of this node by profile reference name: one [`LinkView`], or a
+    /// list of them (best first) for references with `providers = "each"`.
+    pub links: BTreeMap<String, Links>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thrift: Option<&'a topoplan_solver::ThriftPlan>,
 }
@@ -87,16 +136,30 @@ pub struct DeploymentView<'a> {
 pub struct NodeInfo<'a> {
     pub name: &'a str,
     pub host: &'a str,
+    /// Bare address (IPv6 unbracketed), for `HostName` and other host-only elements.
     pub address: &'a str,
+    /// The address as a URL's host part (IPv6 bracketed).
+    pub url_host: String,
     pub offset: u32,
     pub roles: &'a [String],
+}
+
+/// A reference's provider, or its list of providers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Links {
+    One(LinkView),
+    Each(Vec<LinkView>),
 }
 
 #[derive(Debug, Serialize)]
 pub struct LinkView {
     /// Provider node name.
     pub to: String,
+    /// Provider host address, bare (IPv6 unbracketed): for elements that hold a host alone.
     pub address: String,
+    /// Provider host as a URL's host part (IPv6 bracketed).
+    pub url_host: String,
     pub port: u32,
     /// `scheme://address:port`, when the port speaks HTTP(S).
     pub url: Option<String>,
@@ -113,24 +176,29 @@ fn port_map(n: &NodePlan) -> BTreeMap<String, u32> {
 
 /// Builds the view-model of one node.
 pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
-    let links = plan
-        .links
-        .iter()
-        .filter(|l| l.from == node.name)
-        .filter_map(|l| {
-            let to = plan.node(&l.to)?;
-            Some((
-                l.reference.clone(),
-                LinkView {
-                    to: to.name.clone(),
-                    address: to.address.clone(),
-                    port: l.port,
-                    url: l.url.clone(),
-                    ports: port_map(to),
-                },
-            ))
-        })
-        .collect();
+    let mut links: BTreeMap<String, Links> = BTreeMap::new();
+    for l in plan.links.iter().filter(|l| l.from == node.name) {
+        let Some(to) = plan.node(&l.to) else { continue };
+        let v = LinkView {
+            to: to.name.clone(),
+            address: to.address.clone(),
+            url_host: topoplan_model::url_host(&to.address),
+            port: l.port,
+            url: l.url.clone(),
+            ports: port_map(to),
+        };
+        if l.each {
+            match links
+                .entry(l.reference.clone())
+                .or_insert_with(|| Links::Each(Vec::new()))
+            {
+                Links::Each(list) => list.push(v),
+                Links::One(_) => {}
+            }
+        } else {
+            links.insert(l.reference.clone(), Links::One(v));
+        }
+    }
     NodeView {
         deployment: DeploymentView {
             name: &plan.deployment,
@@ -141,6 +209,7 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
             name: &node.name,
             host: &node.host,
             address: &node.address,
+            url_host: topoplan_model::url_host(&node.address),
             offset: node.offset,
             roles: &node.roles,
         },
@@ -169,21 +238,22 @@ pub fn render_node(
     tera.add_raw_templates(
         overlays
             .iter()
-            .map(|(_, name)| (name.as_str(), set.files[name].as_str())),
+            .map(|(_, name, _)| (name.as_str(), set.files[name].as_str())),
     )
     .map_err(|e| template_error("(loading)", &e))?;
     let ctx = tera::Context::from_serialize(view(plan, node))
         .map_err(|e| template_error("(context)", &e))?;
     let mut out = Vec::new();
-    for (path, name) in overlays {
+    for (path, name, format) in overlays {
         let text = tera
             .render(&name, &ctx)
             .map_err(|e| template_error(&name, &e))?;
-        if ["<replace", "<add", "<remove"]
-            .iter()
-            .any(|op| text.contains(op))
-        {
-            out.push(Overlay { path, patch: text });
+        if format.has_operation(&text) {
+            out.push(Overlay {
+                path,
+                format,
+                patch: text,
+            });
         }
     }
     Ok(out)

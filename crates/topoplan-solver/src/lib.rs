@@ -20,7 +20,9 @@ use offsets::HostProblem;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use std::collections::{BTreeMap, BTreeSet};
-use topoplan_model::{Diagnostic, KeyValidation, PortRule, Profile, ReferenceDef, Topology};
+use topoplan_model::{
+    Diagnostic, KeyValidation, PortRule, Profile, Providers, ReferenceDef, Topology,
+};
 
 /// One dependency: `consumer` holds `reference` pointing at `provider`.
 #[derive(Debug, Clone)]
@@ -54,8 +56,9 @@ pub fn solve(topo: &Topology, profile: &Profile) -> Result<Plan, Vec<Diagnostic>
     ))
 }
 
-/// Builds the dependency graph. Returns the diagnostics for gateways without a usable key
-/// manager; other unresolved references become warnings.
+/// Builds the dependency graph: one edge per (reader node, reference, provider). Returns the
+/// diagnostics for gateways without a usable key manager and for links that disagree; other
+/// unresolved references become warnings.
 pub fn wire(
     topo: &Topology,
     profile: &Profile,
@@ -64,21 +67,62 @@ pub fn wire(
     let mut g = DependencyGraph::new();
     let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| g.add_node(i)).collect();
     let mut diags = Vec::new();
-    let mut reported: BTreeSet<(usize, &str)> = BTreeSet::new();
+    let mut reported: BTreeSet<(usize, String)> = BTreeSet::new();
+    let roles = RoleIndex::new(topo);
     for (ci, consumer) in topo.nodes.iter().enumerate() {
         for (ri, r) in profile.reference.iter().enumerate() {
             if r.key_validation.is_some_and(|k| k != topo.key_validation)
-                || !r.consumers.iter().any(|c| consumer.has_role(c))
+                || !r.readers.iter().any(|c| consumer.has_role(c))
             {
                 continue;
             }
-            match choose_provider(topo, ci, r) {
+            if r.providers == Providers::Each {
+                for (pi, why) in each_provider(topo, &roles, ci, r) {
+                    g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
+                }
+                continue;
+            }
+            match choose_provider(topo, profile, &roles, ci, r) {
                 Ok((pi, why)) => {
                     g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
                 }
+                Err(Choice::Conflict(links)) => {
+                    if reported.insert((ci, format!("conflict:{}", r.provider))) {
+                        let l0 = &topo.links[links[0]];
+                        let mut d = Diagnostic::error(
+                            "conflicting-links",
+                            format!(
+                                "`{}` reads one `{}` for `{}`, but its links name {}",
+                                consumer.name,
+                                r.provider,
+                                r.name,
+                                links
+                                    .iter()
+                                    .map(|&l| format!("`{}`", topo.nodes[topo.links[l].to].name))
+                                    .collect::<Vec<_>>()
+                                    .join(" and ")
+                            ),
+                        )
+                        .at(
+                            l0.span.clone(),
+                            format!("names `{}`", topo.nodes[l0.to].name),
+                        );
+                        for &l in &links[1..] {
+                            let link = &topo.links[l];
+                            d = d.also(
+                                link.span.clone(),
+                                format!("also names `{}`", topo.nodes[link.to].name),
+                            );
+                        }
+                        diags.push(d.note(format!(
+                            "{} ({}) holds a single `{}` address; keep one of these links",
+                            r.file, r.element, r.provider
+                        )));
+                    }
+                }
                 Err(Choice::None) => {
                     if r.provider == "key-manager" && consumer.has_role("gateway") {
-                        if reported.insert((ci, "no-key-manager")) {
+                        if reported.insert((ci, "no-key-manager".into())) {
                             diags.push(
                                 Diagnostic::error(
                                     "no-key-manager",
@@ -88,7 +132,7 @@ pub fn wire(
                                 .note("add a node with role `key-manager` (or give this node that role too)"),
                             );
                         }
-                    } else if reported.insert((ci, r.provider.as_str())) {
+                    } else if reported.insert((ci, r.provider.clone())) {
                         warnings.push(format!(
                             "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
                             consumer.name,
@@ -100,7 +144,7 @@ pub fn wire(
                 }
                 Err(Choice::Many(cands)) => {
                     if r.provider == "key-manager" && consumer.has_role("gateway") {
-                        if reported.insert((ci, "ambiguous-key-manager")) {
+                        if reported.insert((ci, "ambiguous-key-manager".into())) {
                             let names: Vec<_> = cands
                                 .iter()
                                 .map(|&c| format!("`{}`", topo.nodes[c].name))
@@ -127,8 +171,8 @@ pub fn wire(
                         }
                         continue;
                     }
-                    let pi = prefer_same_host(topo, ci, &cands);
-                    if reported.insert((ci, r.provider.as_str())) {
+                    let pi = cands[0];
+                    if reported.insert((ci, r.provider.clone())) {
                         warnings.push(format!(
                             "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
                             consumer.name, r.provider, topo.nodes[pi].name
@@ -146,16 +190,108 @@ pub fn wire(
             }
         }
     }
+    unserved_warnings(topo, profile, &g, warnings);
     (g, diags)
+}
+
+/// Nodes by role and links by source, built once so that wiring is linear in the topology.
+struct RoleIndex<'t> {
+    by_role: BTreeMap<&'t str, Vec<usize>>,
+    links_from: Vec<Vec<usize>>,
+}
+
+impl<'t> RoleIndex<'t> {
+    fn new(topo: &'t Topology) -> Self {
+        let mut by_role: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, n) in topo.nodes.iter().enumerate() {
+            for r in &n.roles {
+                by_role.entry(r.as_str()).or_default().push(i);
+            }
+        }
+        let mut links_from = vec![Vec::new(); topo.nodes.len()];
+        for (li, l) in topo.links.iter().enumerate() {
+            links_from[l.from].push(li);
+        }
+        RoleIndex {
+            by_role,
+            links_from,
+        }
+    }
+
+    fn with_role(&self, role: &str) -> &[usize] {
+        self.by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    /// Indices into `topo.links` of the links from `ci` to a node with `role`.
+    fn links_to_role(&self, topo: &Topology, ci: usize, role: &str) -> Vec<usize> {
+        self.links_from[ci]
+            .iter()
+            .copied()
+            .filter(|&l| topo.nodes[topo.links[l].to].has_role(role))
+            .collect()
+    }
+}
+
+/// The order every provider choice uses, so that a single reference and a list of the same
+/// role in one node agree on who comes first: the node itself, then its own host, then name.
+fn preference(topo: &Topology, ci: usize, pi: usize) -> (bool, bool, &str) {
+    (
+        pi != ci,
+        topo.nodes[pi].host != topo.nodes[ci].host,
+        topo.nodes[pi].name.as_str(),
+    )
+}
+
+fn each_provider(
+    topo: &Topology,
+    roles: &RoleIndex,
+    ci: usize,
+    r: &ReferenceDef,
+) -> Vec<(usize, String)> {
+    let linked = roles.links_to_role(topo, ci, &r.provider);
+    let mut out: Vec<(usize, String)> = if linked.is_empty() {
+        roles
+            .with_role(&r.provider)
+            .iter()
+            .map(|&p| {
+                let why = if p == ci {
+                    "the node has this role itself".to_string()
+                } else {
+                    format!(
+                        "every `{}` node, as no `[[link]]` narrows the list",
+                        r.provider
+                    )
+                };
+                (p, why)
+            })
+            .collect()
+    } else {
+        let mut v: Vec<(usize, String)> = linked
+            .iter()
+            .map(|&l| (topo.links[l].to, "named by a [[link]]".to_string()))
+            .collect();
+        if topo.nodes[ci].has_role(&r.provider) {
+            v.push((ci, "the node has this role itself".into()));
+        }
+        v
+    };
+    out.sort_by(|a, b| preference(topo, ci, a.0).cmp(&preference(topo, ci, b.0)));
+    out.dedup_by_key(|x| x.0);
+    out
 }
 
 enum Choice {
     None,
+    /// Several candidates, best first.
     Many(Vec<usize>),
+    /// Several `[[link]]`s (indices into `topo.links`) name different providers.
+    Conflict(Vec<usize>),
 }
 
 fn choose_provider(
     topo: &Topology,
+    profile: &Profile,
+    roles: &RoleIndex,
     ci: usize,
     r: &ReferenceDef,
 ) -> Result<(usize, String), Choice> {
@@ -163,18 +299,33 @@ fn choose_provider(
     if consumer.has_role(&r.provider) {
         return Ok((ci, "the node has this role itself".into()));
     }
-    let linked: Vec<usize> = topo
-        .links
-        .iter()
-        .filter(|l| l.from == ci && topo.nodes[l.to].has_role(&r.provider))
-        .map(|l| l.to)
-        .collect();
-    if let Some(&pi) = linked.first() {
-        return Ok((pi, "named by a [[link]]".into()));
+    let linked = roles.links_to_role(topo, ci, &r.provider);
+    match linked.len() {
+        0 => {}
+        1 => return Ok((topo.links[linked[0]].to, "named by a [[link]]".into())),
+        _ => {
+            // The same node also lists every provider of this role (a publisher's
+            // environments): its links name that list, and this single value takes the list's
+            // first entry, as the product does (the store reads the first environment).
+            let lists = profile.reference.iter().any(|o| {
+                o.providers == Providers::Each
+                    && o.provider == r.provider
+                    && o.file == r.file
+                    && o.readers.iter().any(|c| consumer.has_role(c))
+            });
+            if !lists {
+                return Err(Choice::Conflict(linked));
+            }
+            let best = linked
+                .iter()
+                .map(|&l| topo.links[l].to)
+                .min_by(|&a, &b| preference(topo, ci, a).cmp(&preference(topo, ci, b)))
+                .expect("two links at least");
+            return Ok((best, "first of the providers its [[link]]s name".into()));
+        }
     }
-    let cands: Vec<usize> = (0..topo.nodes.len())
-        .filter(|&i| topo.nodes[i].has_role(&r.provider))
-        .collect();
+    let mut cands: Vec<usize> = roles.with_role(&r.provider).to_vec();
+    cands.sort_by(|&a, &b| preference(topo, ci, a).cmp(&preference(topo, ci, b)));
     match cands.len() {
         0 => Err(Choice::None),
         1 => Ok((cands[0], format!("the only `{}` node", r.provider))),
@@ -182,12 +333,34 @@ fn choose_provider(
     }
 }
 
-fn prefer_same_host(topo: &Topology, ci: usize, cands: &[usize]) -> usize {
-    let host = topo.nodes[ci].host;
-    *cands
-        .iter()
-        .min_by_key(|&&c| (topo.nodes[c].host != host, topo.nodes[c].name.clone()))
-        .expect("at least two candidates")
+/// A provider that no reader of an `each` reference lists is cut off from its readers (a
+/// gateway no publisher lists never receives an app): say so, naming it.
+fn unserved_warnings(
+    topo: &Topology,
+    profile: &Profile,
+    g: &DependencyGraph,
+    warnings: &mut Vec<String>,
+) {
+    for (ri, r) in profile.reference.iter().enumerate() {
+        let Some(text) = &r.unserved else { continue };
+        if r.key_validation.is_some_and(|k| k != topo.key_validation) {
+            continue;
+        }
+        let mut served = vec![false; topo.nodes.len()];
+        let mut any_reader = false;
+        for e in g.edge_references().filter(|e| e.weight().reference == ri) {
+            any_reader = true;
+            served[g[e.target()]] = true;
+        }
+        if !any_reader {
+            continue;
+        }
+        for (i, n) in topo.nodes.iter().enumerate() {
+            if n.has_role(&r.provider) && !served[i] {
+                warnings.push(format!("`{}` {text}", n.name));
+            }
+        }
+    }
 }
 
 /// Per-host solution facts kept for the plan.
@@ -453,8 +626,14 @@ fn build_plan(
         } else {
             port_def.base
         };
-        let url = matches!(port_def.protocol.as_str(), "http" | "https")
-            .then(|| format!("{}://{}:{}", port_def.protocol, provider.address, port));
+        let url = matches!(port_def.protocol.as_str(), "http" | "https").then(|| {
+            format!(
+                "{}://{}:{}",
+                port_def.protocol,
+                topoplan_model::url_host(&provider.address),
+                port
+            )
+        });
         links.push(LinkPlan {
             kind: r.kind.clone(),
             reference: r.name.clone(),
@@ -465,6 +644,7 @@ fn build_plan(
             url,
             file: r.file.clone(),
             why: e.weight().why.clone(),
+            each: r.providers == Providers::Each,
         });
     }
     links.sort_by(|a, b| (&a.from, &a.reference).cmp(&(&b.from, &b.reference)));

@@ -126,4 +126,9 @@ pub struct LinkPlan {
     pub file: String,
     /// How the provider was chosen.
     pub why: String,
+    /// This link is one entry of a list (a profile reference with `providers = "each"`, such
+    /// as the publisher's gateway environments). Entries of one list keep their order here:
+    /// the first is the one the product treats as the default.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub each: bool,
 }

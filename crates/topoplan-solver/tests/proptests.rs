@@ -83,8 +83,14 @@ fn gen() -> impl Strategy<Value = Gen> {
 fn to_toml(g: &Gen) -> String {
     let mut s = format!("[deployment]\nname = \"p\"\nproduct = \"{}\"\n", g.product);
     for (i, r) in g.hosts.iter().enumerate() {
+        // Odd hosts are IPv6, so every URL check also checks the brackets.
+        let address = if i % 2 == 1 {
+            format!("fd00::{i}")
+        } else {
+            format!("10.0.0.{i}")
+        };
         s += &format!(
-            "[[host]]\nname = \"h{i}\"\naddress = \"10.0.0.{i}\"\nreserved_ports = {r:?}\n"
+            "[[host]]\nname = \"h{i}\"\naddress = \"{address}\"\nreserved_ports = {r:?}\n"
         );
     }
     for (i, (h, roles, pin)) in g.nodes.iter().enumerate() {
@@ -180,7 +186,7 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
             .find(|r| r.name == l.reference)
             .unwrap();
         let (from, to) = (node(&l.from), node(&l.to));
-        if !r.consumers.iter().any(|c| from.has_role(c)) || !to.has_role(&r.provider) {
+        if !r.readers.iter().any(|c| from.has_role(c)) || !to.has_role(&r.provider) {
             return Err(format!(
                 "link {} {} -> {} has the wrong roles",
                 l.reference, l.from, l.to
@@ -198,15 +204,120 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
             ));
         }
         if let Some(url) = &l.url {
-            if !url.ends_with(&format!("{}:{}", to.address, l.port)) {
+            let host = if to.address.contains(':') {
+                format!("[{}]", to.address)
+            } else {
+                to.address.clone()
+            };
+            if !url.ends_with(&format!("://{host}:{}", l.port)) {
                 return Err(format!(
-                    "link url {url} does not point at {}:{}",
-                    to.address, l.port
+                    "link url {url} does not point at {host}:{}",
+                    l.port
                 ));
             }
         }
     }
+    // Every reader of every reference, in every node, has its value: one provider of the right
+    // role (itself if it has the role), or for a list, each provider it serves.
+    for (i, (_, roles, _)) in g.nodes.iter().enumerate() {
+        let name = format!("n{i}");
+        let kv = plan.key_validation.as_str();
+        for r in &profile.reference {
+            if r.key_validation.is_some_and(|k| k.as_str() != kv)
+                || !r.readers.iter().any(|c| roles.contains(&c.as_str()))
+            {
+                continue;
+            }
+            let got: Vec<&str> = plan
+                .links
+                .iter()
+                .filter(|l| l.from == name && l.reference == r.name)
+                .map(|l| l.to.as_str())
+                .collect();
+            let providers: Vec<String> = g
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.1.contains(&r.provider.as_str()))
+                .map(|(j, _)| format!("n{j}"))
+                .collect();
+            let linked: Vec<String> = g
+                .links
+                .iter()
+                .filter(|(a, b)| *a == i && providers.contains(&format!("n{b}")))
+                .map(|(_, b)| format!("n{b}"))
+                .collect();
+            let own = roles.contains(&r.provider.as_str());
+            if r.providers == topoplan_model::Providers::Each {
+                let mut want: BTreeSet<String> = if linked.is_empty() {
+                    providers.iter().cloned().collect()
+                } else {
+                    linked.iter().cloned().collect()
+                };
+                if own {
+                    want.insert(name.clone());
+                }
+                let have: BTreeSet<String> = got.iter().map(|s| s.to_string()).collect();
+                if have != want {
+                    return Err(format!("{name} {}: lists {have:?}, want {want:?}", r.name));
+                }
+                if own && got.first() != Some(&name.as_str()) {
+                    return Err(format!(
+                        "{name} {}: its own role is not listed first",
+                        r.name
+                    ));
+                }
+            } else if providers.is_empty() {
+                if !got.is_empty() {
+                    return Err(format!(
+                        "{name} {}: points at {got:?} with no provider",
+                        r.name
+                    ));
+                }
+            } else {
+                if got.len() != 1 {
+                    return Err(format!(
+                        "{name} {}: {} providers, want one",
+                        r.name,
+                        got.len()
+                    ));
+                }
+                if own && got[0] != name {
+                    return Err(format!(
+                        "{name} {}: has the role but points at {}",
+                        r.name, got[0]
+                    ));
+                }
+                if !own && !linked.is_empty() && !linked.iter().any(|l| l == got[0]) {
+                    return Err(format!("{name} {}: ignores its links {linked:?}", r.name));
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// Whether a generated topology gives some single-provider reference two links that name
+/// different providers (and no list of the same role in that node explains them).
+fn has_conflicting_links(g: &Gen, profile: &Profile) -> bool {
+    g.nodes.iter().enumerate().any(|(i, (_, roles, _))| {
+        profile.reference.iter().any(|r| {
+            r.providers == topoplan_model::Providers::One
+                && r.readers.iter().any(|c| roles.contains(&c.as_str()))
+                && !roles.contains(&r.provider.as_str())
+                && !profile.reference.iter().any(|o| {
+                    o.providers == topoplan_model::Providers::Each
+                        && o.provider == r.provider
+                        && o.file == r.file
+                        && o.readers.iter().any(|c| roles.contains(&c.as_str()))
+                })
+                && g.links
+                    .iter()
+                    .filter(|(a, b)| *a == i && g.nodes[*b].1.contains(&r.provider.as_str()))
+                    .count()
+                    >= 2
+        })
+    })
 }
 
 /// Smallest span by brute force, for hosts of at most 3 unpinned nodes.
@@ -272,8 +383,16 @@ proptest! {
                 }
             }
             Err(d) => {
-                let gateways_without_choice = d.iter().all(|d| matches!(d.code, "no-key-manager" | "ambiguous-key-manager"));
-                prop_assert!(gateways_without_choice, "{d:?}\n{}", to_toml(&g));
+                let conflict = has_conflicting_links(&g, &profiles[g.product]);
+                let explained = d.iter().all(|d| match d.code {
+                    "no-key-manager" | "ambiguous-key-manager" => true,
+                    "conflicting-links" => conflict,
+                    _ => false,
+                });
+                prop_assert!(explained, "{d:?}\n{}", to_toml(&g));
+                if conflict {
+                    prop_assert!(d.iter().any(|d| d.code == "conflicting-links"), "missed conflict\n{}", to_toml(&g));
+                }
             }
         }
     }

@@ -8,9 +8,13 @@
 //!
 //! Supported: `<replace>` of an element, its `text()` or an `@attribute`; `<add>` of elements
 //! as last children; `<remove>` of an element. One deliberate extension keeps `apply`
-//! idempotent: an `<add>` of a single element whose name the parent already has as a child
-//! replaces that child's text instead of adding a second one (RFC 5261 `add` is not
-//! idempotent; an operator re-running `apply` must not grow the file).
+//! idempotent (RFC 5261 `add` is not; an operator re-running `apply` must not grow the file):
+//! an `<add>` of a single element is an upsert when the parent already has that element.
+//! - A text-only element (`<ThriftServerHost>h</ThriftServerHost>`) is "already there" when the
+//!   parent has one child of that name; its text is replaced (an empty `<X/>` is replaced whole).
+//! - An element with element children (`<Environment><Name>gw2</Name>…`) is keyed by its first
+//!   child element: it is "already there" when the parent has one child of that name whose
+//!   first child element has the same name and text; that child is replaced whole.
 
 pub mod selector;
 
@@ -51,8 +55,17 @@ pub struct Op {
     text: String,
     /// Raw XML of the operation's children, for element targets and `<add>`.
     xml: String,
-    /// Name of the single element an `<add>` carries, for the idempotent upsert.
-    single_child: Option<(Option<String>, String, String)>,
+    /// What identifies the single element an `<add>` carries, for the idempotent upsert.
+    upsert: Option<UpsertKey>,
+}
+
+/// Identity of an added element (see the crate docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UpsertKey {
+    /// Namespace, name and new text of a text-only element.
+    Text(Option<String>, String, String),
+    /// Namespace and name of the element, name and trimmed text of its first child element.
+    First(Option<String>, String, String, String),
 }
 
 /// A parsed `<diff>` document.
@@ -117,22 +130,29 @@ impl Patch {
                 (Some(f), Some(l)) => src[f.range().start..l.range().end].trim().to_string(),
                 _ => String::new(),
             };
-            let single_child =
-                (elems.len() == 1 && elems[0].children().all(|c| c.is_text())).then(|| {
-                    let e = elems[0];
-                    (
+            let upsert = match elems.as_slice() {
+                [e] if e.children().all(|c| c.is_text()) => Some(UpsertKey::Text(
+                    e.tag_name().namespace().map(str::to_string),
+                    e.tag_name().name().to_string(),
+                    e.text().unwrap_or("").to_string(),
+                )),
+                [e] => e.children().find(Node::is_element).map(|k| {
+                    UpsertKey::First(
                         e.tag_name().namespace().map(str::to_string),
                         e.tag_name().name().to_string(),
-                        e.text().unwrap_or("").to_string(),
+                        k.tag_name().name().to_string(),
+                        k.text().unwrap_or("").trim().to_string(),
                     )
-                });
+                }),
+                _ => None,
+            };
             ops.push(Op {
                 kind,
                 sel,
                 selector,
                 text,
                 xml,
-                single_child,
+                upsert,
             });
         }
         Ok(Patch { ops })
@@ -212,21 +232,36 @@ impl Patch {
 /// `<add>`: append the content as last child, indented like the parent's children; or, for a
 /// single element the parent already has, replace that element's text (idempotent upsert).
 fn add_edit(target: &str, parent: Node, op: &Op) -> (Range<usize>, String) {
-    if let Some((ns, name, text)) = &op.single_child {
-        let existing: Vec<Node> = parent
-            .children()
-            .filter(|c| {
-                c.is_element()
-                    && c.tag_name().name() == name
-                    && c.tag_name().namespace() == ns.as_deref()
-            })
-            .collect();
-        if let [e] = existing.as_slice() {
-            let texts: Vec<Node> = e.children().filter(Node::is_text).collect();
-            if let [t] = texts.as_slice() {
-                return (t.range(), escape_text(text));
+    let same = |c: &Node, ns: &Option<String>, name: &str| {
+        c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == ns.as_deref()
+    };
+    match &op.upsert {
+        Some(UpsertKey::Text(ns, name, text)) => {
+            let existing: Vec<Node> = parent.children().filter(|c| same(c, ns, name)).collect();
+            if let [e] = existing.as_slice() {
+                let texts: Vec<Node> = e.children().filter(Node::is_text).collect();
+                match texts.as_slice() {
+                    [t] if e.children().count() == 1 => return (t.range(), escape_text(text)),
+                    [] if e.children().next().is_none() => return (e.range(), op.xml.clone()),
+                    _ => {}
+                }
             }
         }
+        Some(UpsertKey::First(ns, name, key, key_text)) => {
+            let existing: Vec<Node> = parent
+                .children()
+                .filter(|c| same(c, ns, name))
+                .filter(|c| {
+                    c.children().find(Node::is_element).is_some_and(|k| {
+                        k.tag_name().name() == key && k.text().unwrap_or("").trim() == key_text
+                    })
+                })
+                .collect();
+            if let [e] = existing.as_slice() {
+                return (e.range(), op.xml.clone());
+            }
+        }
+        None => {}
     }
     let last = parent
         .children()
@@ -383,6 +418,39 @@ mod tests {
             .apply(&once)
             .unwrap();
         assert!(changed.contains("<h>two</h>") && !changed.contains("one"));
+    }
+
+    #[test]
+    fn add_of_an_empty_element_already_there_replaces_it() {
+        let t = "<a>\n    <h/>\n</a>\n";
+        let p = patch("<add sel=\"/a\"><h>one</h></add>");
+        let once = p.apply(t).unwrap();
+        assert_eq!(once, "<a>\n    <h>one</h>\n</a>\n");
+        assert_eq!(p.apply(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn add_of_a_structured_element_is_keyed_by_its_first_child() {
+        let t = "<E>\n    <e><N>first</N><u>1</u></e>\n</E>\n";
+        let p = patch("<add sel=\"/E\"><e><N>gw2</N><u>2</u></e></add>");
+        let once = p.apply(t).unwrap();
+        assert_eq!(
+            once,
+            "<E>\n    <e><N>first</N><u>1</u></e>\n    <e><N>gw2</N><u>2</u></e>\n</E>\n"
+        );
+        assert_eq!(
+            p.apply(&once).unwrap(),
+            once,
+            "second apply changes nothing"
+        );
+        let moved = patch("<add sel=\"/E\"><e><N>gw2</N><u>3</u></e></add>")
+            .apply(&once)
+            .unwrap();
+        assert_eq!(
+            moved,
+            once.replace("<u>2</u>", "<u>3</u>"),
+            "the keyed entry is updated in place"
+        );
     }
 
     #[test]

@@ -8,9 +8,20 @@
 use crate::Reported;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use topoplan_xmlpatch::Patch;
 
-const SUFFIX: &str = ".patch.xml";
+/// Patch formats by bundle file suffix: RFC 5261 for XML files, RFC 6902 for JSON files.
+const SUFFIXES: [&str; 2] = [".patch.xml", ".patch.json"];
+
+/// Applies one patch document (by its suffix) to a product file's text.
+fn apply_patch(suffix: &str, patch: &str, target: &str) -> Result<String, (bool, String)> {
+    if suffix == ".patch.json" {
+        let p = topoplan_jsonpatch::Patch::parse(patch).map_err(|e| (true, e.to_string()))?;
+        p.apply(target).map_err(|e| (false, e.to_string()))
+    } else {
+        let p = topoplan_xmlpatch::Patch::parse(patch).map_err(|e| (true, e.to_string()))?;
+        p.apply(target).map_err(|e| (false, e.to_string()))
+    }
+}
 
 /// Backups of the original product files, under the product home.
 pub const BACKUP_DIR: &str = ".topoplan/backup";
@@ -46,7 +57,10 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
             .expect("walked under overlay")
             .to_string_lossy()
             .replace('\\', "/");
-        let Some(rel) = rel.strip_suffix(SUFFIX).map(str::to_string) else {
+        let Some((rel, suffix)) = SUFFIXES
+            .iter()
+            .find_map(|s| rel.strip_suffix(s).map(|r| (r.to_string(), *s)))
+        else {
             continue;
         };
         let patch_text =
@@ -62,13 +76,13 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
                 continue;
             }
         };
-        let result = Patch::parse(&patch_text)
-            .map_err(|e| format!("`{}`: {e}", p.display()))
-            .and_then(|patch| {
-                patch
-                    .apply(&before)
-                    .map_err(|e| format!("`{}`: {e}", target.display()))
-            });
+        let result = apply_patch(suffix, &patch_text, &before).map_err(|(in_patch, e)| {
+            if in_patch {
+                format!("`{}`: {e}", p.display())
+            } else {
+                format!("`{}`: {e}", target.display())
+            }
+        });
         match result {
             Ok(after) => changes.push(Change {
                 rel,
