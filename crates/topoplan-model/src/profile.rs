@@ -45,6 +45,33 @@ pub struct Profile {
     pub port: Vec<PortDef>,
     #[serde(default)]
     pub reference: Vec<ReferenceDef>,
+    /// Sites topoplan does not rewrite (code, external servers, files it cannot address):
+    /// shown in each reader's README and in the review's "manual steps", with the value to set.
+    #[serde(default)]
+    pub manual: Vec<ManualDef>,
+}
+
+/// A hard-coded site left to the operator, with the reason.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualDef {
+    pub name: String,
+    /// Roles whose nodes read the site; empty when it lives outside the deployment's nodes
+    /// (a BPS server, an analytics receiver).
+    #[serde(default)]
+    pub readers: Vec<String>,
+    /// When the site should point at a node of the deployment: that role and port, so the
+    /// README and review can print the exact value.
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub port: Option<String>,
+    pub file: String,
+    pub element: String,
+    pub default: String,
+    /// What to do, and why topoplan does not do it.
+    pub action: String,
+    pub evidence: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +187,34 @@ impl Profile {
                     return Err(format!(
                         "reference `{}` names unknown role `{role}`",
                         r.name
+                    ));
+                }
+            }
+        }
+        let mut manual = std::collections::BTreeSet::new();
+        for m in &p.manual {
+            if !manual.insert(m.name.as_str()) || refs.contains(m.name.as_str()) {
+                return Err(format!("duplicate manual step `{}`", m.name));
+            }
+            if let Some(port) = &m.port {
+                if !names.contains_key(port.as_str()) {
+                    return Err(format!(
+                        "manual step `{}` names unknown port `{port}`",
+                        m.name
+                    ));
+                }
+            }
+            if m.provider.is_some() != m.port.is_some() {
+                return Err(format!(
+                    "manual step `{}`: give `provider` and `port` together",
+                    m.name
+                ));
+            }
+            for role in m.readers.iter().chain(m.provider.as_ref()) {
+                if !p.product.roles.contains(role) {
+                    return Err(format!(
+                        "manual step `{}` names unknown role `{role}`",
+                        m.name
                     ));
                 }
             }

@@ -158,6 +158,14 @@ CARBON_HOME=... ./bin/start.sh                      # starts {} with -DportOffse
             if p.follows_offset { "yes" } else { "no" }
         ));
     }
+    let manual: Vec<_> = plan.manual_for(&node.name).collect();
+    if !manual.is_empty() {
+        s.push_str("\n## Manual steps\n\nSites topoplan does not rewrite on this node, and the value each should take.\n\n");
+        for m in manual {
+            s.push_str(&m.markdown(Some(&node.name)));
+            s.push('\n');
+        }
+    }
     let uses: Vec<_> = plan.uses(&node.name).collect();
     if !uses.is_empty() {
         s.push_str("\n## Uses\n\n| reference | node | port |\n|---|---|---|\n");

@@ -259,6 +259,13 @@ pub fn markdown(plan: &Plan) -> String {
             if row.same_host { " (same host)" } else { "" }
         );
     }
+    let _ = writeln!(
+        s,
+        "\n## Manual steps\n\nSites topoplan does not rewrite, with the nodes whose copy matters and the value to set.\n"
+    );
+    for m in &plan.manual {
+        let _ = writeln!(s, "{}", m.markdown(None));
+    }
     s
 }
 

@@ -14,7 +14,7 @@
 pub mod offsets;
 pub mod plan;
 
-pub use plan::{HostPlan, LinkPlan, NodePlan, Plan, PortPlan, ThriftPlan};
+pub use plan::{HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PortPlan, ThriftPlan};
 
 use offsets::HostProblem;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -698,6 +698,7 @@ fn build_plan(
     review_warnings(&nodes, &hosts, &links, &mut warnings);
     warnings.sort();
     warnings.dedup();
+    let manual = manual_steps(profile, &nodes);
 
     Plan {
         schema: 1,
@@ -708,7 +709,54 @@ fn build_plan(
         nodes,
         links,
         warnings,
+        manual,
     }
+}
+
+/// The profile's manual sites, resolved to the nodes that read them and the values to set.
+fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
+    profile
+        .manual
+        .iter()
+        .map(|m| {
+            let values = match (&m.provider, &m.port) {
+                (Some(role), Some(port)) => {
+                    let def = profile.port(port).expect("profile checked port names");
+                    nodes
+                        .iter()
+                        .filter(|n| n.has_role(role))
+                        .map(|n| {
+                            let p = n.port(port).unwrap_or(def.base);
+                            let host = topoplan_model::url_host(&n.address);
+                            ManualValue {
+                                node: n.name.clone(),
+                                value: if matches!(def.protocol.as_str(), "http" | "https") {
+                                    format!("{}://{host}:{p}", def.protocol)
+                                } else {
+                                    format!("{host}:{p}")
+                                },
+                            }
+                        })
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            ManualStep {
+                name: m.name.clone(),
+                file: m.file.clone(),
+                element: m.element.clone(),
+                default: m.default.clone(),
+                action: m.action.clone(),
+                nodes: nodes
+                    .iter()
+                    .filter(|n| m.readers.iter().any(|r| n.has_role(r)))
+                    .map(|n| n.name.clone())
+                    .collect(),
+                values,
+                evidence: m.evidence.clone(),
+            }
+        })
+        .collect()
 }
 
 /// How close (in port numbers) a reserved port may sit to a used one before the review says

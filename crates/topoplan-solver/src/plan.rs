@@ -16,6 +16,8 @@ pub struct Plan {
     pub nodes: Vec<NodePlan>,
     pub links: Vec<LinkPlan>,
     pub warnings: Vec<String>,
+    /// Hard-coded sites left to the operator, with the value each should take.
+    pub manual: Vec<ManualStep>,
 }
 
 impl Plan {
@@ -28,6 +30,13 @@ impl Plan {
         self.links
             .iter()
             .filter(move |l| l.from == node && l.to != node)
+    }
+
+    /// Manual steps that concern `node` (its roles read the site).
+    pub fn manual_for<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a ManualStep> + 'a {
+        self.manual
+            .iter()
+            .filter(move |m| m.nodes.iter().any(|n| n == node))
     }
 
     /// Links of other nodes that point at `node`.
@@ -131,4 +140,62 @@ pub struct LinkPlan {
     /// the first is the one the product treats as the default.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub each: bool,
+}
+
+/// A site topoplan leaves to the operator (see the profile's `[[manual]]`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ManualStep {
+    pub name: String,
+    /// Product file (under the product home, or of another server) holding the site.
+    pub file: String,
+    pub element: String,
+    pub default: String,
+    /// What to do, and why topoplan does not do it.
+    pub action: String,
+    /// Nodes whose copy matters (their roles read it); empty when the site lives outside the
+    /// deployment's nodes.
+    pub nodes: Vec<String>,
+    /// The values the site may take: one per node of the provider role.
+    pub values: Vec<ManualValue>,
+    pub evidence: String,
+}
+
+impl ManualStep {
+    /// The step as one Markdown list item, for the review and the node READMEs. For a node
+    /// that has the provider role itself, only its own value is shown.
+    pub fn markdown(&self, for_node: Option<&str>) -> String {
+        let mut s = format!(
+            "- **{}**: `{}` ({}), default `{}`. {}",
+            self.name, self.file, self.element, self.default, self.action
+        );
+        if for_node.is_none() && !self.nodes.is_empty() {
+            let nodes: Vec<String> = self.nodes.iter().map(|n| format!("`{n}`")).collect();
+            s.push_str(&format!(" Nodes: {}.", nodes.join(", ")));
+        }
+        let own: Vec<&ManualValue> = self
+            .values
+            .iter()
+            .filter(|v| Some(v.node.as_str()) == for_node)
+            .collect();
+        let values = if own.is_empty() {
+            self.values.iter().collect()
+        } else {
+            own
+        };
+        if !values.is_empty() {
+            let v: Vec<String> = values
+                .iter()
+                .map(|v| format!("`{}` `{}`", v.node, v.value))
+                .collect();
+            s.push_str(&format!(" Values: {}.", v.join(", ")));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ManualValue {
+    pub node: String,
+    /// `scheme://host:port` of that node's port, or `host:port` for non-HTTP ports.
+    pub value: String,
 }
