@@ -3,41 +3,7 @@
 
 mod common;
 
-use common::{fixtures, stem, toml_files, topoplan};
-use std::path::{Path, PathBuf};
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dst = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dst);
-        } else {
-            std::fs::copy(&p, &dst).unwrap();
-        }
-    }
-}
-
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    fn walk(d: &Path, base: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, base, out);
-            } else {
-                out.push((
-                    p.strip_prefix(base).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
+use common::{copy_tree, fixtures, stem, toml_files, topoplan, tree};
 
 #[test]
 fn every_invalid_topology_fails_with_a_located_diagnostic() {
@@ -302,4 +268,111 @@ fn io_and_usage_errors_exit_2() {
         topoplan().args(["plan"]).output().unwrap().status.code(),
         Some(2)
     );
+}
+
+/// JSON overlays on the real Jaggery configs: only the addressed value's bytes change, a second
+/// apply changes nothing, the original is backed up, and a pointer that matches nothing (or a
+/// failed `test`) is refused with the file and pointer named and nothing written.
+#[test]
+fn json_overlays_apply_to_the_real_jaggery_files() {
+    let Some(fixtures) = fixtures() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    topoplan()
+        .args(["bundle", "topologies/three-host-split.toml", "-o"])
+        .arg(&out_dir)
+        .assert()
+        .success();
+    let rel = "repository/deployment/server/jaggeryapps/store/config/store.json";
+    let original = std::fs::read_to_string(fixtures.join("appm-1.1.0").join(rel)).unwrap();
+    let home = tmp.path().join("home");
+    copy_tree(&fixtures.join("appm-1.1.0"), &home);
+    let apply = |bundle: &std::path::Path| {
+        topoplan()
+            .arg("apply")
+            .arg(bundle)
+            .arg("--home")
+            .arg(&home)
+            .output()
+            .unwrap()
+    };
+    assert!(apply(&out_dir.join("store")).status.success());
+    let once = std::fs::read_to_string(home.join(rel)).unwrap();
+    // Byte for byte the original, with one value replaced: the key manager's /samlsso.
+    assert_eq!(
+        once,
+        original.replace(
+            "\"identityProviderURL\": \"%https.host%/samlsso\"",
+            "\"identityProviderURL\": \"https://10.40.0.10:9443/samlsso\""
+        )
+    );
+    assert_ne!(once, original);
+    assert!(apply(&out_dir.join("store")).status.success());
+    assert_eq!(std::fs::read_to_string(home.join(rel)).unwrap(), once);
+    assert_eq!(
+        std::fs::read_to_string(home.join(".topoplan/backup").join(rel)).unwrap(),
+        original
+    );
+
+    // A pointer that matches nothing: refused, nothing written (not even the valid XML patch).
+    let bad = tmp.path().join("bad");
+    let put = |path: &str, text: &str| {
+        let p = bad.join("overlay").join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    put(
+        "repository/conf/carbon.xml.patch.xml",
+        "<diff xmlns:c=\"http://wso2.org/projects/carbon/carbon.xml\"><replace sel=\"/c:Server/c:Ports/c:Offset/text()\">9</replace></diff>",
+    );
+    put(
+        &format!("{rel}.patch.json"),
+        r#"[{"op": "replace", "path": "/ssoConfiguration/noSuchKey", "value": "x"}]"#,
+    );
+    let before = tree(&home);
+    let out = apply(&bad);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("store.json") && stderr.contains("/ssoConfiguration/noSuchKey"),
+        "{stderr}"
+    );
+    assert_eq!(tree(&home), before, "a refused apply writes nothing");
+
+    // A `test` that fails (the patch was written for another app's file) is refused too.
+    put(
+        &format!("{rel}.patch.json"),
+        r#"[{"op": "test", "path": "/ssoConfiguration/issuer", "value": "social"}, {"op": "replace", "path": "/ssoConfiguration/identityProviderURL", "value": "x"}]"#,
+    );
+    let out = apply(&bad);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/ssoConfiguration/issuer"), "{stderr}");
+    assert_eq!(tree(&home), before);
+}
+
+/// The JSON overlays of every example, as the operator receives them.
+#[test]
+fn json_overlays_are_stable() {
+    let mut all = String::new();
+    for f in toml_files("topologies") {
+        let tmp = tempfile::tempdir().unwrap();
+        topoplan()
+            .args(["bundle", &f, "-o"])
+            .arg(tmp.path())
+            .assert()
+            .success();
+        for (p, bytes) in tree(tmp.path()) {
+            let p = p.to_string_lossy().replace('\\', "/");
+            if p.ends_with(".patch.json") {
+                all += &format!(
+                    "=== {}: {p}\n{}\n",
+                    stem(&f),
+                    String::from_utf8(bytes).unwrap()
+                );
+            }
+        }
+    }
+    assert!(all.contains("identityProviderURL"));
+    insta::assert_snapshot!("json-overlays", all);
 }

@@ -1,0 +1,132 @@
+//! Driven by the shipped profiles: for every reference and every role that reads it, a node with
+//! only that role is bundled and applied to the real product files, and the reference's file
+//! must then hold the provider's address and port. A reference whose reader role gets no
+//! template, a template that skips a role, or a selector that misses the real file fails here.
+
+mod common;
+
+use common::{copy_tree, fixtures, root, topoplan};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use topoplan_model::Profile;
+
+fn profiles() -> BTreeMap<String, Profile> {
+    let mut m = BTreeMap::new();
+    for e in std::fs::read_dir(root().join("templates")).unwrap() {
+        let p = e.unwrap().path().join("profile.toml");
+        if let Ok(src) = std::fs::read_to_string(&p) {
+            let profile = Profile::parse(&src).unwrap();
+            m.insert(profile.product.name.clone(), profile);
+        }
+    }
+    assert!(m.len() >= 2, "both shipped profiles load");
+    m
+}
+
+/// The reader alone on an IPv4 host; one node per other role on an IPv6 host, so that every
+/// value must cross hosts and carry brackets.
+fn topology(product: &str, profile: &Profile, reader: &str) -> String {
+    let mut s = format!(
+        "[deployment]\nname = \"readers\"\nproduct = \"{product}\"\n\n\
+         [[host]]\nname = \"a\"\naddress = \"10.1.0.1\"\n\n\
+         [[host]]\nname = \"b\"\naddress = \"fd00::b\"\n\n\
+         [[node]]\nname = \"r\"\nroles = [\"{reader}\"]\nhost = \"a\"\n"
+    );
+    for role in profile.product.roles.iter().filter(|r| *r != reader) {
+        s += &format!("\n[[node]]\nname = \"p-{role}\"\nroles = [\"{role}\"]\nhost = \"b\"\n");
+    }
+    s
+}
+
+fn url_host(a: &str) -> String {
+    if a.contains(':') {
+        format!("[{a}]")
+    } else {
+        a.to_string()
+    }
+}
+
+#[test]
+fn every_reader_role_gets_every_value_it_reads_in_the_real_files() {
+    let Some(fx) = fixtures() else { return };
+    let mut checked = 0;
+    for (product, profile) in profiles() {
+        for reader in &profile.product.roles {
+            let dir = tempfile::tempdir().unwrap();
+            let topo = dir.path().join("t.toml");
+            std::fs::write(&topo, topology(&product, &profile, reader)).unwrap();
+            let t = topo.to_str().unwrap();
+            let out = topoplan()
+                .args(["plan", t, "--format", "json"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{product} {reader}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let bundle = dir.path().join("out");
+            topoplan()
+                .args(["bundle", t, "-o", bundle.to_str().unwrap()])
+                .assert()
+                .success();
+            let home = dir.path().join("home");
+            copy_tree(&fx.join(&product), &home);
+            topoplan()
+                .args(["apply"])
+                .arg(bundle.join("r"))
+                .arg("--home")
+                .arg(&home)
+                .assert()
+                .success();
+            let address = |node: &str| -> String {
+                plan["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|n| n["name"] == node)
+                    .unwrap()["address"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            };
+            let kv = plan["key_validation"].as_str().unwrap();
+            for r in &profile.reference {
+                if !r.readers.contains(reader) || r.key_validation.is_some_and(|k| k.as_str() != kv)
+                {
+                    continue;
+                }
+                let links: Vec<&Value> = plan["links"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|l| l["from"] == "r" && l["reference"] == r.name.as_str())
+                    .collect();
+                assert!(
+                    !links.is_empty(),
+                    "{product}: role {reader} reads `{}` but the plan wires nothing",
+                    r.name
+                );
+                let text = std::fs::read_to_string(home.join(&r.file)).unwrap();
+                for l in links {
+                    let to = l["to"].as_str().unwrap();
+                    let port = l["port"].as_u64().unwrap();
+                    let want = if l["url"].is_string() {
+                        format!("{}:{port}", url_host(&address(to)))
+                    } else {
+                        format!(">{port}<")
+                    };
+                    assert!(
+                        text.contains(&want),
+                        "{product}: role {reader} reads `{}` in {}, which lacks {want} of `{to}` after apply",
+                        r.name,
+                        r.file
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} values checked");
+}
