@@ -61,7 +61,8 @@ pub struct ManualDef {
     #[serde(default)]
     pub readers: Vec<String>,
     /// When the site should point at a node of the deployment: that role and port, so the
-    /// README and review can print the exact value.
+    /// README and review can print the exact value. A `port` without `provider` means each
+    /// reader's own port (a self-reference the kernel does not offset).
     #[serde(default)]
     pub provider: Option<String>,
     #[serde(default)]
@@ -204,9 +205,9 @@ impl Profile {
                     ));
                 }
             }
-            if m.provider.is_some() != m.port.is_some() {
+            if m.provider.is_some() && m.port.is_none() {
                 return Err(format!(
-                    "manual step `{}`: give `provider` and `port` together",
+                    "manual step `{}`: `provider` needs the `port` to point at",
                     m.name
                 ));
             }

@@ -719,12 +719,20 @@ fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
         .manual
         .iter()
         .map(|m| {
-            let values = match (&m.provider, &m.port) {
-                (Some(role), Some(port)) => {
+            let readers: Vec<&NodePlan> = nodes
+                .iter()
+                .filter(|n| m.readers.iter().any(|r| n.has_role(r)))
+                .collect();
+            let values = match &m.port {
+                Some(port) => {
                     let def = profile.port(port).expect("profile checked port names");
-                    nodes
+                    // A provider role: every node of it; none: each reader's own port.
+                    let targets: Vec<&NodePlan> = match &m.provider {
+                        Some(role) => nodes.iter().filter(|n| n.has_role(role)).collect(),
+                        None => readers.clone(),
+                    };
+                    targets
                         .iter()
-                        .filter(|n| n.has_role(role))
                         .map(|n| {
                             let p = n.port(port).unwrap_or(def.base);
                             let host = topoplan_model::url_host(&n.address);
@@ -739,7 +747,7 @@ fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
                         })
                         .collect()
                 }
-                _ => Vec::new(),
+                None => Vec::new(),
             };
             ManualStep {
                 name: m.name.clone(),
@@ -747,11 +755,7 @@ fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
                 element: m.element.clone(),
                 default: m.default.clone(),
                 action: m.action.clone(),
-                nodes: nodes
-                    .iter()
-                    .filter(|n| m.readers.iter().any(|r| n.has_role(r)))
-                    .map(|n| n.name.clone())
-                    .collect(),
+                nodes: readers.iter().map(|n| n.name.clone()).collect(),
                 values,
                 evidence: m.evidence.clone(),
             }
