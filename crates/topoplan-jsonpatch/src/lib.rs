@@ -16,7 +16,7 @@ use jsonc_parser::ast::{ObjectPropName, Value as Ast};
 use jsonc_parser::common::Ranged;
 use jsonc_parser::{CollectOptions, ParseOptions};
 use serde_json::Value;
-use std::ops::Range;
+use topoplan_splice::{splice, Edit};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JsonPatchError {
@@ -142,7 +142,7 @@ impl Patch {
     /// an error is returned and nothing changes.
     pub fn apply(&self, target: &str) -> Result<String, JsonPatchError> {
         let root = parse_ast(target)?;
-        let mut edits: Vec<(Range<usize>, String, &str)> = Vec::new();
+        let mut edits: Vec<Edit> = Vec::new();
         for op in &self.ops {
             let node = resolve(&root, &op.tokens, &op.path)?;
             let r = node.range();
@@ -165,27 +165,15 @@ impl Patch {
                 }
                 OpKind::Replace => {
                     let new = serde_json::to_string(&op.value).expect("JSON values serialise");
-                    edits.push((r.start..r.end, new, op.path.as_str()));
+                    edits.push(Edit {
+                        range: r.start..r.end,
+                        text: new,
+                        label: op.path.as_str(),
+                    });
                 }
             }
         }
-        edits.sort_by_key(|e| (e.0.start, e.0.end));
-        for w in edits.windows(2) {
-            if w[0].0.end > w[1].0.start {
-                return Err(JsonPatchError::Overlap {
-                    a: w[0].2.to_string(),
-                    b: w[1].2.to_string(),
-                });
-            }
-        }
-        let mut out = String::with_capacity(target.len() + 64);
-        let mut at = 0;
-        for (range, text, _) in &edits {
-            out.push_str(&target[at..range.start]);
-            out.push_str(text);
-            at = range.end;
-        }
-        out.push_str(&target[at..]);
+        let out = splice(target, edits).map_err(|o| JsonPatchError::Overlap { a: o.a, b: o.b })?;
         // The splice cannot break the syntax around it, but a check costs little and a broken
         // product file costs a failed start.
         parse_ast(&out)?;

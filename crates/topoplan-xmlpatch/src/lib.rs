@@ -22,6 +22,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 use selector::{Predicate, Selector, Step, Target};
 use std::collections::BTreeMap;
 use std::ops::Range;
+use topoplan_splice::{splice, Edit};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PatchError {
@@ -163,7 +164,7 @@ impl Patch {
     pub fn apply(&self, target: &str) -> Result<String, PatchError> {
         let doc = Document::parse_with_options(target, options())
             .map_err(|e| PatchError::BadTarget(e.to_string()))?;
-        let mut edits: Vec<(Range<usize>, String, &str)> = Vec::new();
+        let mut edits: Vec<Edit> = Vec::new();
         for op in &self.ops {
             let node = select_one(&doc, op)?;
             let edit = match (&op.kind, &op.selector.target) {
@@ -206,26 +207,13 @@ impl Patch {
                     })
                 }
             };
-            edits.push((edit.0, edit.1, op.sel.as_str()));
+            edits.push(Edit {
+                range: edit.0,
+                text: edit.1,
+                label: op.sel.as_str(),
+            });
         }
-        edits.sort_by_key(|e| (e.0.start, e.0.end));
-        for w in edits.windows(2) {
-            if w[0].0.end > w[1].0.start || (w[0].0 == w[1].0 && !w[0].0.is_empty()) {
-                return Err(PatchError::Overlap {
-                    a: w[0].2.to_string(),
-                    b: w[1].2.to_string(),
-                });
-            }
-        }
-        let mut out = String::with_capacity(target.len() + 64);
-        let mut at = 0;
-        for (range, text, _) in &edits {
-            out.push_str(&target[at..range.start]);
-            out.push_str(text);
-            at = range.end;
-        }
-        out.push_str(&target[at..]);
-        Ok(out)
+        splice(target, edits).map_err(|o| PatchError::Overlap { a: o.a, b: o.b })
     }
 }
 
