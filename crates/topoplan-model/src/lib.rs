@@ -12,5 +12,7 @@ pub mod topology;
 
 pub use address::{parse_address, url_host, AddressError};
 pub use diag::{error_chain, Diagnostic, Label, Severity, Span, CODES};
-pub use profile::{KeyValidation, ManualDef, PortDef, PortRule, Profile, Providers, ReferenceDef};
+pub use profile::{
+    HomeIdentity, KeyValidation, ManualDef, PortDef, PortRule, Profile, Providers, ReferenceDef,
+};
 pub use topology::{parse, Host, Link, Node, Topology};

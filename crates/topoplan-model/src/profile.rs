@@ -86,6 +86,20 @@ pub struct ProductInfo {
     /// Lowest and highest port a listening port may take.
     #[serde(default = "default_range")]
     pub port_range: [u32; 2],
+    /// How `apply` recognises a home of this product, so that a bundle for one release is
+    /// never applied to another.
+    pub home: HomeIdentity,
+}
+
+/// A product home's identity: a folder it has, and the name and version a Carbon product
+/// states as the root's `<Name>` and `<Version>` children of `file`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HomeIdentity {
+    pub marker: String,
+    pub file: String,
+    pub name: String,
+    pub version: String,
 }
 
 fn default_range() -> [u32; 2] {

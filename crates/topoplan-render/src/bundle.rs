@@ -5,14 +5,15 @@
 //! out/<node>/overlay/<path under product home>.patch.xml (or .patch.json for JSON files)
 //! out/<node>/bin/start.sh  out/<node>/node.json  out/<node>/README.md
 //! ```
-//! The whole bundle is built in memory, written to a staging folder inside `out/`, and each
-//! top-level entry is then moved into place with a rename, so `out/` never holds a mix of an
-//! old and a new bundle for one node, and stale overlays of a previous run disappear.
+//! The whole bundle is built in memory, written to a sibling folder with a random name and
+//! swapped in with one rename (see [`write_bundle`]), so `out/` is all-old or all-new, and a
+//! folder topoplan did not write is never replaced.
 
 use crate::{render_node, RenderError, TemplateSet};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+
 use topoplan_solver::{NodePlan, Plan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +90,8 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 struct NodeSlice<'a> {
     deployment: &'a str,
     product: &'a str,
+    /// `apply` checks the home against this before changing anything.
+    home: &'a topoplan_model::HomeIdentity,
     key_validation: &'a str,
     node: &'a NodePlan,
     uses: Vec<&'a topoplan_solver::LinkPlan>,
@@ -99,6 +102,7 @@ fn node_slice<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeSlice<'a> {
     NodeSlice {
         deployment: &plan.deployment,
         product: &plan.product,
+        home: &plan.home,
         key_validation: &plan.key_validation,
         node,
         uses: plan.uses(&node.name).collect(),
@@ -186,53 +190,175 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RenderError + '_ {
     }
 }
 
-/// Writes `bundle` under `out`, replacing earlier bundles of the same nodes.
-pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<(), RenderError> {
-    fs::create_dir_all(out).map_err(io(out))?;
-    let staging = out.join(".topoplan-staging");
-    let old = out.join(".topoplan-old");
-    for d in [&staging, &old] {
-        if d.exists() {
-            fs::remove_dir_all(d).map_err(io(d))?;
+/// The mark of a folder topoplan wrote: the list of its files. A folder without it, or with
+/// files it does not list, is never replaced.
+pub const MANIFEST: &str = ".topoplan-bundle";
+
+const MANIFEST_HEAD: &str =
+    "# Written by `topoplan bundle`: the files of this bundle, one per line. `bundle -o` replaces\n\
+# a folder only when this file lists everything in it.\n";
+
+/// What [`write_bundle`] did beyond writing the new bundle.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Node folders of the previous bundle that the new plan no longer has (removed).
+    pub removed_nodes: Vec<String>,
+}
+
+fn manifest_files(dir: &Path) -> Option<std::collections::BTreeSet<String>> {
+    let text = fs::read_to_string(dir.join(MANIFEST)).ok()?;
+    Some(
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Paths under `dir` (files, and folders that hold no listed file) that `listed` lacks.
+fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(
+        base: &Path,
+        d: &Path,
+        listed: &std::collections::BTreeSet<String>,
+        out: &mut Vec<String>,
+    ) {
+        let Ok(entries) = fs::read_dir(d) else {
+            out.push(d.display().to_string());
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(base)
+                .expect("under base")
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == MANIFEST {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_dir() => {
+                    let prefix = format!("{rel}/");
+                    if listed.iter().any(|f| f.starts_with(&prefix)) {
+                        walk(base, &p, listed, out);
+                    } else {
+                        out.push(format!("{rel}/"));
+                    }
+                }
+                _ if listed.contains(&rel) => {}
+                _ => out.push(rel),
+            }
         }
     }
-    let result = (|| {
-        for (rel, f) in &bundle.files {
-            let path = staging.join(rel);
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(io(parent))?;
-            }
-            fs::write(&path, &f.text).map_err(io(&path))?;
-            #[cfg(unix)]
-            if f.executable {
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(io(&path))?;
+    walk(dir, dir, listed, &mut out);
+    out.sort();
+    out
+}
+
+fn tops(files: &std::collections::BTreeSet<String>) -> std::collections::BTreeSet<String> {
+    files
+        .iter()
+        .filter_map(|f| f.split_once('/').map(|(t, _)| t.to_string()))
+        .collect()
+}
+
+/// Writes `bundle` as the folder `out`, replacing an earlier bundle there.
+///
+/// - `out` is replaced only if it is empty or is a bundle topoplan wrote ([`MANIFEST`] lists
+///   every file in it); anything else is refused, naming what is in the way.
+/// - The new bundle is written completely in a sibling folder with a random name, then swapped
+///   in with one rename (`RENAME_EXCHANGE`), so a reader sees all-old or all-new; the old one
+///   is then removed, and node folders the new plan no longer has are reported.
+/// - The parent folder is locked for the duration, so two runs never interleave.
+pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<WriteReport, RenderError> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let _lock = topoplan_safefs::lock_dir(&parent).map_err(RenderError::Safe)?;
+    let mut report = WriteReport::default();
+    let old_files = match fs::symlink_metadata(out) {
+        Ok(m) if m.is_dir() => {
+            let empty = fs::read_dir(out).map_err(io(out))?.next().is_none();
+            if empty {
+                Some(Default::default())
+            } else {
+                let Some(listed) = manifest_files(out) else {
+                    return Err(RenderError::NotOurs {
+                        path: out.display().to_string(),
+                        why: format!(
+                            "it is not empty and has no `{MANIFEST}`, so topoplan did not write it"
+                        ),
+                    });
+                };
+                let extra = foreign(out, &listed);
+                if !extra.is_empty() {
+                    let shown: Vec<_> = extra.iter().take(5).map(|e| format!("`{e}`")).collect();
+                    return Err(RenderError::NotOurs {
+                        path: out.display().to_string(),
+                        why: format!(
+                            "it holds {} path(s) topoplan did not write: {}{}",
+                            extra.len(),
+                            shown.join(", "),
+                            if extra.len() > 5 { ", ..." } else { "" }
+                        ),
+                    });
+                }
+                Some(listed)
             }
         }
-        let tops: std::collections::BTreeSet<PathBuf> = bundle
-            .files
-            .keys()
-            .filter_map(|k| {
-                Path::new(k)
-                    .components()
-                    .next()
-                    .map(|c| PathBuf::from(c.as_os_str()))
+        Ok(_) => {
+            return Err(RenderError::NotOurs {
+                path: out.display().to_string(),
+                why: "it is not a folder (or is a symlink)".into(),
             })
-            .collect();
-        fs::create_dir_all(&old).map_err(io(&old))?;
-        for top in tops {
-            let (src, dst) = (staging.join(&top), out.join(&top));
-            if dst.exists() {
-                fs::rename(&dst, old.join(&top)).map_err(io(&dst))?;
-            }
-            fs::rename(&src, &dst).map_err(io(&dst))?;
         }
-        Ok(())
-    })();
-    for d in [&staging, &old] {
-        if d.exists() {
-            let _ = fs::remove_dir_all(d);
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(out)(e)),
+    };
+    let staging = tempfile::Builder::new()
+        .prefix(".topoplan-bundle-")
+        .tempdir_in(&parent)
+        .map_err(io(&parent))?;
+    let mut manifest = String::from(MANIFEST_HEAD);
+    for (rel, f) in &bundle.files {
+        let path = staging.path().join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        fs::write(&path, &f.text).map_err(io(&path))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = if f.executable { 0o755 } else { 0o644 };
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io(&path))?;
+        }
+        manifest.push_str(rel);
+        manifest.push('\n');
+    }
+    fs::write(staging.path().join(MANIFEST), manifest).map_err(io(staging.path()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
+            .map_err(io(staging.path()))?;
+    }
+    match old_files {
+        None => {
+            let path = staging.keep();
+            fs::rename(&path, out).map_err(io(out))?;
+        }
+        Some(old) => {
+            topoplan_safefs::swap_dirs(out, staging.path()).map_err(RenderError::Safe)?;
+            // `staging` now holds the previous bundle, checked above to be all topoplan's;
+            // dropping it removes it.
+            let new_tops = tops(&bundle.files.keys().cloned().collect());
+            report.removed_nodes = tops(&old).difference(&new_tops).cloned().collect();
+            staging.close().map_err(io(out))?;
         }
     }
-    result
+    Ok(report)
 }

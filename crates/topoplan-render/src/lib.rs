@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use topoplan_solver::{NodePlan, Plan};
 
-pub use bundle::{write_bundle, Bundle, BundleFile};
+pub use bundle::{write_bundle, Bundle, BundleFile, WriteReport, MANIFEST};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -26,6 +26,10 @@ pub enum RenderError {
     NoTemplates(String),
     #[error("node `{0}` is not in the plan")]
     UnknownNode(String),
+    #[error("refusing to replace `{path}`: {why}; choose an empty or new folder for the bundle")]
+    NotOurs { path: String, why: String },
+    #[error(transparent)]
+    Safe(#[from] topoplan_safefs::SafeFsError),
     #[error("{path}: {source}")]
     Io {
         path: String,

@@ -704,6 +704,7 @@ fn build_plan(
         schema: 1,
         deployment: topo.name.clone(),
         product: topo.product.clone(),
+        home: profile.product.home.clone(),
         key_validation: topo.key_validation.as_str().to_string(),
         hosts,
         nodes,

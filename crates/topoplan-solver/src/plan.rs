@@ -11,6 +11,9 @@ pub struct Plan {
     pub schema: u32,
     pub deployment: String,
     pub product: String,
+    /// How `apply` recognises a home of this product (`marker` folder, `file` whose root
+    /// `<Name>`/`<Version>` must match).
+    pub home: topoplan_model::HomeIdentity,
     pub key_validation: String,
     pub hosts: Vec<HostPlan>,
     pub nodes: Vec<NodePlan>,

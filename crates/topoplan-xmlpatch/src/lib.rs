@@ -36,6 +36,8 @@ pub enum PatchError {
     NoMatch { sel: String },
     #[error("selector `{sel}` matches {count} places; it must match exactly one")]
     Ambiguous { sel: String, count: usize },
+    #[error("the patched file would not be well-formed XML ({0}); nothing is written")]
+    BadResult(String),
     #[error("selectors `{a}` and `{b}` change overlapping text")]
     Overlap { a: String, b: String },
 }
@@ -213,7 +215,12 @@ impl Patch {
                 label: op.sel.as_str(),
             });
         }
-        splice(target, edits).map_err(|o| PatchError::Overlap { a: o.a, b: o.b })
+        let out = splice(target, edits).map_err(|o| PatchError::Overlap { a: o.a, b: o.b })?;
+        // A user template can add markup that only breaks in context (a prefix the target
+        // does not declare): never hand back a file the product could not parse.
+        Document::parse_with_options(&out, options())
+            .map_err(|e| PatchError::BadResult(e.to_string()))?;
+        Ok(out)
     }
 }
 
@@ -269,7 +276,14 @@ fn add_edit(target: &str, parent: Node, op: &Op) -> (Range<usize>, String) {
                 .map_or(r.end, |i| r.start + i + 1)
         }
     };
-    (at..at, format!("\n{indent}{}", op.xml))
+    let text = format!("\n{indent}{}", op.xml);
+    // Keep the file's line endings: a CRLF file gets CRLF in what is added.
+    let text = if target.contains("\r\n") {
+        text.replace("\r\n", "\n").replace('\n', "\r\n")
+    } else {
+        text
+    };
+    (at..at, text)
 }
 
 /// Leading white space of the line holding `pos`.
@@ -439,6 +453,25 @@ mod tests {
             once.replace("<u>2</u>", "<u>3</u>"),
             "the keyed entry is updated in place"
         );
+    }
+
+    #[test]
+    fn add_keeps_crlf_line_endings() {
+        let t = "<a>\r\n    <k>1</k>\r\n</a>\r\n";
+        let out = patch("<add sel=\"/a\"><h>one</h></add>").apply(t).unwrap();
+        assert_eq!(out, "<a>\r\n    <k>1</k>\r\n    <h>one</h>\r\n</a>\r\n");
+        assert!(
+            !out.replace("\r\n", "").contains('\n'),
+            "no bare LF: {out:?}"
+        );
+    }
+
+    #[test]
+    fn a_result_that_is_not_well_formed_is_refused() {
+        // `c:` is declared in the patch, not in the target: spliced as is, it would be an
+        // undeclared prefix.
+        let out = patch("<add sel=\"/a\"><c:h>one</c:h></add>").apply("<a><k/></a>");
+        assert!(matches!(out, Err(PatchError::BadResult(_))), "{out:?}");
     }
 
     #[test]

@@ -1,16 +1,29 @@
-//! `topoplan apply`: patch a product home with one node's overlays.
+//! `topoplan apply`: patch a product home with one node's overlays, all or nothing.
 //!
-//! All patches are applied in memory first; if any selector fails, nothing is written. Changed
-//! files are backed up once (the first original is what `--home/.topoplan/backup/` keeps, so a
-//! second apply never overwrites it with an already-patched file) and replaced through a
-//! temporary file and a rename. Unchanged files are not touched, so applying twice is a no-op.
+//! Order of work, each step only if every earlier one succeeded for every file:
+//! 1. lock the home (two applies never interleave) and check it is the bundle's product and
+//!    release (`node.json` `home`: the marker folder and carbon.xml `<Name>`/`<Version>`);
+//! 2. resolve every target inside the home, refusing symlinks (of files or of folders on the
+//!    way) that lead out of it, and anything that is not a regular file;
+//! 3. apply every patch in memory (the patchers re-parse their result);
+//! 4. stage each changed file, and the first backup of it, as random temporary files beside
+//!    their targets, with the original's owner, group and mode (backups in a `0700` folder);
+//! 5. rename the backups, then the files, into place. If a rename fails, the files already
+//!    replaced are put back from memory, so the home ends as it began.
+//!
+//! A failure before step 5 writes nothing: staged files are removed when dropped.
 
 use crate::Reported;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use topoplan_model::HomeIdentity;
+use topoplan_safefs::{existing_regular, lock_dir, private_dir, resolve_inside, Staged};
 
 /// Patch formats by bundle file suffix: RFC 5261 for XML files, RFC 6902 for JSON files.
 const SUFFIXES: [&str; 2] = [".patch.xml", ".patch.json"];
+
+/// Backups of the original product files, under the product home.
+pub const BACKUP_DIR: &str = ".topoplan/backup";
 
 /// Applies one patch document (by its suffix) to a product file's text.
 fn apply_patch(suffix: &str, patch: &str, target: &str) -> Result<String, (bool, String)> {
@@ -23,14 +36,81 @@ fn apply_patch(suffix: &str, patch: &str, target: &str) -> Result<String, (bool,
     }
 }
 
-/// Backups of the original product files, under the product home.
-pub const BACKUP_DIR: &str = ".topoplan/backup";
-
 struct Change {
     rel: String,
+    /// The real file (symlinks inside the home resolved).
     target: PathBuf,
+    meta: std::fs::Metadata,
     before: String,
     after: String,
+}
+
+fn fail(problems: &[String]) -> anyhow::Error {
+    for m in problems {
+        eprintln!("error: {m}");
+    }
+    eprintln!(
+        "error: nothing was written; the product home is unchanged ({} problem{})",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    Reported(1).into()
+}
+
+#[derive(serde::Deserialize)]
+struct NodeRecord {
+    product: String,
+    home: HomeIdentity,
+}
+
+/// The home is the product and release the bundle was planned for.
+fn check_home(bundle: &Path, home: &Path) -> Result<(), String> {
+    let record = bundle.join("node.json");
+    let text = std::fs::read_to_string(&record).map_err(|e| {
+        format!(
+            "`{}`: {e}; a node bundle records its product there (re-run `topoplan bundle`)",
+            record.display()
+        )
+    })?;
+    let r: NodeRecord = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "`{}`: not a node record of this topoplan ({e}); re-run `topoplan bundle`",
+            record.display()
+        )
+    })?;
+    let id = &r.home;
+    if !home.join(&id.marker).is_dir() {
+        return Err(format!(
+            "`{}` is not a {} home: it has no `{}/` folder",
+            home.display(),
+            r.product,
+            id.marker
+        ));
+    }
+    let file = home.join(&id.file);
+    let src = std::fs::read_to_string(&file).map_err(|e| format!("`{}`: {e}", file.display()))?;
+    let doc = roxmltree::Document::parse(&src)
+        .map_err(|e| format!("`{}`: not well-formed XML: {e}", file.display()))?;
+    let child = |name: &str| {
+        doc.root_element()
+            .children()
+            .find(|c| c.is_element() && c.tag_name().name() == name)
+            .and_then(|c| c.text())
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (name, version) = (child("Name"), child("Version"));
+    if name != id.name || version != id.version {
+        return Err(format!(
+            "`{}` says this home is {name:?} {version:?}, but the bundle is for {} {} (`{}`); \
+             apply the bundle of the matching product, or re-plan with `product = \"...\"`",
+            file.display(),
+            id.name,
+            id.version,
+            r.product
+        ));
+    }
+    Ok(())
 }
 
 pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
@@ -41,10 +121,14 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
         bundle.display()
     );
     anyhow::ensure!(
-        home.join("repository").is_dir(),
-        "`{}` is not a product home: it has no `repository/` folder",
+        home.is_dir(),
+        "`{}` is not a folder (give the product home with --home)",
         home.display()
     );
+    let _lock = lock_dir(home)?;
+    if let Err(m) = check_home(bundle, home) {
+        return Err(fail(&[m]));
+    }
     let mut patches = Vec::new();
     crate::walk(&overlay, &mut patches)
         .with_context(|| format!("reading `{}`", overlay.display()))?;
@@ -65,7 +149,27 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
         };
         let patch_text =
             std::fs::read_to_string(&p).with_context(|| format!("reading `{}`", p.display()))?;
-        let target = home.join(&rel);
+        let target = match resolve_inside(home, Path::new(&rel)) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        let meta = match existing_regular(&target) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                problems.push(format!(
+                    "`{}`: the product file does not exist",
+                    home.join(&rel).display()
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
         let before = match std::fs::read_to_string(&target) {
             Ok(t) => t,
             Err(e) => {
@@ -76,33 +180,20 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
                 continue;
             }
         };
-        let result = apply_patch(suffix, &patch_text, &before).map_err(|(in_patch, e)| {
-            if in_patch {
-                format!("`{}`: {e}", p.display())
-            } else {
-                format!("`{}`: {e}", target.display())
-            }
-        });
-        match result {
+        match apply_patch(suffix, &patch_text, &before) {
             Ok(after) => changes.push(Change {
                 rel,
                 target,
+                meta,
                 before,
                 after,
             }),
-            Err(m) => problems.push(m),
+            Err((true, e)) => problems.push(format!("`{}`: {e}", p.display())),
+            Err((false, e)) => problems.push(format!("`{}`: {e}", home.join(&rel).display())),
         }
     }
     if !problems.is_empty() {
-        for m in &problems {
-            eprintln!("error: {m}");
-        }
-        eprintln!(
-            "error: nothing was written ({} problem{})",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        );
-        return Err(Reported(1).into());
+        return Err(fail(&problems));
     }
     let changed: Vec<&Change> = changes.iter().filter(|c| c.before != c.after).collect();
     if dry_run {
@@ -123,13 +214,7 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
         ));
         return crate::out(&out);
     }
-    for c in &changed {
-        let backup = home.join(BACKUP_DIR).join(&c.rel);
-        if !backup.exists() {
-            write_atomic(&backup, &c.before)?;
-        }
-        write_atomic(&c.target, &c.after)?;
-    }
+    write_all(home, &changed)?;
     crate::out(&format!(
         "{} file(s) changed, {} already up to date; originals in `{}`\n",
         changed.len(),
@@ -138,20 +223,67 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
     ))
 }
 
-/// Writes through a temporary file in the same folder and a rename, keeping permissions.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().context("path has a parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.topoplan-tmp",
-        path.file_name()
-            .context("path has a file name")?
-            .to_string_lossy()
-    ));
-    std::fs::write(&tmp, text).with_context(|| format!("writing `{}`", tmp.display()))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+/// Steps 4 and 5: stage everything, then rename; on a failed rename, restore.
+fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
+    let mut problems = Vec::new();
+    let mut backups = Vec::new();
+    let mut files = Vec::new();
+    for c in changed {
+        let backup = home.join(BACKUP_DIR).join(&c.rel);
+        let staged_backup = (|| -> Result<Option<Staged>, topoplan_safefs::SafeFsError> {
+            // The first original is kept: a backup that exists already is never replaced.
+            if existing_regular(&backup)?.is_some() {
+                return Ok(None);
+            }
+            private_dir(&home.join(".topoplan"))?;
+            private_dir(backup.parent().expect("backup path has a folder"))?;
+            Staged::new(&backup, c.before.as_bytes(), Some(&c.meta), 0o600).map(Some)
+        })();
+        match staged_backup {
+            Ok(b) => backups.extend(b),
+            Err(e) => problems.push(e.to_string()),
+        }
+        match Staged::new(&c.target, c.after.as_bytes(), Some(&c.meta), 0o644) {
+            Ok(s) => files.push((s, *c)),
+            Err(e) => problems.push(e.to_string()),
+        }
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing `{}`", path.display()))?;
+    if !problems.is_empty() {
+        // Dropping the staged files removes them.
+        return Err(fail(&problems));
+    }
+    for b in backups {
+        b.commit()?;
+    }
+    let mut done: Vec<&Change> = Vec::new();
+    for (staged, c) in files {
+        if let Err(e) = staged.commit() {
+            let mut restore_failed = Vec::new();
+            for d in &done {
+                if let Err(r) = Staged::new(&d.target, d.before.as_bytes(), Some(&d.meta), 0o644)
+                    .and_then(Staged::commit)
+                {
+                    restore_failed.push(r.to_string());
+                }
+            }
+            eprintln!("error: {e}");
+            if restore_failed.is_empty() {
+                eprintln!(
+                    "error: the {} file(s) already replaced were restored; the product home is unchanged",
+                    done.len()
+                );
+            } else {
+                for r in restore_failed {
+                    eprintln!("error: could not restore: {r}");
+                }
+                eprintln!(
+                    "error: restore the originals from `{}`",
+                    home.join(BACKUP_DIR).display()
+                );
+            }
+            return Err(Reported(1).into());
+        }
+        done.push(c);
+    }
     Ok(())
 }

@@ -187,14 +187,21 @@ fn run(cli: Cli) -> Result<()> {
                 ("review.html".to_string(), review_html(&plan, &templates)?),
             ];
             let bundle = Bundle::build(&templates, &plan, reviews)?;
-            topoplan_render::write_bundle(&dir, &bundle)?;
+            let report = topoplan_render::write_bundle(&dir, &bundle)?;
             print_warnings(&topology, &plan);
-            out(&format!(
+            let mut text = format!(
                 "wrote {} node bundle(s) to `{}`: {}\n",
                 plan.nodes.len(),
                 dir.display(),
                 node_names(&plan)
-            ))
+            );
+            if !report.removed_nodes.is_empty() {
+                text.push_str(&format!(
+                    "removed the bundles of nodes no longer in the plan: {}\n",
+                    report.removed_nodes.join(", ")
+                ));
+            }
+            out(&text)
         }
         Command::Graph {
             topology,
@@ -255,7 +262,7 @@ fn out(s: &str) -> Result<()> {
 fn to_file_or_stdout(file: Option<&Path>, text: &str) -> Result<()> {
     match file {
         Some(f) => {
-            apply::write_atomic(f, text)?;
+            topoplan_safefs::write_atomic(f, text.as_bytes())?;
             eprintln!("wrote `{}`", f.display());
             Ok(())
         }

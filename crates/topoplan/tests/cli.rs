@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{copy_tree, fixtures, stem, toml_files, topoplan, tree};
+use common::{copy_tree, fixtures, node_record, stem, toml_files, topoplan, tree};
 
 #[test]
 fn every_invalid_topology_fails_with_a_located_diagnostic() {
@@ -225,6 +225,7 @@ fn apply_refuses_a_selector_that_matches_nothing_and_writes_nothing() {
     copy_tree(&fixtures.join("appm-1.2.0"), &home);
     let bundle = tmp.path().join("b");
     std::fs::create_dir_all(bundle.join("overlay/repository/conf")).unwrap();
+    node_record(&bundle, "appm-1.2.0");
     std::fs::write(
         bundle.join("overlay/repository/conf/carbon.xml.patch.xml"),
         "<diff xmlns:c=\"http://wso2.org/projects/carbon/carbon.xml\"><replace sel=\"/c:Server/c:Ports/c:Offset/text()\">4</replace></diff>",
@@ -316,6 +317,7 @@ fn json_overlays_apply_to_the_real_jaggery_files() {
 
     // A pointer that matches nothing: refused, nothing written (not even the valid XML patch).
     let bad = tmp.path().join("bad");
+    node_record(&bad, "appm-1.1.0");
     let put = |path: &str, text: &str| {
         let p = bad.join("overlay").join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();

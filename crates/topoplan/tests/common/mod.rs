@@ -113,3 +113,16 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// The product record a hand-made bundle needs for `apply` to accept a home of `product`.
+pub fn node_record(bundle: &Path, product: &str) {
+    let version = product.trim_start_matches("appm-");
+    std::fs::create_dir_all(bundle).unwrap();
+    std::fs::write(
+        bundle.join("node.json"),
+        format!(
+            r#"{{"product": "{product}", "home": {{"marker": "repository", "file": "repository/conf/carbon.xml", "name": "WSO2 App Manager", "version": "{version}"}}}}"#
+        ),
+    )
+    .unwrap();
+}

@@ -1,0 +1,342 @@
+//! topoplan-safefs: every file topoplan writes goes through here.
+//!
+//! topoplan runs as root on production hosts, inside folders that other users can write to
+//! (a product home owned by the service account, a shared output folder). So:
+//! - temporary files get a random name and are created exclusively (`O_EXCL`) in the target's
+//!   own folder, so a planted symlink at a predictable name cannot redirect a write;
+//! - a target that exists must be a regular file: devices, FIFOs, sockets and folders are
+//!   refused, and so is a symlink (the caller decides whether to resolve it first, see
+//!   [`resolve_inside`]);
+//! - a replaced file keeps its owner, group and mode;
+//! - writes are staged first and renamed into place, so a reader sees the old or the new
+//!   file, never a part.
+
+use std::fs::{File, Metadata};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SafeFsError {
+    #[error("`{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{0}` is not a regular file ({1}); topoplan writes only regular files")]
+    NotRegular(PathBuf, &'static str),
+    #[error(
+        "`{path}` is a symlink to `{to}`, outside `{root}`; topoplan does not write through it"
+    )]
+    Escapes {
+        path: PathBuf,
+        to: PathBuf,
+        root: PathBuf,
+    },
+    #[error("`{0}` is in use by another topoplan run (it holds the lock); try again when it has finished")]
+    Locked(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SafeFsError + '_ {
+    move |source| SafeFsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a path is, for messages.
+fn kind(m: &Metadata) -> &'static str {
+    let t = m.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else {
+        "a special file"
+    }
+}
+
+/// The metadata of `path` if it exists, refusing anything but a regular file (a symlink is
+/// refused too: it is not followed).
+pub fn existing_regular(path: &Path) -> Result<Option<Metadata>, SafeFsError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => Ok(Some(m)),
+        Ok(m) => Err(SafeFsError::NotRegular(path.to_path_buf(), kind(&m))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// `root.join(rel)` resolved through any symlinks, refused when it leaves `root` (checked
+/// component by component, so a symlinked folder on the way counts too), or when `rel`
+/// itself climbs out (`..`, absolute). The result may not exist yet; its folder does.
+pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
+    let root_real = root.canonicalize().map_err(io(root))?;
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(SafeFsError::Escapes {
+            path: rel.to_path_buf(),
+            to: rel.to_path_buf(),
+            root: root_real,
+        });
+    }
+    let mut at = root_real.clone();
+    for c in rel.components() {
+        let next = at.join(c);
+        match std::fs::symlink_metadata(&next) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = next.canonicalize().map_err(io(&next))?;
+                if !to.starts_with(&root_real) {
+                    return Err(SafeFsError::Escapes {
+                        path: root.join(rel),
+                        to,
+                        root: root_real,
+                    });
+                }
+                at = to;
+            }
+            Ok(_) => at = next,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => at = next,
+            Err(e) => return Err(io(&next)(e)),
+        }
+    }
+    Ok(at)
+}
+
+/// A file written to a random, exclusively created temporary name beside its target, not yet
+/// in place. Dropping it removes the temporary file.
+pub struct Staged {
+    target: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl Staged {
+    /// Writes `bytes` beside `target`, with the owner, group and mode of `like` (the file it
+    /// replaces), or `mode` for a new file.
+    pub fn new(
+        target: &Path,
+        bytes: &[u8],
+        like: Option<&Metadata>,
+        mode: u32,
+    ) -> Result<Staged, SafeFsError> {
+        let dir = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".topoplan-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(io(dir))?;
+        tmp.write_all(bytes).map_err(io(tmp.path()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let mode = like.map_or(mode, |m| m.mode() & 0o7777);
+            if let Some(m) = like {
+                // Root keeps the service account's ownership; anyone else can only give a file
+                // away to itself, which it already has.
+                if let Err(e) =
+                    std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()))
+                {
+                    let me = tmp.as_file().metadata().map_err(io(tmp.path()))?;
+                    if me.uid() != m.uid() || me.gid() != m.gid() {
+                        return Err(io(target)(e));
+                    }
+                }
+            }
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(io(tmp.path()))?;
+        }
+        #[cfg(not(unix))]
+        let _ = (like, mode);
+        tmp.as_file().sync_all().map_err(io(tmp.path()))?;
+        Ok(Staged {
+            target: target.to_path_buf(),
+            tmp,
+        })
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Renames the staged file over its target.
+    pub fn commit(self) -> Result<(), SafeFsError> {
+        let target = self.target;
+        self.tmp
+            .persist(&target)
+            .map_err(|e| io(&target)(e.error))?;
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` atomically: refused if `path` is not a regular file (or absent);
+/// an existing file keeps its owner, group and mode; a new one gets `0644`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError> {
+    let like = existing_regular(path)?;
+    Staged::new(path, bytes, like.as_ref(), 0o644)?.commit()
+}
+
+/// Creates `dir` and any missing parents with mode `0700` (for folders that hold copies of
+/// product files, which carry passwords), and tightens an existing one to `0700`.
+pub fn private_dir(dir: &Path) -> Result<(), SafeFsError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io(dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(io(dir))
+}
+
+/// An exclusive advisory lock on a folder, held until the value is dropped. Two topoplan runs
+/// on one output folder or product home never interleave.
+pub struct DirLock {
+    _file: File,
+}
+
+pub fn lock_dir(dir: &Path) -> Result<DirLock, SafeFsError> {
+    let file = File::open(dir).map_err(io(dir))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SafeFsError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(dir)(e)),
+    }
+}
+
+/// Exchanges two folders in one step where the system can (Linux `renameat2`
+/// `RENAME_EXCHANGE`), so a reader of `a` sees all of the old or all of the new; elsewhere,
+/// two renames through `b`.
+pub fn swap_dirs(a: &Path, b: &Path) -> Result<(), SafeFsError> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(()),
+            // Filesystems without RENAME_EXCHANGE: fall through to two renames.
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(io(a)(e.into())),
+        }
+    }
+    let parked = a.with_extension("topoplan-swap");
+    std::fs::rename(a, &parked).map_err(io(a))?;
+    std::fs::rename(b, a).map_err(io(b))?;
+    std::fs::rename(&parked, b).map_err(io(&parked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_keep_mode_and_refuse_special_files_and_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a.xml");
+        std::fs::write(&f, "old").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        write_atomic(&f, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+                0o640
+            );
+            let link = d.path().join("link");
+            std::os::unix::fs::symlink(&f, &link).unwrap();
+            assert!(matches!(
+                write_atomic(&link, b"x"),
+                Err(SafeFsError::NotRegular(_, "a symlink"))
+            ));
+            assert!(matches!(
+                write_atomic(Path::new("/dev/null"), b"x"),
+                Err(SafeFsError::NotRegular(_, "a device"))
+            ));
+        }
+        assert!(matches!(
+            write_atomic(d.path(), b"x"),
+            Err(SafeFsError::NotRegular(_, "a folder"))
+        ));
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.to_string_lossy().contains(".tmp")),
+            "{names:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn resolve_inside_refuses_symlinks_that_leave_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("conf")).unwrap();
+        std::fs::write(root.path().join("conf/real.xml"), "x").unwrap();
+        std::os::unix::fs::symlink(
+            root.path().join("conf/real.xml"),
+            root.path().join("conf/in.xml"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("f"), root.path().join("conf/esc.xml"))
+            .unwrap();
+        let r = resolve_inside(root.path(), Path::new("conf/in.xml")).unwrap();
+        assert!(r.ends_with("conf/real.xml"));
+        assert!(matches!(
+            resolve_inside(root.path(), Path::new("out/x.xml")),
+            Err(SafeFsError::Escapes { .. })
+        ));
+        std::fs::write(outside.path().join("f"), "y").unwrap();
+        assert!(matches!(
+            resolve_inside(root.path(), Path::new("conf/esc.xml")),
+            Err(SafeFsError::Escapes { .. })
+        ));
+        assert!(resolve_inside(root.path(), Path::new("../x")).is_err());
+    }
+
+    #[test]
+    fn a_locked_folder_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let _held = lock_dir(d.path()).unwrap();
+        assert!(matches!(lock_dir(d.path()), Err(SafeFsError::Locked(_))));
+    }
+
+    #[test]
+    fn swap_exchanges_two_folders() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(a.join("old"), "").unwrap();
+        std::fs::write(b.join("new"), "").unwrap();
+        swap_dirs(&a, &b).unwrap();
+        assert!(a.join("new").exists() && b.join("old").exists());
+    }
+}
