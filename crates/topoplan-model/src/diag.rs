@@ -104,6 +104,14 @@ pub const CODES: &[(&str, &str)] = &[
         "a node name that is not a safe folder name",
     ),
     (
+        "reserved-node-name",
+        "a node name that is one of the bundle's own file names",
+    ),
+    (
+        "invalid-name",
+        "a host or deployment name outside the safe name set",
+    ),
+    (
         "invalid-address",
         "a host address (or a host name used as one) that is not a host name, IPv4 or IPv6 address",
     ),

@@ -161,7 +161,11 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
 }
 
-/// A node name becomes a bundle folder: keep it to a portable, traversal-free file name.
+/// File names a bundle uses for itself beside the node folders.
+pub const RESERVED_NODE_NAMES: &[&str] = &["plan.json", "review.md", "review.html"];
+
+/// A node name becomes a bundle folder, and every name reaches terminals, XML comments,
+/// shell comments and Markdown: keep names to a portable, traversal-free, markup-free set.
 pub fn is_safe_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -172,6 +176,17 @@ pub fn is_safe_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Host and deployment names are labels only, but they reach terminals, comments in the
+/// generated XML and shell files, and Markdown: the node-name rules keep them inert there.
+fn name_diagnostic(what: &str, name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "invalid-name",
+        format!("{what} name `{}` is not a safe name", name.escape_debug()),
+    )
+    .at(span, "it is printed in plans, bundles and generated files")
+    .note("use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters")
 }
 
 fn address_diagnostic(value: &str, e: &AddressError, span: Span, from_name: bool) -> Diagnostic {
@@ -201,6 +216,13 @@ fn validate(
 ) -> Result<Topology, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let dep = wire.deployment.get_ref();
+    if !is_safe_name(dep.name.get_ref()) {
+        diags.push(name_diagnostic(
+            "deployment",
+            dep.name.get_ref(),
+            dep.name.span(),
+        ));
+    }
     let product = dep.product.get_ref().clone();
     let profile = profiles.get(&product);
     if profile.is_none() {
@@ -252,6 +274,9 @@ fn validate(
     for h in &wire.host {
         let hw = h.get_ref();
         let name = hw.name.get_ref().clone();
+        if !is_safe_name(&name) {
+            diags.push(name_diagnostic("host", &name, hw.name.span()));
+        }
         if let Some((_, first)) = host_index.get(&name) {
             diags.push(
                 Diagnostic::error("duplicate-host", format!("duplicate host name `{name}`"))
@@ -324,15 +349,29 @@ fn validate(
             );
             ok = false;
         }
-        if let Some(first) = node_index.get(&name) {
+        if ok && RESERVED_NODE_NAMES.contains(&name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    "reserved-node-name",
+                    format!("node name `{name}` is a file name the bundle uses itself"),
+                )
+                .at(nw.name.span(), "`bundle` writes a file of this name beside the node folders")
+                .note(format!("rename the node; reserved: {}", RESERVED_NODE_NAMES.join(", "))),
+            );
+            ok = false;
+        }
+        let duplicate = node_index.get(&name).cloned();
+        if let Some(first) = &duplicate {
             diags.push(
                 Diagnostic::error("duplicate-node", format!("duplicate node name `{name}`"))
                     .at(nw.name.span(), "defined again here")
                     .also(first.clone(), "first defined here"),
             );
-            continue;
+            ok = false;
         }
-        node_index.insert(name.clone(), nw.name.span());
+        if duplicate.is_none() {
+            node_index.insert(name.clone(), nw.name.span());
+        }
         let host = match host_index.get(nw.host.get_ref()) {
             Some((i, _)) => Some(*i),
             None => {

@@ -72,6 +72,14 @@ impl PatchFormat {
             })
     }
 
+    /// Escaping of every value a template prints.
+    fn escape_fn(self) -> fn(&str) -> String {
+        match self {
+            PatchFormat::Xml => escape_xml,
+            PatchFormat::Json => escape_json_string,
+        }
+    }
+
     /// Whether a rendered template holds any operation (templates render to nothing, or to
     /// an empty document, for nodes they do not concern).
     fn has_operation(self, text: &str) -> bool {
@@ -96,6 +104,23 @@ impl TemplateSet {
             })
             .collect()
     }
+}
+
+/// XML text, attribute and comment content: markup characters as references, and `--` (not
+/// allowed inside a comment, where templates name nodes) split by a reference.
+pub fn escape_xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+        .replace("--", "-&#45;")
+}
+
+/// The inside of a JSON string (templates write `"{{ value }}"`).
+pub fn escape_json_string(s: &str) -> String {
+    let quoted = serde_json::to_string(s).expect("a string serialises");
+    quoted[1..quoted.len() - 1].to_string()
 }
 
 /// One rendered overlay: a patch for one product file.
@@ -236,19 +261,30 @@ pub fn render_node(
     if overlays.is_empty() {
         return Err(RenderError::NoTemplates(plan.product.clone()));
     }
-    let mut tera = tera::Tera::default();
-    // Overlays are XML we write on purpose; values are validated addresses and numbers.
-    tera.autoescape_on(vec![]);
-    tera.add_raw_templates(
-        overlays
-            .iter()
-            .map(|(_, name, _)| (name.as_str(), set.files[name].as_str())),
-    )
-    .map_err(|e| template_error("(loading)", &e))?;
+    // One engine per format, each escaping every `{{ }}` for its syntax, so no name or
+    // address can add markup to a patch whatever a template does with it.
+    let mut engines = Vec::new();
+    for format in [PatchFormat::Xml, PatchFormat::Json] {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![".tera"]);
+        tera.set_escape_fn(format.escape_fn());
+        tera.add_raw_templates(
+            overlays
+                .iter()
+                .filter(|(_, _, f)| *f == format)
+                .map(|(_, name, _)| (name.as_str(), set.files[name].as_str())),
+        )
+        .map_err(|e| template_error("(loading)", &e))?;
+        engines.push((format, tera));
+    }
     let ctx = tera::Context::from_serialize(view(plan, node))
         .map_err(|e| template_error("(context)", &e))?;
     let mut out = Vec::new();
     for (path, name, format) in overlays {
+        let (_, tera) = engines
+            .iter()
+            .find(|(f, _)| *f == format)
+            .expect("an engine per format");
         let text = tera
             .render(&name, &ctx)
             .map_err(|e| template_error(&name, &e))?;

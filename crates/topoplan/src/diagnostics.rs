@@ -8,8 +8,35 @@ use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, Config};
 use topoplan_model::{Diagnostic, Severity};
 
+/// Control characters in a topology (an ESC sequence in a name) must not reach the terminal:
+/// in the source shown under the caret each becomes `?` (one byte each, so spans stay right),
+/// and in messages, which quote names from the file, it is shown escaped.
+fn visible_source(src: &str) -> String {
+    src.chars()
+        .map(|c| match c {
+            '\n' | '\t' | '\r' => c.to_string(),
+            c if c.is_control() => "?".repeat(c.len_utf8()),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Renders diagnostics for `file` (as the user named it) with its source, plain text.
 pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
+    let file = &visible(file);
+    let src = &visible_source(src);
     let files = SimpleFile::new(file, src);
     let config = Config::default();
     let mut out = String::new();
@@ -19,26 +46,32 @@ pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
             Severity::Warning => CsSeverity::Warning,
         })
         .with_code(d.code)
-        .with_message(&d.message)
+        .with_message(visible(&d.message))
         .with_labels(
             d.labels
                 .iter()
                 .map(|l| {
                     let span = clamp(l.span.clone(), src.len());
                     if l.primary {
-                        CsLabel::primary((), span).with_message(&l.message)
+                        CsLabel::primary((), span).with_message(visible(&l.message))
                     } else {
-                        CsLabel::secondary((), span).with_message(&l.message)
+                        CsLabel::secondary((), span).with_message(visible(&l.message))
                     }
                 })
                 .collect(),
         )
-        .with_notes(d.notes.iter().map(|n| format!("help: {n}")).collect());
+        .with_notes(
+            d.notes
+                .iter()
+                .map(|n| format!("help: {}", visible(n)))
+                .collect(),
+        );
         match term::emit_into_string(&config, &files, &cs) {
             Ok(s) => out.push_str(&s),
             Err(e) => out.push_str(&format!(
                 "error[{}]: {} (could not show the source: {e})\n",
-                d.code, d.message
+                d.code,
+                visible(&d.message)
             )),
         }
     }
