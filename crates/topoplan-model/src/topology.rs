@@ -355,8 +355,14 @@ fn validate(
                     "reserved-node-name",
                     format!("node name `{name}` is a file name the bundle uses itself"),
                 )
-                .at(nw.name.span(), "`bundle` writes a file of this name beside the node folders")
-                .note(format!("rename the node; reserved: {}", RESERVED_NODE_NAMES.join(", "))),
+                .at(
+                    nw.name.span(),
+                    "`bundle` writes a file of this name beside the node folders",
+                )
+                .note(format!(
+                    "rename the node; reserved: {}",
+                    RESERVED_NODE_NAMES.join(", ")
+                )),
             );
             ok = false;
         }

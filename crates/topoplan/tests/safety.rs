@@ -1,0 +1,397 @@
+//! topoplan runs as root on production hosts. These are the ways a hostile or clumsy operator
+//! (or another process on the host) could make it destroy data or write where it should not;
+//! each test failed on the code before `topoplan-safefs`. Cases where permissions matter run
+//! topoplan as `nobody` through `setpriv`, since root ignores file modes.
+
+mod common;
+
+use common::{copy_tree, fixtures, topoplan, tree};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const NOBODY: u32 = 65534;
+
+fn bundle(topology: &str, out: &Path) -> std::process::Output {
+    topoplan()
+        .args(["bundle", topology, "-o"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn apply(bundle: &Path, home: &Path) -> std::process::Output {
+    topoplan()
+        .arg("apply")
+        .arg(bundle)
+        .arg("--home")
+        .arg(home)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Root, for the tests that hand files to another user; skipped with the reason otherwise.
+fn is_root() -> bool {
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    if uid.trim() == "0" {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI runs as root; these checks need it"
+    );
+    eprintln!("skipped: not root, cannot hand files to another user");
+    false
+}
+
+fn chown_r(path: &Path, uid: u32) {
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{uid}"))
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// A scratch folder `nobody` can traverse (test temp folders are 0700 root).
+fn open_tempdir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+/// A 1.1.0 gateway bundle and a pristine home for it.
+fn gateway_case(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let fx = fixtures()?;
+    let out = dir.join("out");
+    assert!(bundle("topologies/thrift-cross-host.toml", &out)
+        .status
+        .success());
+    let home = dir.join("home");
+    copy_tree(&fx.join("appm-1.1.0"), &home);
+    Some((out.join("gw-edge-1"), home))
+}
+
+#[test]
+fn bundle_never_replaces_a_folder_it_did_not_write() {
+    let d = tempfile::tempdir().unwrap();
+    // A user's folder that happens to hold a folder named like a node.
+    let out = d.path().join("Documents");
+    std::fs::create_dir_all(out.join("appm")).unwrap();
+    std::fs::write(out.join("appm/thesis.txt"), "years of work").unwrap();
+    let before = tree(&out);
+    let o = bundle("topologies/all-in-one.toml", &out);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("refusing to replace"), "{}", stderr(&o));
+    assert_eq!(tree(&out), before);
+
+    // A bundle folder the user added a file to is not replaced either.
+    let ours = d.path().join("ours");
+    assert!(bundle("topologies/all-in-one.toml", &ours).status.success());
+    std::fs::write(ours.join("appm/notes.txt"), "mine").unwrap();
+    let o = bundle("topologies/all-in-one.toml", &ours);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("appm/notes.txt"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(ours.join("appm/notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn rebundling_swaps_the_whole_folder_and_reports_removed_nodes() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    assert!(bundle("topologies/multi-host-ha.toml", &out)
+        .status
+        .success());
+    assert!(out.join("gw2").is_dir());
+    let o = bundle("topologies/guide-gateway-km.toml", &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("removed") && said.contains("gw2"), "{said}");
+    assert!(!out.join("gw2").exists(), "a stale node bundle stays");
+    assert!(out.join("gateway/node.json").is_file());
+    // Nothing but the bundle is left beside it: no staging or old copies.
+    let siblings: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(siblings, vec!["out".to_string()]);
+}
+
+#[test]
+fn output_files_refuse_special_files_and_planted_temp_symlinks() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = topoplan()
+        .args([
+            "graph",
+            "topologies/all-in-one.toml",
+            "--format",
+            "dot",
+            "-o",
+        ])
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo_like());
+
+    // A symlink planted at the temporary name the old code used must not be written through.
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, d.path().join(".review.md.topoplan-tmp")).unwrap();
+    let o = topoplan()
+        .args(["review", "topologies/all-in-one.toml", "-o"])
+        .arg(d.path().join("review.md"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+trait FifoLike {
+    fn is_fifo_like(&self) -> bool;
+}
+impl FifoLike for std::fs::FileType {
+    fn is_fifo_like(&self) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        self.is_fifo()
+    }
+}
+
+#[test]
+fn apply_never_writes_through_symlinks_out_of_the_home() {
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    let outside = d.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+
+    // 1. A symlink planted at the old predictable temporary name.
+    std::fs::write(outside.join("shadow"), "root:x:0:0").unwrap();
+    std::os::unix::fs::symlink(
+        outside.join("shadow"),
+        home.join("repository/conf/.app-manager.xml.topoplan-tmp"),
+    )
+    .unwrap();
+    assert!(apply(&gw, &home).status.success());
+    assert_eq!(
+        std::fs::read_to_string(outside.join("shadow")).unwrap(),
+        "root:x:0:0"
+    );
+
+    // 2. A product file that is a symlink out of the home: refused, nothing written.
+    let d2 = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d2.path()) else {
+        return;
+    };
+    let carbon = home.join("repository/conf/carbon.xml");
+    std::fs::rename(&carbon, outside.join("carbon.xml")).unwrap();
+    std::os::unix::fs::symlink(outside.join("carbon.xml"), &carbon).unwrap();
+    let (home_before, out_before) = (
+        tree(&home),
+        std::fs::read(outside.join("carbon.xml")).unwrap(),
+    );
+    let o = apply(&gw, &home);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("outside"), "{}", stderr(&o));
+    assert_eq!(tree(&home), home_before);
+    assert_eq!(
+        std::fs::read(outside.join("carbon.xml")).unwrap(),
+        out_before
+    );
+    assert!(std::fs::symlink_metadata(&carbon)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // 3. A folder on the way that is a symlink out of the home.
+    let d3 = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d3.path()) else {
+        return;
+    };
+    let api = home.join("repository/deployment/server/synapse-configs/default/api");
+    let moved = outside.join("api");
+    std::fs::rename(&api, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &api).unwrap();
+    let before = tree(&moved);
+    let o = apply(&gw, &home);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(tree(&moved), before);
+}
+
+#[test]
+fn apply_refuses_a_home_of_another_release() {
+    let d = tempfile::tempdir().unwrap();
+    let Some(fx) = fixtures() else { return };
+    let out = d.path().join("out");
+    assert!(bundle("topologies/multi-host-ha.toml", &out)
+        .status
+        .success());
+    let home = d.path().join("home");
+    copy_tree(&fx.join("appm-1.1.0"), &home);
+    let before = tree(&home);
+    let o = apply(&out.join("gw1"), &home);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("1.1.0") && stderr(&o).contains("1.2.0"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tree(&home), before);
+}
+
+#[test]
+fn a_failed_apply_leaves_the_home_byte_identical() {
+    if !is_root() {
+        return;
+    }
+    let d = open_tempdir();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    chown_r(&home, NOBODY);
+    chown_r(&gw, NOBODY);
+    // The gateway patches repository/conf first, then synapse-configs: make the last folder
+    // unwritable, so the failure comes after other files were ready.
+    let api = home.join("repository/deployment/server/synapse-configs/default/api");
+    std::fs::set_permissions(&api, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before = tree(&home);
+    let o = Command::new("setpriv")
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+        ])
+        .arg(env!("CARGO_BIN_EXE_topoplan"))
+        .arg("apply")
+        .arg(&gw)
+        .arg("--home")
+        .arg(&home)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    assert_eq!(
+        tree(&home),
+        before,
+        "the home changed although apply failed"
+    );
+}
+
+#[test]
+fn apply_as_root_keeps_owner_and_mode_and_hides_backups() {
+    if !is_root() {
+        return;
+    }
+    let d = open_tempdir();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    chown_r(&home, NOBODY);
+    let amx = home.join("repository/conf/app-manager.xml");
+    std::fs::set_permissions(&amx, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let o = apply(&gw, &home);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = std::fs::metadata(&amx).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (NOBODY, NOBODY, 0o640)
+    );
+    let backup = home.join(".topoplan/backup/repository/conf/app-manager.xml");
+    let b = std::fs::metadata(&backup).unwrap();
+    assert_eq!(
+        b.mode() & 0o7777,
+        0o640,
+        "the backup keeps the original's mode"
+    );
+    for dir in [home.join(".topoplan"), home.join(".topoplan/backup")] {
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().mode() & 0o777,
+            0o700,
+            "{} holds copies of files with passwords",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn apply_holds_a_lock_on_the_home() {
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    let held = std::fs::File::open(&home).unwrap();
+    held.lock().unwrap();
+    let before = tree(&home);
+    let o = apply(&gw, &home);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("in use"), "{}", stderr(&o));
+    assert_eq!(tree(&home), before);
+    held.unlock().unwrap();
+    assert!(apply(&gw, &home).status.success());
+}
+
+#[test]
+fn names_the_docs_allow_stay_appliable() {
+    let Some(fx) = fixtures() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("t.toml");
+    std::fs::write(
+        &topo,
+        "[deployment]\nname = \"a--b\"\nproduct = \"appm-1.1.0\"\n\n[[host]]\nname = \"h--1\"\naddress = \"xn--bcher-kva.example\"\n\n\
+         [[node]]\nname = \"gw--1\"\nroles = [\"gateway\"]\nhost = \"h--1\"\n\n[[node]]\nname = \"km--1\"\nroles = [\"key-manager\", \"store\", \"publisher\"]\nhost = \"h--1\"\n",
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let o = bundle(topo.to_str().unwrap(), &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for node in ["gw--1", "km--1"] {
+        let home = d.path().join(node);
+        copy_tree(&fx.join("appm-1.1.0"), &home);
+        let o = apply(&out.join(node), &home);
+        assert!(o.status.success(), "{node}: {}", stderr(&o));
+        let carbon = std::fs::read_to_string(home.join("repository/conf/carbon.xml")).unwrap();
+        assert!(carbon.contains("<HostName>xn--bcher-kva.example</HostName>"));
+    }
+}
+
+#[test]
+fn an_empty_thrift_server_host_is_filled_once() {
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    let amx = home.join("repository/conf/app-manager.xml");
+    let text = std::fs::read_to_string(&amx).unwrap().replacen(
+        "<ThriftClientPort>",
+        "<ThriftServerHost/>\n        <ThriftClientPort>",
+        1,
+    );
+    std::fs::write(&amx, text).unwrap();
+    assert!(apply(&gw, &home).status.success());
+    assert!(apply(&gw, &home).status.success());
+    let after = std::fs::read_to_string(&amx).unwrap();
+    let live = after
+        .lines()
+        .filter(|l| l.contains("<ThriftServerHost") && !l.contains("<!--"))
+        .count();
+    assert_eq!(live, 1, "{after}");
+}
