@@ -130,12 +130,11 @@ fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
     // schema error and vice versa.
     if let Err(e) = toml::from_str::<toml::Table>(src) {
         let span = e.span().unwrap_or(0..0);
-        return Err(vec![
-            Diagnostic::error("toml-syntax", "invalid TOML").at(span, first_line(e.message()))
-        ]);
+        return Err(vec![syntax_diagnostic(src, span, first_line(e.message()))]);
     }
     toml::from_str::<TopologyWire>(src).map_err(|e| {
         let msg = first_line(e.message());
+        let span = e.span().unwrap_or(0..0);
         let code = if msg.starts_with("unknown field") {
             "unknown-key"
         } else if msg.starts_with("missing field") {
@@ -143,10 +142,95 @@ fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
         } else {
             "invalid-value"
         };
-        let span = e.span().unwrap_or(0..0);
-        let d = Diagnostic::error(code, msg).at(span, label_for(code));
+        let written = src.get(span.clone()).unwrap_or("").trim();
+        // `[host]` where the format has a list of tables.
+        if msg.starts_with("invalid type: map, expected a sequence")
+            && written.starts_with('[')
+            && !written.starts_with("[[")
+        {
+            let table = written.trim_matches(|c| c == '[' || c == ']').trim();
+            return vec![Diagnostic::error(
+                "invalid-value",
+                format!("`[{table}]` is one table, but a topology has a list of `{table}` tables"),
+            )
+            .at(span, format!("write `[[{table}]]`"))
+            .note(format!(
+                "each `[[{table}]]` header starts one more entry of the list"
+            ))];
+        }
+        let mut d = Diagnostic::error(code, msg.clone()).at(span, label_for(code));
+        if let Some(hint) = unknown_field_hint(&msg) {
+            d = d.note(hint);
+        }
         vec![d]
     })
+}
+
+/// Syntax errors whose position or wording the TOML parser gets wrong for a human.
+fn syntax_diagnostic(src: &str, span: Span, msg: String) -> Diagnostic {
+    // An array never closed: the parser notices only at the next line, and calls it a missing
+    // comma. Point at the `[` that is still open.
+    if msg.contains("missing comma between array elements") {
+        let before = &src[..span.start.min(src.len())];
+        let content_end = before.trim_end().len();
+        if content_end < span.start && before[content_end..].contains('\n') {
+            if let Some(open) = unclosed_bracket(&src[..content_end]) {
+                return Diagnostic::error("toml-syntax", "an array is never closed")
+                    .at(open..open + 1, "this `[` has no matching `]`")
+                    .also(span, "the next line starts here")
+                    .note("add the missing `]` at the end of the array");
+            }
+        }
+    }
+    if msg.contains("as i128") || msg.contains("number too large") {
+        return Diagnostic::error("invalid-value", "integer out of range").at(
+            span,
+            "TOML integers are 64-bit; no port or offset is this large",
+        );
+    }
+    Diagnostic::error("toml-syntax", "invalid TOML").at(span, msg)
+}
+
+/// The byte position of the innermost `[` still open at the end of `text` (ignoring brackets
+/// inside strings and comments), searching back from the end of its last line.
+fn unclosed_bracket(text: &str) -> Option<usize> {
+    let mut stack = Vec::new();
+    let (mut in_str, mut in_comment) = (None::<char>, false);
+    for (i, c) in text.char_indices() {
+        match (in_str, c) {
+            _ if in_comment => in_comment = c != '\n',
+            (Some(q), c) if c == q => in_str = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => in_str = Some(c),
+            (None, '#') => in_comment = true,
+            (None, '[') => stack.push(i),
+            (None, ']') => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack.pop()
+}
+
+/// `unknown field `hots`, expected one of `name`, `roles`, ...`: the closest expected key.
+fn unknown_field_hint(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let (got, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    did_you_mean(got, expected.iter().copied())
+}
+
+/// "did you mean `x`?" for the closest of `candidates`, when one is close enough.
+pub fn did_you_mean<'a>(got: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    // Close means one typo (a swap of two letters counts as one) per three characters, at
+    // least one.
+    let limit = (got.chars().count() / 3).max(1);
+    candidates
+        .map(|c| (strsim::osa_distance(got, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
 fn label_for(code: &str) -> &'static str {
@@ -382,18 +466,21 @@ fn validate(
             Some((i, _)) => Some(*i),
             None => {
                 let known: Vec<_> = host_index.keys().map(|k| format!("`{k}`")).collect();
-                diags.push(
-                    Diagnostic::error(
-                        "unknown-host",
-                        format!("node `{name}` names unknown host `{}`", nw.host.get_ref()),
-                    )
-                    .at(nw.host.span(), "no `[[host]]` has this name")
-                    .note(if known.is_empty() {
-                        "no host is defined".to_string()
-                    } else {
-                        format!("defined hosts: {}", known.join(", "))
-                    }),
-                );
+                let mut d = Diagnostic::error(
+                    "unknown-host",
+                    format!("node `{name}` names unknown host `{}`", nw.host.get_ref()),
+                )
+                .at(nw.host.span(), "no `[[host]]` has this name");
+                if let Some(hint) =
+                    did_you_mean(nw.host.get_ref(), host_index.keys().map(String::as_str))
+                {
+                    d = d.note(hint);
+                }
+                diags.push(d.note(if known.is_empty() {
+                    "no host is defined".to_string()
+                } else {
+                    format!("defined hosts: {}", known.join(", "))
+                }));
                 None
             }
         };
@@ -411,11 +498,17 @@ fn validate(
                 Some(p) if p.product.roles.iter().any(|x| x == role) => {
                     roles.push(role.to_string())
                 }
-                Some(p) => diags.push(
-                    Diagnostic::error("unknown-role", format!("unknown role `{role}`"))
-                        .at(r.span(), format!("not a role of `{product}`"))
-                        .note(format!("roles: {}, or `all`", p.product.roles.join(", "))),
-                ),
+                Some(p) => {
+                    let mut d = Diagnostic::error("unknown-role", format!("unknown role `{role}`"))
+                        .at(r.span(), format!("not a role of `{product}`"));
+                    if let Some(hint) = did_you_mean(
+                        role,
+                        p.product.roles.iter().map(String::as_str).chain(["all"]),
+                    ) {
+                        d = d.note(hint);
+                    }
+                    diags.push(d.note(format!("roles: {}, or `all`", p.product.roles.join(", "))))
+                }
                 None => {}
             }
         }
@@ -456,13 +549,16 @@ fn validate(
         let find = |s: &Spanned<String>, diags: &mut Vec<Diagnostic>| {
             let i = nodes.iter().position(|n| &n.name == s.get_ref());
             if i.is_none() && !node_index.contains_key(s.get_ref()) {
-                diags.push(
-                    Diagnostic::error(
-                        "unknown-node",
-                        format!("link names unknown node `{}`", s.get_ref()),
-                    )
-                    .at(s.span(), "no `[[node]]` has this name"),
-                );
+                let mut d = Diagnostic::error(
+                    "unknown-node",
+                    format!("link names unknown node `{}`", s.get_ref()),
+                )
+                .at(s.span(), "no `[[node]]` has this name");
+                if let Some(hint) = did_you_mean(s.get_ref(), node_index.keys().map(String::as_str))
+                {
+                    d = d.note(hint);
+                }
+                diags.push(d);
             }
             i
         };

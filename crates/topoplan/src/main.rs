@@ -340,10 +340,24 @@ fn profiles(set: &TemplateSet) -> Result<BTreeMap<String, Profile>> {
 
 /// Reads, validates and solves a topology; diagnostics are printed and become exit code 1.
 fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
-    let src = std::fs::read_to_string(path)
-        .with_context(|| format!("reading topology `{}`", path.display()))?;
-    let profiles = profiles(templates)?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading topology `{}`", path.display()))?;
     let name = path.display().to_string();
+    let src = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            // Show where: everything before the first bad byte is intact in the lossy text.
+            let at = e.utf8_error().valid_up_to();
+            let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let end = shown[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+            let d = topoplan_model::Diagnostic::error("toml-syntax", "the file is not UTF-8")
+                .at(at..end, "this byte does not start a UTF-8 character")
+                .note("TOML files are UTF-8; re-save the file as UTF-8");
+            eprint!("{}", diagnostics::render(&name, &shown, &[d]));
+            return Err(Reported(1).into());
+        }
+    };
+    let profiles = profiles(templates)?;
     let topo: Topology = match topoplan_model::parse(&src, &profiles) {
         Ok(t) => t,
         Err(diags) => {

@@ -378,3 +378,40 @@ fn json_overlays_are_stable() {
     assert!(all.contains("identityProviderURL"));
     insta::assert_snapshot!("json-overlays", all);
 }
+
+/// Mistakes the TOML parser describes badly get a message about the real mistake, at its
+/// position: an unclosed array, `[host]` for `[[host]]`, a huge integer, bytes that are not
+/// UTF-8, and misspelt keys and names ("did you mean").
+#[test]
+fn messages_point_at_the_real_mistake() {
+    let head = "[deployment]\nname = \"x\"\nproduct = \"appm-1.2.0\"\n\n";
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("unclosed-array", format!("{head}[[host]]\nname = \"h\"\nreserved_ports = [3306, 3307\n\n[[node]]\nname = \"a\"\nroles = [\"all\"]\nhost = \"h\"\n").into_bytes()),
+        ("single-table", format!("{head}[host]\nname = \"h\"\n").into_bytes()),
+        ("huge-integer", format!("{head}[[host]]\nname = \"h\"\nreserved_ports = [99999999999999999999]\n").into_bytes()),
+        ("not-utf8", b"[deployment]\nname = \"x\xff\"\nproduct = \"appm-1.2.0\"\n".to_vec()),
+        ("misspelt-key", format!("{head}[[host]]\nname = \"h\"\n\n[[node]]\nname = \"a\"\nroles = [\"all\"]\nhots = \"h\"\n").into_bytes()),
+        ("misspelt-names", format!("{head}[[host]]\nname = \"core\"\n\n[[node]]\nname = \"gw\"\nroles = [\"gatway\"]\nhost = \"cor\"\n\n[[node]]\nname = \"km\"\nroles = [\"key-manager\"]\nhost = \"core\"\n\n[[link]]\nfrom = \"gw\"\nto = \"kn\"\n").into_bytes()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = String::new();
+    for (name, bytes) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, bytes).unwrap();
+        let out = topoplan()
+            .current_dir(dir.path())
+            .args(["plan", &format!("{name}.toml")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{name}.toml:")),
+            "{name}: no position: {stderr}"
+        );
+        all += &format!("=== {name}\n{stderr}\n");
+    }
+    assert!(all.contains("did you mean `host`?"));
+    assert!(all.contains("did you mean `gateway`?"));
+    insta::assert_snapshot!("messages", all);
+}
