@@ -92,7 +92,57 @@ impl PatchFormat {
     }
 }
 
+/// Every file under `dir`, recursively (folders are followed as found).
+pub fn walk_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk_files(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
 impl TemplateSet {
+    /// Adds (or overrides, by relative path) every file under `dir`.
+    pub fn add_dir(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        let mut found = Vec::new();
+        walk_files(dir, &mut found)?;
+        for f in found {
+            let rel = f
+                .strip_prefix(dir)
+                .expect("walked under dir")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&f).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("`{}`: {e}", f.display()))
+            })?;
+            self.files.insert(rel, text);
+        }
+        Ok(())
+    }
+
+    /// The product profiles in the set (`<product>/profile.toml`), checked.
+    pub fn profiles(&self) -> Result<BTreeMap<String, topoplan_model::Profile>, String> {
+        let mut m = BTreeMap::new();
+        for (path, text) in &self.files {
+            if let Some(product) = path.strip_suffix("/profile.toml") {
+                let p = topoplan_model::Profile::parse(text)
+                    .map_err(|e| format!("product profile `{path}`: {e}"))?;
+                if p.product.name != product {
+                    return Err(format!(
+                        "product profile `{path}` names product `{}`",
+                        p.product.name
+                    ));
+                }
+                m.insert(product.to_string(), p);
+            }
+        }
+        Ok(m)
+    }
+
     /// Overlay templates of one product: (product file path, template name, format).
     fn overlays(&self, product: &str) -> Vec<(String, String, PatchFormat)> {
         let prefix = format!("{product}/overlay/");

@@ -130,7 +130,7 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
         return Err(fail(&[m]));
     }
     let mut patches = Vec::new();
-    crate::walk(&overlay, &mut patches)
+    topoplan_render::walk_files(&overlay, &mut patches)
         .with_context(|| format!("reading `{}`", overlay.display()))?;
     patches.sort();
     let mut changes = Vec::new();

@@ -292,50 +292,14 @@ fn load_templates(dir: Option<&Path>) -> Result<TemplateSet> {
         set.files.insert((*path).to_string(), (*text).to_string());
     }
     if let Some(dir) = dir {
-        let mut found = Vec::new();
-        walk(dir, &mut found)
+        set.add_dir(dir)
             .with_context(|| format!("reading templates folder `{}`", dir.display()))?;
-        for f in found {
-            let rel = f
-                .strip_prefix(dir)
-                .expect("walked under dir")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let text = std::fs::read_to_string(&f)
-                .with_context(|| format!("reading `{}`", f.display()))?;
-            set.files.insert(rel, text);
-        }
     }
     Ok(set)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
 fn profiles(set: &TemplateSet) -> Result<BTreeMap<String, Profile>> {
-    let mut m = BTreeMap::new();
-    for (path, text) in &set.files {
-        if let Some(product) = path.strip_suffix("/profile.toml") {
-            let p = Profile::parse(text)
-                .map_err(|e| anyhow::anyhow!("product profile `{path}`: {e}"))?;
-            anyhow::ensure!(
-                p.product.name == product,
-                "product profile `{path}` names product `{}`",
-                p.product.name
-            );
-            m.insert(product.to_string(), p);
-        }
-    }
-    Ok(m)
+    set.profiles().map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Reads, validates and solves a topology; diagnostics are printed and become exit code 1.
