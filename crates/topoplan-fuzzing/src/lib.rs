@@ -19,9 +19,14 @@ fn root() -> PathBuf {
 }
 
 /// The shipped templates and profiles, loaded once.
-pub fn templates() -> &'static (TemplateSet, std::collections::BTreeMap<String, topoplan_model::Profile>) {
-    static SET: OnceLock<(TemplateSet, std::collections::BTreeMap<String, topoplan_model::Profile>)> =
-        OnceLock::new();
+pub fn templates() -> &'static (
+    TemplateSet,
+    std::collections::BTreeMap<String, topoplan_model::Profile>,
+) {
+    static SET: OnceLock<(
+        TemplateSet,
+        std::collections::BTreeMap<String, topoplan_model::Profile>,
+    )> = OnceLock::new();
     SET.get_or_init(|| {
         let mut set = TemplateSet::default();
         set.add_dir(&root().join("templates"))
@@ -97,7 +102,12 @@ pub fn apply_patch(data: &[u8]) {
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -120,9 +130,15 @@ pub fn apply_seeds(fixtures: &Path) -> Vec<Vec<u8>> {
     let (set, profiles) = templates();
     let mut out = Vec::new();
     for p in files_in(&root().join("topologies")) {
-        let Ok(src) = std::fs::read_to_string(&p) else { continue };
-        let Ok(topo) = topoplan_model::parse(&src, profiles) else { continue };
-        let Ok(plan) = topoplan_solver::solve(&topo, &profiles[&topo.product]) else { continue };
+        let Ok(src) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        let Ok(topo) = topoplan_model::parse(&src, profiles) else {
+            continue;
+        };
+        let Ok(plan) = topoplan_solver::solve(&topo, &profiles[&topo.product]) else {
+            continue;
+        };
         for n in &plan.nodes {
             for o in topoplan_render::render_node(set, &plan, &n.name).expect("renders") {
                 let Ok(target) = std::fs::read(fixtures.join(&plan.product).join(&o.path)) else {

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("TOPOPLAN_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+        });
     if dir.join("appm-1.1.0").is_dir() {
         return Some(dir);
     }
@@ -18,7 +20,10 @@ fn fixtures() -> Option<PathBuf> {
         "product fixtures not found at `{}`",
         dir.display()
     );
-    eprintln!("skipped: product fixtures not found at `{}` (set TOPOPLAN_FIXTURES)", dir.display());
+    eprintln!(
+        "skipped: product fixtures not found at `{}` (set TOPOPLAN_FIXTURES)",
+        dir.display()
+    );
     None
 }
 
@@ -46,18 +51,42 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let interesting: Vec<Vec<u8>> = [
-        "[", "]", "[[", "\"", "<", ">", "<!--", "-->", "&", "\u{1b}[31m", "\n", "\0", "{", "}", ",",
-        "\"op\"", "/", "~", "99999999999999999999", "-1", "::", "%", "\u{ff}", "a]b",
+        "[",
+        "]",
+        "[[",
+        "\"",
+        "<",
+        ">",
+        "<!--",
+        "-->",
+        "&",
+        "\u{1b}[31m",
+        "\n",
+        "\0",
+        "{",
+        "}",
+        ",",
+        "\"op\"",
+        "/",
+        "~",
+        "99999999999999999999",
+        "-1",
+        "::",
+        "%",
+        "\u{ff}",
+        "a]b",
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())
     .collect();
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
-        (any::<usize>(), prop::sample::select(interesting)).prop_map(|(i, s)| Mutation::Insert(i, s)),
+        (any::<usize>(), prop::sample::select(interesting))
+            .prop_map(|(i, s)| Mutation::Insert(i, s)),
         (any::<usize>(), 1usize..16).prop_map(|(i, n)| Mutation::Delete(i, n)),
         any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), any::<usize>(), 1usize..64).prop_map(|(a, b, n)| Mutation::Splice(a, b, n)),
+        (any::<usize>(), any::<usize>(), 1usize..64)
+            .prop_map(|(a, b, n)| Mutation::Splice(a, b, n)),
     ]
 }
 
@@ -98,7 +127,10 @@ fn mutate(mut data: Vec<u8>, ms: &[Mutation]) -> Vec<u8> {
 #[test]
 fn every_seed_passes_through_both_harnesses() {
     let seeds = topology_seeds();
-    assert!(seeds.len() >= 20, "examples and invalid examples are the seeds");
+    assert!(
+        seeds.len() >= 20,
+        "examples and invalid examples are the seeds"
+    );
     for s in seeds {
         topoplan_fuzzing::plan_and_render(s);
     }

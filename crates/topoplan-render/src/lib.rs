@@ -116,9 +116,8 @@ impl TemplateSet {
                 .expect("walked under dir")
                 .to_string_lossy()
                 .replace('\\', "/");
-            let text = std::fs::read_to_string(&f).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("`{}`: {e}", f.display()))
-            })?;
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("`{}`: {e}", f.display())))?;
             self.files.insert(rel, text);
         }
         Ok(())
