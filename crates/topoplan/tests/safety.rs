@@ -274,13 +274,17 @@ fn a_failed_apply_leaves_the_home_byte_identical() {
     let api = home.join("repository/deployment/server/synapse-configs/default/api");
     std::fs::set_permissions(&api, std::fs::Permissions::from_mode(0o555)).unwrap();
     let before = tree(&home);
+    // The checkout may sit in a folder `nobody` cannot enter: run a copy from the open folder.
+    let exe = d.path().join("topoplan");
+    std::fs::copy(env!("CARGO_BIN_EXE_topoplan"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let o = Command::new("setpriv")
         .args([
             &format!("--reuid={NOBODY}"),
             &format!("--regid={NOBODY}"),
             "--clear-groups",
         ])
-        .arg(env!("CARGO_BIN_EXE_topoplan"))
+        .arg(&exe)
         .arg("apply")
         .arg(&gw)
         .arg("--home")
