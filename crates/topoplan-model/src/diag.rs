@@ -153,6 +153,11 @@ pub const CODES: &[(&str, &str)] = &[
         "conflicting-links",
         "two links give one single-provider reference different providers",
     ),
+    ("invalid-lock", "a lock file that topoplan cannot read"),
+    (
+        "foreign-lock",
+        "a lock file written for another deployment or product",
+    ),
     (
         "unsatisfiable",
         "no offsets exist that keep every port on a host distinct",

@@ -7,11 +7,13 @@
 
 pub mod address;
 pub mod diag;
+pub mod lock;
 pub mod profile;
 pub mod topology;
 
 pub use address::{parse_address, url_host, AddressError};
 pub use diag::{error_chain, Diagnostic, Label, Severity, Span, CODES};
+pub use lock::{Lock, LockedLink, LockedNode, LOCK_VERSION};
 pub use profile::{
     HomeIdentity, KeyValidation, ManualDef, PortDef, PortRule, Profile, Providers, ReferenceDef,
 };

@@ -14,14 +14,17 @@
 pub mod offsets;
 pub mod plan;
 
-pub use plan::{HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PortPlan, ThriftPlan};
+pub use plan::{
+    HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PlanChange, PortPlan, ThriftPlan,
+};
 
 use offsets::HostProblem;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use std::collections::{BTreeMap, BTreeSet};
 use topoplan_model::{
-    Diagnostic, KeyValidation, PortRule, Profile, Providers, ReferenceDef, Topology,
+    Diagnostic, KeyValidation, Lock, LockedNode, PortRule, Profile, Providers, ReferenceDef,
+    Topology,
 };
 
 /// One dependency: `consumer` holds `reference` pointing at `provider`.
@@ -36,9 +39,21 @@ pub type DependencyGraph = DiGraph<usize, Dependency>;
 
 /// Solves a topology against its profile.
 pub fn solve(topo: &Topology, profile: &Profile) -> Result<Plan, Vec<Diagnostic>> {
+    solve_locked(topo, profile, None)
+}
+
+/// Solves a topology, keeping what `lock` assigned wherever that is still possible, and
+/// records in the plan what changed against the lock (and why a locked value moved).
+pub fn solve_locked(
+    topo: &Topology,
+    profile: &Profile,
+    lock: Option<&Lock>,
+) -> Result<Plan, Vec<Diagnostic>> {
     let mut warnings = Vec::new();
-    let (graph, mut diags) = wire(topo, profile, &mut warnings);
-    let offsets = match assign_offsets(topo, profile) {
+    let (graph, mut diags) = wire_locked(topo, profile, lock, &mut warnings);
+    let mut moved: BTreeMap<String, String> = BTreeMap::new();
+    let locked = locked_offsets(topo, lock);
+    let offsets = match assign_offsets(topo, profile, &locked, &mut moved) {
         Ok(o) => Some(o),
         Err(d) => {
             diags.extend(d);
@@ -50,10 +65,180 @@ pub fn solve(topo: &Topology, profile: &Profile) -> Result<Plan, Vec<Diagnostic>
         return Err(diags);
     }
     let (offsets, host_info) = offsets.expect("no diagnostics means offsets were found");
-    let thrift = assign_thrift(topo, profile, &offsets)?;
-    Ok(build_plan(
+    let thrift = assign_thrift(topo, profile, &offsets, lock, &mut moved)?;
+    let mut plan = build_plan(
         topo, profile, &graph, &offsets, &host_info, &thrift, warnings,
-    ))
+    );
+    if let Some(lock) = lock {
+        for n in plan.nodes.iter_mut() {
+            if let Some(why) = moved.get(&n.name) {
+                n.offset_reason = format!("{} (moved from the lock: {why})", n.offset_reason);
+            } else if locked[topo.node_index(&n.name).expect("planned node")].is_some() {
+                n.offset_reason = format!("kept from the lock ({})", n.offset);
+            }
+        }
+        plan.changes = Some(changes(lock, &plan, &moved));
+    }
+    Ok(plan)
+}
+
+/// Per node: the offset the lock holds for it, when it is on the same host and not pinned
+/// (a pin in the topology wins over the lock).
+fn locked_offsets(topo: &Topology, lock: Option<&Lock>) -> Vec<Option<u32>> {
+    topo.nodes
+        .iter()
+        .map(|n| {
+            let l = lock?.nodes.get(&n.name)?;
+            (n.pin.is_none() && l.host == topo.hosts[n.host].name).then_some(l.offset)
+        })
+        .collect()
+}
+
+/// The preview: every difference between the lock and the new plan, terraform style.
+fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<PlanChange> {
+    let mut out = Vec::new();
+    let change = |op: &str,
+                  kind: &str,
+                  subject: String,
+                  old: Option<String>,
+                  new: Option<String>,
+                  why: Option<String>| PlanChange {
+        op: op.to_string(),
+        kind: kind.to_string(),
+        subject,
+        old,
+        new,
+        why,
+    };
+    for n in &plan.nodes {
+        match lock.nodes.get(&n.name) {
+            None => out.push(change(
+                "+",
+                "node",
+                n.name.clone(),
+                None,
+                Some(format!("offset {} on `{}`", n.offset, n.host)),
+                None,
+            )),
+            Some(l) => {
+                if l.host != n.host {
+                    out.push(change(
+                        "~",
+                        "host",
+                        n.name.clone(),
+                        Some(l.host.clone()),
+                        Some(n.host.clone()),
+                        None,
+                    ));
+                }
+                if l.offset != n.offset {
+                    out.push(change(
+                        "~",
+                        "offset",
+                        n.name.clone(),
+                        Some(l.offset.to_string()),
+                        Some(n.offset.to_string()),
+                        moved.get(&n.name).cloned(),
+                    ));
+                }
+                let port = n.thrift.as_ref().and_then(|t| t.server_port);
+                if l.thrift_server_port != port {
+                    out.push(change(
+                        "~",
+                        "thrift-server-port",
+                        n.name.clone(),
+                        l.thrift_server_port.map(|p| p.to_string()),
+                        port.map(|p| p.to_string()),
+                        moved.get(&format!("{}#thrift", n.name)).cloned(),
+                    ));
+                }
+            }
+        }
+    }
+    for name in lock.nodes.keys() {
+        if plan.node(name).is_none() {
+            out.push(change(
+                "-",
+                "node",
+                name.clone(),
+                Some(format!("offset {}", lock.nodes[name].offset)),
+                None,
+                None,
+            ));
+        }
+    }
+    let key = |from: &str, reference: &str, to: &str| format!("{from} -> {to} ({reference})");
+    let old: BTreeMap<String, &topoplan_model::LockedLink> = lock
+        .links
+        .iter()
+        .map(|l| (key(&l.from, &l.reference, &l.to), l))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for l in &plan.links {
+        let k = key(&l.from, &l.reference, &l.to);
+        let value = l.url.clone().unwrap_or_else(|| l.port.to_string());
+        match old.get(&k) {
+            None => out.push(change("+", "link", k.clone(), None, Some(value), None)),
+            Some(o) => {
+                let was = o.url.clone().unwrap_or_else(|| o.port.to_string());
+                if was != value {
+                    out.push(change("~", "link", k.clone(), Some(was), Some(value), None));
+                }
+            }
+        }
+        seen.insert(k);
+    }
+    for (k, o) in &old {
+        if !seen.contains(k) {
+            out.push(change(
+                "-",
+                "link",
+                k.clone(),
+                Some(o.url.clone().unwrap_or_else(|| o.port.to_string())),
+                None,
+                None,
+            ));
+        }
+    }
+    out
+}
+
+/// The lock that records `plan`.
+pub fn lock_of(plan: &Plan) -> Lock {
+    Lock {
+        version: topoplan_model::LOCK_VERSION,
+        deployment: plan.deployment.clone(),
+        product: plan.product.clone(),
+        nodes: plan
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    LockedNode {
+                        host: n.host.clone(),
+                        offset: n.offset,
+                        thrift_server_port: n.thrift.as_ref().and_then(|t| t.server_port),
+                    },
+                )
+            })
+            .collect(),
+        links: {
+            let mut v: Vec<topoplan_model::LockedLink> = plan
+                .links
+                .iter()
+                .map(|l| topoplan_model::LockedLink {
+                    from: l.from.clone(),
+                    reference: l.reference.clone(),
+                    to: l.to.clone(),
+                    port: l.port,
+                    url: l.url.clone(),
+                })
+                .collect();
+            v.sort();
+            v
+        },
+    }
 }
 
 /// Builds the dependency graph: one edge per (reader node, reference, provider). Returns the
@@ -64,6 +249,27 @@ pub fn wire(
     profile: &Profile,
     warnings: &mut Vec<String>,
 ) -> (DependencyGraph, Vec<Diagnostic>) {
+    wire_locked(topo, profile, None, warnings)
+}
+
+/// [`wire`], preferring among equal candidates the providers the lock recorded, so that a new
+/// node never takes over a value an existing node already points at.
+pub fn wire_locked(
+    topo: &Topology,
+    profile: &Profile,
+    lock: Option<&Lock>,
+    warnings: &mut Vec<String>,
+) -> (DependencyGraph, Vec<Diagnostic>) {
+    let locked_to = |from: &str, reference: &str| -> Vec<&str> {
+        lock.map(|l| {
+            l.links
+                .iter()
+                .filter(|k| k.from == from && k.reference == reference)
+                .map(|k| k.to.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+    };
     let mut g = DependencyGraph::new();
     let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| g.add_node(i)).collect();
     let mut diags = Vec::new();
@@ -77,7 +283,12 @@ pub fn wire(
                 continue;
             }
             if r.providers == Providers::Each {
-                for (pi, why) in each_provider(topo, &roles, ci, r) {
+                let mut list = each_provider(topo, &roles, ci, r);
+                // Entries the lock already had keep their places before new ones, so the
+                // first entry (the product's default) stays.
+                let had = locked_to(&consumer.name, &r.name);
+                list.sort_by_key(|(p, _)| !had.contains(&topo.nodes[*p].name.as_str()));
+                for (pi, why) in list {
                     g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
                 }
                 continue;
@@ -171,7 +382,12 @@ pub fn wire(
                         }
                         continue;
                     }
-                    let pi = cands[0];
+                    let had = locked_to(&consumer.name, &r.name);
+                    let kept = cands
+                        .iter()
+                        .copied()
+                        .find(|&c| had.contains(&topo.nodes[c].name.as_str()));
+                    let pi = kept.unwrap_or(cands[0]);
                     if reported.insert((ci, r.provider.clone())) {
                         warnings.push(format!(
                             "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
@@ -183,7 +399,11 @@ pub fn wire(
                         idx[pi],
                         Dependency {
                             reference: ri,
-                            why: "several candidates; same host first, then by name".into(),
+                            why: if kept.is_some() {
+                                "several candidates; kept the one in the lock".into()
+                            } else {
+                                "several candidates; same host first, then by name".into()
+                            },
                         },
                     );
                 }
@@ -379,6 +599,8 @@ fn offset_bases(profile: &Profile) -> Vec<u32> {
 fn assign_offsets(
     topo: &Topology,
     profile: &Profile,
+    locked: &[Option<u32>],
+    moved: &mut BTreeMap<String, String>,
 ) -> Result<(Vec<u32>, Vec<HostInfo>), Vec<Diagnostic>> {
     let bases = offset_bases(profile);
     let range = (profile.product.port_range[0], profile.product.port_range[1]);
@@ -390,18 +612,65 @@ fn assign_offsets(
             .filter(|&i| topo.nodes[i].host == hi)
             .collect();
         members.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
-        let pins: Vec<Option<u32>> = members
+        let mut pins: Vec<Option<u32>> = members
             .iter()
             .map(|&i| topo.nodes[i].pin.as_ref().map(|p| p.0))
             .collect();
         let reserved: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
+        let explicit = pins.clone();
+        let check = HostProblem {
+            bases: &bases,
+            reserved: &reserved,
+            range,
+            pins: &explicit,
+        };
+        // Locked offsets become pins, in name order, as long as each still fits beside the
+        // explicit pins and the locks kept before it; the rest move, with the reason.
+        for (k, &i) in members.iter().enumerate() {
+            let Some(o) = locked[i] else { continue };
+            let why = if !check.fits(o) {
+                let (lo, hi) = check.bounds();
+                Some(match bases.iter().find(|b| reserved.contains(&(*b + o))) {
+                    Some(b) => format!("port {} is now reserved on `{}`", b + o, host.name),
+                    None => format!("offset {o} is outside {lo}..={hi}"),
+                })
+            } else {
+                members.iter().enumerate().find_map(|(j, &other)| {
+                    let p = pins[j].filter(|_| j != k)?;
+                    check.shared_port(o, p).map(|port| {
+                        format!(
+                            "`{}` now holds offset {p} and port {port}",
+                            topo.nodes[other].name
+                        )
+                    })
+                })
+            };
+            match why {
+                Some(w) => {
+                    moved.insert(topo.nodes[i].name.clone(), w);
+                }
+                None => pins[k] = Some(o),
+            }
+        }
         let problem = HostProblem {
             bases: &bases,
             reserved: &reserved,
             range,
             pins: &pins,
         };
-        match problem.solve() {
+        let solved = problem.solve().or_else(|| {
+            // Keeping every lock leaves no room: drop them, say so.
+            for (k, &i) in members.iter().enumerate() {
+                if pins[k].is_some() && explicit[k].is_none() {
+                    moved.insert(
+                        topo.nodes[i].name.clone(),
+                        "no assignment keeps every locked offset on the host".into(),
+                    );
+                }
+            }
+            check.solve()
+        });
+        match solved {
             Some(sol) => {
                 for (k, &i) in members.iter().enumerate() {
                     offsets[i] = sol.offsets[k];
@@ -449,6 +718,8 @@ fn assign_thrift(
     topo: &Topology,
     profile: &Profile,
     offsets: &[u32],
+    lock: Option<&Lock>,
+    moved: &mut BTreeMap<String, String>,
 ) -> Result<Vec<Option<u32>>, Vec<Diagnostic>> {
     let mut ports = vec![None; topo.nodes.len()];
     let Some(def) = profile
@@ -473,7 +744,30 @@ fn assign_thrift(
             }
         }
         kms.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
+        // Locked server ports first, while still free; gateways already point at them.
+        let mut rest = Vec::new();
         for i in kms {
+            let n = &topo.nodes[i];
+            let locked = lock
+                .and_then(|l| l.nodes.get(&n.name))
+                .filter(|l| l.host == host.name)
+                .and_then(|l| l.thrift_server_port);
+            match locked {
+                Some(p) if !used.contains(&p) && p <= hi_limit => {
+                    used.insert(p);
+                    ports[i] = Some(p);
+                }
+                Some(p) => {
+                    moved.insert(
+                        format!("{}#thrift", n.name),
+                        format!("port {p} is now taken on `{}`", host.name),
+                    );
+                    rest.push(i);
+                }
+                None => rest.push(i),
+            }
+        }
+        for i in rest {
             let port = if def.follows_offset {
                 def.base + offsets[i]
             } else {
@@ -711,6 +1005,7 @@ fn build_plan(
         links,
         warnings,
         manual,
+        changes: None,
     }
 }
 

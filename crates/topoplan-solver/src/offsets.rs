@@ -57,6 +57,13 @@ impl HostProblem<'_> {
         (lo..=hi).contains(&o) && self.bases.iter().all(|b| !self.reserved.contains(&(b + o)))
     }
 
+    /// The first port two nodes at offsets `a` and `b` would both listen on, if any.
+    pub fn shared_port(&self, a: u32, b: u32) -> Option<u32> {
+        self.bases
+            .iter()
+            .find_map(|x| self.bases.iter().find(|y| *x + a == *y + b).map(|_| x + a))
+    }
+
     fn compatible(diffs: &BTreeSet<u32>, o: u32, taken: &[u32]) -> bool {
         taken.iter().all(|t| !diffs.contains(&o.abs_diff(*t)))
     }

@@ -21,6 +21,44 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Hard-coded sites left to the operator, with the value each should take.
     pub manual: Vec<ManualStep>,
+    /// What changed against the lock file, when the plan was made with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<PlanChange>>,
+}
+
+/// One difference between the lock and the new plan, terraform style.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlanChange {
+    /// `+` added, `~` changed, `-` removed.
+    pub op: String,
+    /// `node`, `host`, `offset`, `thrift-server-port` or `link`.
+    pub kind: String,
+    /// The node, or the link as `from -> to (reference)`.
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    /// Why a locked value moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl PlanChange {
+    /// One line: `~ offset gw1: 2 -> 3 (port 9445 is now reserved on `h`)`.
+    pub fn line(&self) -> String {
+        let mut s = format!("{} {} {}", self.op, self.kind, self.subject);
+        match (&self.old, &self.new) {
+            (Some(o), Some(n)) => s.push_str(&format!(": {o} -> {n}")),
+            (None, Some(n)) => s.push_str(&format!(": {n}")),
+            (Some(o), None) => s.push_str(&format!(" (was {o})")),
+            (None, None) => {}
+        }
+        if let Some(w) = &self.why {
+            s.push_str(&format!(" ({w})"));
+        }
+        s
+    }
 }
 
 impl Plan {

@@ -31,13 +31,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Solve a topology and print the plan: offsets, ports, links, warnings.
+    ///
+    /// When `<topology>.lock` exists beside it (`topologies/x.toml` -> `topologies/x.lock`), its
+    /// offsets and fixed ports are kept and the plan shows what changed against it.
     Plan {
         /// The topology file (TOML).
         topology: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+        /// Write the lock file after planning (atomically).
+        #[arg(long)]
+        write_lock: bool,
+        /// Exit 0 when nothing changed against the lock, 2 when something did (or there is no
+        /// lock yet), 1 for problems.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
+    /// Plan and write `<topology>.lock`, so later plans keep today's offsets and ports.
+    Lock { topology: PathBuf },
     /// Write one bundle folder per node (overlays, start script, README) plus plan.json and review.md.
     Bundle {
         topology: PathBuf,
@@ -168,8 +180,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let templates = load_templates(cli.templates.as_deref())?;
     match cli.command {
-        Command::Plan { topology, format } => {
+        Command::Plan {
+            topology,
+            format,
+            write_lock,
+            detailed_exitcode,
+        } => {
             let plan = plan_file(&topology, &templates)?;
+            if write_lock {
+                write_lock_file(&topology, &plan)?;
+            }
             let fmt = match format {
                 PlanFormat::Text => topoplan_report::Format::Text,
                 PlanFormat::Json => topoplan_report::Format::Json,
@@ -178,7 +198,23 @@ fn run(cli: Cli) -> Result<()> {
             if !matches!(format, PlanFormat::Text) {
                 print_warnings(&topology, &plan);
             }
-            out(&topoplan_report::print(&plan, fmt))
+            out(&topoplan_report::print(&plan, fmt))?;
+            let changed = plan.changes.as_ref().is_none_or(|c| !c.is_empty());
+            if detailed_exitcode && changed && !write_lock {
+                return Err(Reported(2).into());
+            }
+            Ok(())
+        }
+        Command::Lock { topology } => {
+            let plan = plan_file(&topology, &templates)?;
+            let path = write_lock_file(&topology, &plan)?;
+            print_warnings(&topology, &plan);
+            out(&format!(
+                "locked {} node(s) and {} link(s) in `{}`\n",
+                plan.nodes.len(),
+                plan.links.len(),
+                path.display()
+            ))
         }
         Command::Bundle { topology, out: dir } => {
             let plan = plan_file(&topology, &templates)?;
@@ -302,6 +338,18 @@ fn profiles(set: &TemplateSet) -> Result<BTreeMap<String, Profile>> {
     set.profiles().map_err(|e| anyhow::anyhow!(e))
 }
 
+/// The lock file of a topology: `x.toml` -> `x.lock`, beside it.
+fn lock_path(topology: &Path) -> PathBuf {
+    topology.with_extension("lock")
+}
+
+fn write_lock_file(topology: &Path, plan: &Plan) -> Result<PathBuf> {
+    let path = lock_path(topology);
+    let text = topoplan_solver::lock_of(plan).to_toml();
+    topoplan_safefs::write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
 /// Reads, validates and solves a topology; diagnostics are printed and become exit code 1.
 fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
     let bytes =
@@ -330,7 +378,22 @@ fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
         }
     };
     let profile = &profiles[&topo.product];
-    topoplan_solver::solve(&topo, profile).map_err(|diags| {
+    let lock_file = lock_path(path);
+    let lock = match std::fs::read_to_string(&lock_file) {
+        Ok(text) => match topoplan_model::Lock::parse(&text, &topo.name, &topo.product) {
+            Ok(l) => Some(l),
+            Err(diags) => {
+                eprint!(
+                    "{}",
+                    diagnostics::render(&lock_file.display().to_string(), &text, &diags)
+                );
+                return Err(Reported(1).into());
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading `{}`", lock_file.display())),
+    };
+    topoplan_solver::solve_locked(&topo, profile, lock.as_ref()).map_err(|diags| {
         eprint!("{}", diagnostics::render(&name, &src, &diags));
         Reported(1).into()
     })

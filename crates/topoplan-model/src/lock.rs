@@ -1,0 +1,172 @@
+//! The lock file (`<topology>.lock`, beside the topology, as `Cargo.lock` beside
+//! `Cargo.toml`): what an earlier plan assigned, so that a later plan keeps it. A deployment
+//! lives for years; adding a node must not move the ports of nodes already running.
+//!
+//! It holds every node's host and offset, every assigned fixed port (the 1.1.0 Thrift server
+//! ports), and every link with its port and URL, so a new plan can be compared with it
+//! (`+` new, `~` changed, `-` removed). It is written by `topoplan lock` / `plan --write-lock`
+//! and read by `plan`, `bundle`, `review` and `check`; hand edits are checked like the
+//! topology.
+
+use crate::diag::Diagnostic;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// Version of the lock format.
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lock {
+    pub version: u32,
+    pub deployment: String,
+    pub product: String,
+    pub nodes: BTreeMap<String, LockedNode>,
+    #[serde(default)]
+    pub links: Vec<LockedLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedNode {
+    pub host: String,
+    pub offset: u32,
+    /// Thrift key-validation server port (key managers of Thrift profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thrift_server_port: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedLink {
+    pub from: String,
+    pub reference: String,
+    pub to: String,
+    pub port: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockWire {
+    version: Spanned<u32>,
+    deployment: Spanned<String>,
+    product: Spanned<String>,
+    #[serde(default)]
+    nodes: BTreeMap<String, LockedNode>,
+    #[serde(default)]
+    links: Vec<LockedLink>,
+}
+
+impl Lock {
+    /// Parses a lock and checks that it belongs to `deployment` of `product`. Diagnostics
+    /// point into the lock's own text.
+    pub fn parse(src: &str, deployment: &str, product: &str) -> Result<Lock, Vec<Diagnostic>> {
+        let w: LockWire = toml::from_str(src).map_err(|e| {
+            vec![
+                Diagnostic::error("invalid-lock", "not a topoplan lock file")
+                    .at(
+                        e.span().unwrap_or(0..0),
+                        e.message().lines().next().unwrap_or("").to_string(),
+                    )
+                    .note("regenerate it with `topoplan lock <topology>`"),
+            ]
+        })?;
+        let mut diags = Vec::new();
+        if *w.version.get_ref() != LOCK_VERSION {
+            diags.push(
+                Diagnostic::error(
+                    "invalid-lock",
+                    format!("lock format version {}", w.version.get_ref()),
+                )
+                .at(
+                    w.version.span(),
+                    format!("this topoplan reads version {LOCK_VERSION}"),
+                ),
+            );
+        }
+        if w.product.get_ref() != product {
+            diags.push(
+                Diagnostic::error(
+                    "foreign-lock",
+                    format!("the lock is for product `{}`, the topology for `{product}`", w.product.get_ref()),
+                )
+                .at(w.product.span(), "locked for another product")
+                .note("a lock belongs to one topology: delete it to plan afresh, or use the topology it was written for"),
+            );
+        }
+        if w.deployment.get_ref() != deployment {
+            diags.push(
+                Diagnostic::error(
+                    "foreign-lock",
+                    format!(
+                        "the lock is for deployment `{}`, the topology is `{deployment}`",
+                        w.deployment.get_ref()
+                    ),
+                )
+                .at(w.deployment.span(), "locked for another deployment")
+                .note("a lock belongs to one topology: delete it to plan afresh, or use the topology it was written for"),
+            );
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let mut links = w.links;
+        links.sort();
+        Ok(Lock {
+            version: *w.version.get_ref(),
+            deployment: w.deployment.into_inner(),
+            product: w.product.into_inner(),
+            nodes: w.nodes,
+            links,
+        })
+    }
+
+    /// The lock as TOML, with a header saying what it is.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).expect("a lock serialises");
+        format!(
+            "# topoplan lock: the offsets, fixed ports and links of the last plan written with\n\
+             # `topoplan lock` or `plan --write-lock`. Later plans keep them, so adding a node never moves\n\
+             # a running one. Commit it beside the topology; see docs/lock.md.\n{body}"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_another_topology() {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(
+            "km".to_string(),
+            LockedNode {
+                host: "h".into(),
+                offset: 2,
+                thrift_server_port: Some(10397),
+            },
+        );
+        let lock = Lock {
+            version: LOCK_VERSION,
+            deployment: "d".into(),
+            product: "appm-1.1.0".into(),
+            nodes,
+            links: vec![LockedLink {
+                from: "gw".into(),
+                reference: "thrift".into(),
+                to: "km".into(),
+                port: 10397,
+                url: None,
+            }],
+        };
+        let text = lock.to_toml();
+        assert_eq!(Lock::parse(&text, "d", "appm-1.1.0").unwrap(), lock);
+        let d = Lock::parse(&text, "d", "appm-1.2.0").unwrap_err();
+        assert_eq!(d[0].code, "foreign-lock");
+        let d = Lock::parse("version = 1\nnodez = 3\n", "d", "p").unwrap_err();
+        assert_eq!(d[0].code, "invalid-lock");
+    }
+}
