@@ -181,6 +181,37 @@ impl Patch {
     }
 }
 
+/// One value that differs from the patch (see [`Patch::drift`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub pointer: String,
+    pub expected: String,
+    pub found: String,
+}
+
+impl Patch {
+    /// Every `replace` whose value the file does not hold, and every `test` that fails, as
+    /// JSON text; compared as values, so spacing does not count. Nothing is written.
+    pub fn drift(&self, target: &str) -> Result<Vec<Drift>, JsonPatchError> {
+        let root = parse_ast(target)?;
+        let mut out = Vec::new();
+        for op in &self.ops {
+            let node = resolve(&root, &op.tokens, &op.path)?;
+            let r = node.range();
+            let text = &target[r.start..r.end];
+            let same = serde_json::from_str::<Value>(text).is_ok_and(|v| v == op.value);
+            if !same {
+                out.push(Drift {
+                    pointer: op.path.clone(),
+                    expected: op.value.to_string(),
+                    found: text.to_string(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn parse_ast(text: &str) -> Result<Ast<'_>, JsonPatchError> {
     let parsed =
         jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &ParseOptions::default())
@@ -268,6 +299,23 @@ mod tests {
             )
         );
         assert_eq!(p.apply(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn drift_compares_values_not_spacing() {
+        let p = patch(
+            r#"[{"op":"test","path":"/sso/issuer","value":"store"},{"op":"replace","path":"/sso/url","value":"https://h:1/samlsso"}]"#,
+        );
+        let d = p.drift(CONF).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].found, "\"%https.host%/samlsso\"");
+        assert!(p.drift(&p.apply(CONF).unwrap()).unwrap().is_empty());
+        assert!(
+            patch(r#"[{"op":"replace","path":"/sso/x~1y","value":[1,2]}]"#)
+                .drift(CONF)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

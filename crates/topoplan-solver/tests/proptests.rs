@@ -397,3 +397,67 @@ proptest! {
         }
     }
 }
+
+/// Extra nodes (host, roles; unpinned) to add, and optionally (node, base) whose port to reserve.
+type Additions = (Vec<(usize, Vec<&'static str>)>, Option<(usize, usize)>);
+
+fn additions() -> impl Strategy<Value = Additions> {
+    (
+        prop::collection::vec(
+            (0usize..4, prop::sample::subsequence(ROLES.to_vec(), 1..=4)),
+            1..4,
+        ),
+        prop::option::weighted(0.3, (0usize..9, 0usize..6)),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    /// With a lock, adding nodes never moves a locked node's offset or Thrift port unless the
+    /// plan says why; a newly reserved port under a locked node moves it, with the reason.
+    #[test]
+    fn a_lock_keeps_running_nodes_in_place(g in gen(), (extra, reserve) in additions()) {
+        let profiles = profiles();
+        let profile = &profiles[g.product];
+        let Ok(topo) = topoplan_model::parse(&to_toml(&g), &profiles) else { return Ok(()) };
+        let Ok(before) = topoplan_solver::solve(&topo, profile) else { return Ok(()) };
+        let lock = topoplan_solver::lock_of(&before);
+        let mut g2 = g.clone();
+        let nh = g2.hosts.len();
+        for (h, roles) in extra {
+            g2.nodes.push((h % nh, roles, None));
+        }
+        if let Some((n, b)) = reserve {
+            let victim = &before.nodes[n % before.nodes.len()];
+            let hi: usize = victim.host[1..].parse().unwrap();
+            let port = bases(g.product)[b % bases(g.product).len()] + victim.offset;
+            g2.hosts[hi].push(port);
+        }
+        let Ok(topo2) = topoplan_model::parse(&to_toml(&g2), &profiles) else { return Ok(()) };
+        let Ok(after) = topoplan_solver::solve_locked(&topo2, profile, Some(&lock)) else { return Ok(()) };
+        let changes = after.changes.clone().expect("planned with a lock");
+        for old in &before.nodes {
+            let new = after.node(&old.name).expect("nodes are only added");
+            if new.offset != old.offset {
+                let explained = changes.iter().any(|c| c.kind == "offset" && c.subject == old.name && c.why.is_some());
+                prop_assert!(explained, "{} moved {} -> {} without a reason\n{}", old.name, old.offset, new.offset, to_toml(&g2));
+                prop_assert!(reserve.is_some() || old.pinned, "{} moved with nothing reserved\n{}", old.name, to_toml(&g2));
+            }
+            let (t0, t1) = (old.thrift.as_ref().and_then(|t| t.server_port), new.thrift.as_ref().and_then(|t| t.server_port));
+            if t0 != t1 {
+                prop_assert!(changes.iter().any(|c| c.kind == "thrift-server-port" && c.subject == old.name), "{} Thrift port moved silently", old.name);
+            }
+        }
+        // Every added node is announced.
+        for n in &after.nodes {
+            if before.node(&n.name).is_none() {
+                prop_assert!(changes.iter().any(|c| c.op == "+" && c.kind == "node" && c.subject == n.name));
+            }
+        }
+        // The new plan is still valid.
+        if let Err(e) = check(&g2, &after) {
+            prop_assert!(false, "{e}\n{}", to_toml(&g2));
+        }
+    }
+}

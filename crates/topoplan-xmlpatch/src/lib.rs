@@ -164,6 +164,36 @@ impl Patch {
     /// Applies the patch to `target`; returns the new text. Either every operation applies or
     /// an error is returned and nothing changes.
     pub fn apply(&self, target: &str) -> Result<String, PatchError> {
+        let edits = self.edits(target)?;
+        let out = splice(target, edits).map_err(|o| PatchError::Overlap { a: o.a, b: o.b })?;
+        // A user template can add markup that only breaks in context (a prefix the target
+        // does not declare): never hand back a file the product could not parse.
+        Document::parse_with_options(&out, options())
+            .map_err(|e| PatchError::BadResult(e.to_string()))?;
+        Ok(out)
+    }
+
+    /// What differs between `target` and what the patch would write, per operation, without
+    /// writing: the drift check. An operation whose bytes are already in place is not listed.
+    pub fn drift(&self, target: &str) -> Result<Vec<Drift>, PatchError> {
+        Ok(self
+            .edits(target)?
+            .into_iter()
+            .filter(|e| target[e.range.clone()] != e.text)
+            .map(|e| Drift {
+                selector: e.label.to_string(),
+                expected: e.text.trim().to_string(),
+                found: if e.range.is_empty() {
+                    "(missing)".to_string()
+                } else {
+                    target[e.range].trim().to_string()
+                },
+            })
+            .collect())
+    }
+
+    /// Every operation resolved against one parse of `target` to a byte range and its text.
+    fn edits<'p>(&'p self, target: &str) -> Result<Vec<Edit<'p>>, PatchError> {
         let doc = Document::parse_with_options(target, options())
             .map_err(|e| PatchError::BadTarget(e.to_string()))?;
         let mut edits: Vec<Edit> = Vec::new();
@@ -215,13 +245,19 @@ impl Patch {
                 label: op.sel.as_str(),
             });
         }
-        let out = splice(target, edits).map_err(|o| PatchError::Overlap { a: o.a, b: o.b })?;
-        // A user template can add markup that only breaks in context (a prefix the target
-        // does not declare): never hand back a file the product could not parse.
-        Document::parse_with_options(&out, options())
-            .map_err(|e| PatchError::BadResult(e.to_string()))?;
-        Ok(out)
+        Ok(edits)
     }
+}
+
+/// One value that differs from the plan (see [`Patch::drift`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The selector of the operation.
+    pub selector: String,
+    /// What the plan writes there (as it appears in the file).
+    pub expected: String,
+    /// What the file holds, or `(missing)`.
+    pub found: String,
 }
 
 /// `<add>`: append the content as last child, indented like the parent's children; or, for a
@@ -453,6 +489,24 @@ mod tests {
             once.replace("<u>2</u>", "<u>3</u>"),
             "the keyed entry is updated in place"
         );
+    }
+
+    #[test]
+    fn drift_lists_only_the_values_that_differ() {
+        let p = patch("<replace sel=\"/c:Server/c:Ports/c:Offset/text()\">0</replace><add sel=\"/c:Server/c:Ports\"><c:H>h</c:H></add>");
+        let d = p.drift(CARBON).unwrap();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].found, "(missing)");
+        let p = patch("<replace sel=\"/c:Server/c:Ports/c:Offset/text()\">7</replace>");
+        assert_eq!(
+            p.drift(CARBON).unwrap(),
+            vec![Drift {
+                selector: "/c:Server/c:Ports/c:Offset/text()".into(),
+                expected: "7".into(),
+                found: "0".into()
+            }]
+        );
+        assert!(p.drift(&p.apply(CARBON).unwrap()).unwrap().is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! maps outcomes to exit codes (0 ok, 1 the input or plan has problems, 2 usage or I/O error).
 
 mod apply;
+mod check;
 mod diagnostics;
 mod embedded;
 
@@ -86,6 +87,20 @@ enum Command {
         /// The node's name in the topology.
         node: String,
     },
+    /// Check installed nodes against the plan: every value `apply` would write, and any
+    /// `-DportOffset` in bin/wso2server.sh or JAVA_OPTS. Reads only; exit 1 when anything drifted.
+    Check {
+        topology: PathBuf,
+        /// A node and its product home, `NODE=DIR`; repeat for more nodes.
+        #[arg(long = "home", value_name = "NODE=DIR")]
+        homes: Vec<String>,
+        /// A file of `NODE=DIR` lines, for many nodes.
+        #[arg(long, value_name = "FILE")]
+        homes_file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
     /// Apply one node's bundle to a product home: only the selected values change.
     Apply {
         /// The node's bundle folder (`out/<node>`).
@@ -104,6 +119,12 @@ enum PlanFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -278,6 +299,16 @@ fn run(cli: Cli) -> Result<()> {
                     node_names(&plan)
                 ),
             }
+        }
+        Command::Check {
+            topology,
+            homes,
+            homes_file,
+            format,
+        } => {
+            let plan = plan_file(&topology, &templates)?;
+            let homes = check::homes(&homes, homes_file.as_deref())?;
+            check::run(&templates, &plan, &homes, format == CheckFormat::Json)
         }
         Command::Apply {
             bundle,

@@ -1,0 +1,178 @@
+//! `topoplan check`: does what is installed still match the plan? Reads only.
+//!
+//! For each node given a home, the node's overlays are rendered from the plan exactly as
+//! `bundle` does and evaluated against the installed files without writing (the patchers'
+//! `drift`), so every value `apply` would write is checked: `<Offset>`, `HostName`, Thrift
+//! ports and host, every rewired XML and JSON value. A `-DportOffset` in `bin/wso2server.sh`
+//! or in `JAVA_OPTS`, which wins over carbon.xml at run time, must agree with the offset.
+
+use crate::Reported;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use topoplan_render::{PatchFormat, TemplateSet};
+use topoplan_solver::Plan;
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct DriftItem {
+    pub node: String,
+    /// Product file under the node's home (or `$JAVA_OPTS`).
+    pub file: String,
+    /// Selector, JSON pointer or setting.
+    pub element: String,
+    pub expected: String,
+    pub found: String,
+}
+
+/// `NODE=DIR` pairs from `--home` and from `--homes FILE` (one per line, `#` comments).
+pub fn homes(pairs: &[String], file: Option<&Path>) -> Result<Vec<(String, PathBuf)>> {
+    let mut lines: Vec<String> = pairs.to_vec();
+    if let Some(f) = file {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading `{}`", f.display()))?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    lines
+        .iter()
+        .map(|l| {
+            let (n, d) = l
+                .split_once('=')
+                .with_context(|| format!("`{l}`: expected NODE=DIR"))?;
+            Ok((n.trim().to_string(), PathBuf::from(d.trim())))
+        })
+        .collect()
+}
+
+fn offsets_in(text: &str) -> Vec<String> {
+    text.match_indices("-DportOffset=")
+        .map(|(i, m)| {
+            text[i + m.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect()
+        })
+        .collect()
+}
+
+/// Every drift of one node's home.
+pub fn node_drift(
+    set: &TemplateSet,
+    plan: &Plan,
+    node: &str,
+    home: &Path,
+) -> Result<Vec<DriftItem>> {
+    let n = plan.node(node).context("checked by the caller")?;
+    let mut out = Vec::new();
+    let item = |file: &str, element: String, expected: String, found: String| DriftItem {
+        node: node.to_string(),
+        file: file.to_string(),
+        element,
+        expected,
+        found,
+    };
+    for o in topoplan_render::render_node(set, plan, node)? {
+        let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
+        let text = match std::fs::read_to_string(&target) {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(item(
+                    &o.path,
+                    "(file)".into(),
+                    "present".into(),
+                    format!("unreadable: {e}"),
+                ));
+                continue;
+            }
+        };
+        let found: Result<Vec<(String, String, String)>, String> = match o.format {
+            PatchFormat::Xml => topoplan_xmlpatch::Patch::parse(&o.patch)
+                .and_then(|p| p.drift(&text))
+                .map(|d| {
+                    d.into_iter()
+                        .map(|d| (d.selector, d.expected, d.found))
+                        .collect()
+                })
+                .map_err(|e| e.to_string()),
+            PatchFormat::Json => topoplan_jsonpatch::Patch::parse(&o.patch)
+                .and_then(|p| p.drift(&text))
+                .map(|d| {
+                    d.into_iter()
+                        .map(|d| (d.pointer, d.expected, d.found))
+                        .collect()
+                })
+                .map_err(|e| e.to_string()),
+        };
+        match found {
+            Ok(ds) => out.extend(ds.into_iter().map(|(e, x, f)| item(&o.path, e, x, f))),
+            Err(e) => out.push(item(
+                &o.path,
+                "(file)".into(),
+                "what the plan writes".into(),
+                e,
+            )),
+        }
+    }
+    let want = n.offset.to_string();
+    let script = "bin/wso2server.sh";
+    if let Ok(text) = std::fs::read_to_string(home.join(script)) {
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            for got in offsets_in(line).into_iter().filter(|g| *g != want) {
+                out.push(item(script, "-DportOffset".into(), want.clone(), got));
+            }
+        }
+    }
+    if let Ok(opts) = std::env::var("JAVA_OPTS") {
+        for got in offsets_in(&opts).into_iter().filter(|g| *g != want) {
+            out.push(item("$JAVA_OPTS", "-DportOffset".into(), want.clone(), got));
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(set: &TemplateSet, plan: &Plan, homes: &[(String, PathBuf)], json: bool) -> Result<()> {
+    anyhow::ensure!(
+        !homes.is_empty(),
+        "give at least one `--home NODE=DIR` (or `--homes FILE`)"
+    );
+    let mut all = Vec::new();
+    for (node, home) in homes {
+        anyhow::ensure!(
+            plan.node(node).is_some(),
+            "no node `{node}` in the plan; its nodes are: {}",
+            plan.nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        all.extend(node_drift(set, plan, node, home)?);
+    }
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&all)?;
+        s.push('\n');
+        s
+    } else if all.is_empty() {
+        format!("no drift: {} node(s) match the plan\n", homes.len())
+    } else {
+        let mut s = String::new();
+        for d in &all {
+            s.push_str(&format!(
+                "{}: {}: {}: expected {}, found {}\n",
+                d.node, d.file, d.element, d.expected, d.found
+            ));
+        }
+        s.push_str(&format!("{} value(s) drifted from the plan\n", all.len()));
+        s
+    };
+    crate::out(&text)?;
+    if all.is_empty() {
+        Ok(())
+    } else {
+        Err(Reported(1).into())
+    }
+}

@@ -1,0 +1,181 @@
+//! A deployment over time: lock a plan, add a node, preview the change; apply, then check
+//! the installed homes for drift.
+
+mod common;
+
+use common::{copy_tree, fixtures, topoplan};
+use std::path::Path;
+
+fn plan_json(topology: &Path) -> serde_json::Value {
+    let out = topoplan()
+        .args(["plan", "--format", "json"])
+        .arg(topology)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn code(args: &[&str], topology: &Path) -> i32 {
+    topoplan()
+        .args(args)
+        .arg(topology)
+        .output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap()
+}
+
+#[test]
+fn adding_a_node_moves_nothing_locked_and_the_preview_shows_only_it() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("shared.toml");
+    std::fs::copy(
+        common::root().join("topologies/dense-shared-host.toml"),
+        &topo,
+    )
+    .unwrap();
+    assert_eq!(
+        code(&["plan", "--detailed-exitcode"], &topo),
+        2,
+        "no lock yet: everything is new"
+    );
+    topoplan().arg("lock").arg(&topo).assert().success();
+    assert!(d.path().join("shared.lock").is_file());
+    assert_eq!(
+        code(&["plan", "--detailed-exitcode"], &topo),
+        0,
+        "nothing changed"
+    );
+    let before = plan_json(&topo);
+
+    // A gateway whose name sorts before every other node, on the shared host.
+    let mut text = std::fs::read_to_string(&topo).unwrap();
+    text.push_str("\n[[node]]\nname = \"aa-late-gw\"\nroles = [\"gateway\"]\nhost = \"ci-box\"\n\n[[link]]\nfrom = \"aa-late-gw\"\nto = \"km-b\"\n");
+    std::fs::write(&topo, text).unwrap();
+    assert_eq!(code(&["plan", "--detailed-exitcode"], &topo), 2);
+    let after = plan_json(&topo);
+    for n in before["nodes"].as_array().unwrap() {
+        let m = after["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == n["name"])
+            .unwrap();
+        assert_eq!(m["offset"], n["offset"], "{} moved", n["name"]);
+        assert_eq!(m["thrift"], n["thrift"], "{} Thrift changed", n["name"]);
+    }
+    let changes = after["changes"].as_array().unwrap();
+    assert!(changes.iter().all(|c| c["op"] == "+"), "{changes:#?}");
+    assert!(changes
+        .iter()
+        .all(|c| c["subject"].as_str().unwrap().contains("aa-late-gw")));
+    let text = topoplan().arg("plan").arg(&topo).output().unwrap().stdout;
+    let text = String::from_utf8(text).unwrap();
+    let preview = &text[text.find("changes against the lock").unwrap()..];
+    let preview = &preview[..preview.find("\n\n").unwrap_or(preview.len())];
+    insta::assert_snapshot!("lock-preview", preview);
+}
+
+#[test]
+fn a_lock_of_another_topology_is_a_located_error() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("t.toml");
+    std::fs::copy(common::root().join("topologies/all-in-one.toml"), &topo).unwrap();
+    std::fs::write(
+        d.path().join("t.lock"),
+        "version = 1\ndeployment = \"other\"\nproduct = \"appm-1.1.0\"\n",
+    )
+    .unwrap();
+    let out = topoplan().arg("plan").arg(&topo).output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error[foreign-lock]") && err.contains("t.lock:2:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_finds_exactly_the_value_edited_by_hand() {
+    let Some(fx) = fixtures() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let topo = common::root().join("topologies/thrift-cross-host.toml");
+    let out = d.path().join("out");
+    topoplan()
+        .args(["bundle"])
+        .arg(&topo)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    let mut args = vec!["check".to_string(), topo.display().to_string()];
+    for n in plan["nodes"].as_array().unwrap() {
+        let name = n["name"].as_str().unwrap();
+        let home = d.path().join(name);
+        copy_tree(&fx.join("appm-1.1.0"), &home);
+        topoplan()
+            .arg("apply")
+            .arg(out.join(name))
+            .arg("--home")
+            .arg(&home)
+            .assert()
+            .success();
+        args.push("--home".into());
+        args.push(format!("{name}={}", home.display()));
+    }
+    let run = |extra: &[&str]| {
+        let o = topoplan().args(&args).args(extra).output().unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8(o.stdout).unwrap(),
+        )
+    };
+    let (c, text) = run(&[]);
+    assert_eq!(c, 0, "{text}");
+    assert!(text.starts_with("no drift"), "{text}");
+
+    // One port edited by hand on the key manager, and a start script that passes another offset.
+    let amx = d.path().join("km/repository/conf/app-manager.xml");
+    let t = std::fs::read_to_string(&amx).unwrap();
+    assert!(t.contains("<ThriftServerPort>10397<"));
+    std::fs::write(
+        &amx,
+        t.replace("<ThriftServerPort>10397<", "<ThriftServerPort>10400<"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.path().join("gw-edge-2/bin")).unwrap();
+    std::fs::write(
+        d.path().join("gw-edge-2/bin/wso2server.sh"),
+        "#!/bin/sh\n# -DportOffset=9 in a comment does not count\nexec java -DportOffset=7 \"$@\"\n",
+    )
+    .unwrap();
+    let before: Vec<_> = std::fs::read(&amx).unwrap();
+    let (c, json) = run(&["--format", "json"]);
+    assert_eq!(c, 1, "{json}");
+    assert_eq!(std::fs::read(&amx).unwrap(), before, "check only reads");
+    let drift: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let drift = drift.as_array().unwrap();
+    assert_eq!(drift.len(), 2, "{json}");
+    assert_eq!(drift[0]["node"], "gw-edge-2");
+    assert_eq!(drift[0]["found"], "7");
+    assert_eq!(drift[1]["node"], "km");
+    assert_eq!(drift[1]["file"], "repository/conf/app-manager.xml");
+    assert_eq!(
+        drift[1]["element"],
+        "/APIManager/APIKeyManager/ThriftServerPort/text()"
+    );
+    assert_eq!(
+        (drift[1]["expected"].as_str(), drift[1]["found"].as_str()),
+        (Some("10397"), Some("10400"))
+    );
+    let (_, text) = run(&[]);
+    insta::assert_snapshot!("drift-report", text);
+}
