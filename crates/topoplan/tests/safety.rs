@@ -399,3 +399,81 @@ fn an_empty_thrift_server_host_is_filled_once() {
         .count();
     assert_eq!(live, 1, "{after}");
 }
+
+#[test]
+fn two_bundle_runs_never_interleave() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    assert!(bundle("topologies/all-in-one.toml", &out).status.success());
+    let before = tree(&out);
+    // Another run holds the output's parent folder.
+    let held = std::fs::File::open(d.path()).unwrap();
+    held.lock().unwrap();
+    let o = bundle("topologies/guide-gateway-km.toml", &out);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("in use"), "{}", stderr(&o));
+    assert_eq!(tree(&out), before);
+}
+
+#[test]
+fn a_failed_bundle_leaves_the_old_one_whole() {
+    if !is_root() {
+        return;
+    }
+    let d = open_tempdir();
+    let parent = d.path().join("bundles");
+    std::fs::create_dir(&parent).unwrap();
+    let out = parent.join("out");
+    assert!(bundle("topologies/multi-host-ha.toml", &out)
+        .status
+        .success());
+    chown_r(&parent, NOBODY);
+    // The operator may write the bundle but not create folders beside it: staging fails.
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before = tree(&out);
+    let exe = d.path().join("topoplan");
+    std::fs::copy(env!("CARGO_BIN_EXE_topoplan"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = Command::new("setpriv")
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+        ])
+        .arg(&exe)
+        .arg("bundle")
+        .arg(common::root().join("topologies/guide-gateway-km.toml"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert_eq!(tree(&out), before, "the old bundle must stay whole");
+    let left: Vec<_> = std::fs::read_dir(&parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "nothing half-written beside it: {left:?}");
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("t.toml");
+    std::fs::write(
+        &topo,
+        // Escape sequences as TOML escapes (valid TOML: they reach the messages) ...
+        "[deployment]\nname = \"x\"\nproduct = \"appm-1.2.0\"\n[[host]]\nname = \"h\"\n[[node]]\nname = \"a\"\nroles = [\"\\u001b[2J\\u001b]0;owned\\u0007\"]\nhost = \"h\\u001b[31m\"\n",
+    )
+    .unwrap();
+    let o = topoplan().arg("plan").arg(&topo).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains("\\u{1b}"), "shown escaped: {err}");
+    // ... and raw in the file (invalid TOML: they reach the quoted source line).
+    std::fs::write(&topo, "[deployment]\nname = \"x\u{1b}[2J\"\n").unwrap();
+    let o = topoplan().arg("plan").arg(&topo).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).contains('\u{1b}'), "{:?}", stderr(&o));
+}
