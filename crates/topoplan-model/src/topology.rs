@@ -121,8 +121,161 @@ impl Topology {
 /// `profiles` maps product names to profiles. On failure every diagnostic found is returned,
 /// in source order.
 pub fn parse(src: &str, profiles: &BTreeMap<String, Profile>) -> Result<Topology, Vec<Diagnostic>> {
-    let wire = parse_wire(src)?;
-    validate(wire, profiles)
+    // Structure first, over the whole file: every misspelt or missing key at once. Misspelt
+    // keys are then blanked out (same byte length, so spans stay right) and the semantic
+    // checks run too, so one run reports both kinds of problem.
+    let (clean, mut diags) = schema_pass(src)?;
+    let wire = match parse_wire(&clean) {
+        Ok(w) => w,
+        Err(more) => {
+            diags.extend(more);
+            diags.sort_by_key(Diagnostic::position);
+            return Err(diags);
+        }
+    };
+    match validate(wire, profiles) {
+        Ok(t) if diags.is_empty() => Ok(t),
+        Ok(_) => Err(diags),
+        Err(more) => {
+            diags.extend(more);
+            diags.sort_by_key(Diagnostic::position);
+            Err(diags)
+        }
+    }
+}
+
+/// The keys of each table of the format: (key, required).
+const DEPLOYMENT_KEYS: &[(&str, bool)] =
+    &[("name", true), ("product", true), ("key_validation", false)];
+const HOST_KEYS: &[(&str, bool)] = &[
+    ("name", true),
+    ("address", false),
+    ("reserved_ports", false),
+];
+const NODE_KEYS: &[(&str, bool)] = &[
+    ("name", true),
+    ("roles", true),
+    ("host", true),
+    ("offset", false),
+];
+const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
+
+/// Checks every table's keys against the format. Returns the source with misspelt keys blanked
+/// and their diagnostics; `Err` when the structure is too broken to go on (a syntax error,
+/// a missing key, an unknown top-level table).
+fn schema_pass(src: &str) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
+    use toml::de::{DeTable, DeValue};
+    // Values the spanned parser accepts but TOML does not (integers beyond 64 bits).
+    if let Err(e) = toml::from_str::<toml::Table>(src) {
+        let span = e.span().unwrap_or(0..0);
+        return Err(vec![syntax_diagnostic(src, span, first_line(e.message()))]);
+    }
+    let root = match DeTable::parse(src) {
+        Ok(r) => r,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            return Err(vec![syntax_diagnostic(src, span, first_line(e.message()))]);
+        }
+    };
+    let mut diags = Vec::new();
+    let mut blank: Vec<Span> = Vec::new();
+    let mut stop = false;
+    fn unknown(key: &str, span: Span, keys: &[(&str, bool)], table: &str) -> Diagnostic {
+        let mut d = Diagnostic::error("unknown-key", format!("unknown key `{key}` in `{table}`"))
+            .at(span, "not a key of this table");
+        if let Some(h) = did_you_mean(key, keys.iter().map(|k| k.0)) {
+            d = d.note(h);
+        }
+        let list: Vec<String> = keys.iter().map(|k| format!("`{}`", k.0)).collect();
+        d.note(format!("keys of `{table}`: {}", list.join(", ")))
+    }
+    /// Unknown keys (reported, and their key-value runs to blank) and missing ones (fatal).
+    fn check_table(
+        t: &DeTable,
+        span: Span,
+        keys: &[(&str, bool)],
+        table: &str,
+        diags: &mut Vec<Diagnostic>,
+        blank: &mut Vec<Span>,
+    ) -> bool {
+        let mut complete = true;
+        for (k, v) in t.iter() {
+            if !keys.iter().any(|(name, _)| *name == k.get_ref().as_ref()) {
+                diags.push(unknown(k.get_ref(), k.span(), keys, table));
+                blank.push(k.span().start..v.span().end.max(k.span().end));
+            }
+        }
+        for (name, required) in keys {
+            if *required && !t.keys().any(|k| k.get_ref().as_ref() == *name) {
+                diags.push(
+                    Diagnostic::error("missing-key", format!("`{table}` lacks `{name}`"))
+                        .at(span.clone(), format!("add `{name} = ...` to this table")),
+                );
+                complete = false;
+            }
+        }
+        complete
+    }
+    let root_keys: &[(&str, bool)] = &[
+        ("deployment", true),
+        ("host", false),
+        ("node", false),
+        ("link", false),
+    ];
+    for (k, v) in root.get_ref().iter() {
+        let (key, table_keys) = match k.get_ref().as_ref() {
+            "deployment" => ("deployment", DEPLOYMENT_KEYS),
+            "host" => ("[[host]]", HOST_KEYS),
+            "node" => ("[[node]]", NODE_KEYS),
+            "link" => ("[[link]]", LINK_KEYS),
+            other => {
+                diags.push(unknown(other, k.span(), root_keys, "the topology"));
+                stop = true;
+                continue;
+            }
+        };
+        match v.get_ref() {
+            DeValue::Table(t) => {
+                stop |= !check_table(t, v.span(), table_keys, key, &mut diags, &mut blank);
+            }
+            DeValue::Array(items) => {
+                for item in items.iter() {
+                    if let DeValue::Table(t) = item.get_ref() {
+                        stop |=
+                            !check_table(t, item.span(), table_keys, key, &mut diags, &mut blank);
+                    }
+                }
+            }
+            // Wrong shapes are the typed parse's to report, with its wording.
+            _ => {}
+        }
+    }
+    if !root
+        .get_ref()
+        .keys()
+        .any(|k| k.get_ref().as_ref() == "deployment")
+    {
+        diags.push(
+            Diagnostic::error("missing-key", "the topology has no `[deployment]` table")
+                .at(0..0, "add `[deployment]` with `name` and `product`"),
+        );
+        stop = true;
+    }
+    if stop {
+        diags.sort_by_key(Diagnostic::position);
+        return Err(diags);
+    }
+    let mut clean = src.as_bytes().to_vec();
+    for r in blank {
+        for b in &mut clean[r.start.min(src.len())..r.end.min(src.len())] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    }
+    // Only whole key-value runs were blanked, so the text is still UTF-8.
+    let clean = String::from_utf8(clean).unwrap_or_else(|_| src.to_string());
+    Ok((clean, diags))
 }
 
 fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
