@@ -24,7 +24,7 @@ pub struct DriftItem {
     pub found: String,
 }
 
-/// `NODE=DIR` pairs from `--home` and from `--homes FILE` (one per line, `#` comments).
+/// `NODE=DIR` pairs from `--home` and from `--homes-file FILE` (one per line, `#` comments).
 pub fn homes(pairs: &[String], file: Option<&Path>) -> Result<Vec<(String, PathBuf)>> {
     let mut lines: Vec<String> = pairs.to_vec();
     if let Some(f) = file {
@@ -137,7 +137,7 @@ pub fn node_drift(
 pub fn run(set: &TemplateSet, plan: &Plan, homes: &[(String, PathBuf)], json: bool) -> Result<()> {
     anyhow::ensure!(
         !homes.is_empty(),
-        "give at least one `--home NODE=DIR` (or `--homes FILE`)"
+        "give at least one `--home NODE=DIR` (or `--homes-file FILE`)"
     );
     let mut all = Vec::new();
     for (node, home) in homes {

@@ -141,6 +141,25 @@ fn check_finds_exactly_the_value_edited_by_hand() {
     let (c, text) = run(&[]);
     assert_eq!(c, 0, "{text}");
     assert!(text.starts_with("no drift"), "{text}");
+    // The same homes from a mapping file.
+    let map = d.path().join("homes.txt");
+    let lines: Vec<&str> = args
+        .iter()
+        .skip(2)
+        .filter(|a| *a != "--home")
+        .map(String::as_str)
+        .collect();
+    std::fs::write(&map, format!("# node=home\n{}\n", lines.join("\n"))).unwrap();
+    let o = topoplan()
+        .arg("check")
+        .arg(&topo)
+        .arg("--homes-file")
+        .arg(&map)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .starts_with(&format!("no drift: {} node(s)", lines.len())));
 
     // One port edited by hand on the key manager, and a start script that passes another offset.
     let amx = d.path().join("km/repository/conf/app-manager.xml");
