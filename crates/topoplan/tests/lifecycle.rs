@@ -80,6 +80,40 @@ fn adding_a_node_moves_nothing_locked_and_the_preview_shows_only_it() {
     let preview = &text[text.find("changes against the lock").unwrap()..];
     let preview = &preview[..preview.find("\n\n").unwrap_or(preview.len())];
     insta::assert_snapshot!("lock-preview", preview);
+
+    // A new pin that lands on a locked node's ports moves that node, and says why.
+    let gw_b = before["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "gw-b")
+        .unwrap()["offset"]
+        .as_u64()
+        .unwrap();
+    let text = std::fs::read_to_string(&topo).unwrap().replace(
+        "name = \"aa-late-gw\"\n",
+        &format!("name = \"aa-late-gw\"\noffset = {gw_b}\n"),
+    );
+    std::fs::write(&topo, text).unwrap();
+    let after = plan_json(&topo);
+    let changed: Vec<_> = after["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["op"] == "~")
+        .collect();
+    let moved: Vec<_> = changed.iter().filter(|c| c["kind"] == "offset").collect();
+    assert_eq!(moved.len(), 1, "{moved:#?}");
+    // Everything else that changed is a URL pointing at the moved node.
+    assert!(changed
+        .iter()
+        .filter(|c| c["kind"] != "offset")
+        .all(|c| c["kind"] == "link" && c["subject"].as_str().unwrap().contains("-> gw-b")));
+    assert_eq!(moved[0]["subject"], "gw-b");
+    assert!(
+        moved[0]["why"].as_str().unwrap().contains("aa-late-gw"),
+        "{moved:#?}"
+    );
 }
 
 #[test]
