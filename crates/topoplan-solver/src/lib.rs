@@ -117,7 +117,7 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
                 "node",
                 n.name.clone(),
                 None,
-                Some(format!("offset {} on `{}`", n.offset, n.host)),
+                Some(format!("offset {} on host {}", n.offset, n.host)),
                 None,
             )),
             Some(l) => {
