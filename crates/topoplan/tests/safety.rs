@@ -65,6 +65,24 @@ fn open_tempdir() -> tempfile::TempDir {
     d
 }
 
+/// Runs topoplan as `nobody` (root ignores file modes). The checkout may sit in a folder
+/// `nobody` cannot enter, so a copy of the binary in the open folder `dir` is run.
+fn as_nobody(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let exe = dir.join("topoplan");
+    std::fs::copy(env!("CARGO_BIN_EXE_topoplan"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Command::new("setpriv")
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+        ])
+        .arg(&exe)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// A 1.1.0 gateway bundle and a pristine home for it.
 fn gateway_case(dir: &Path) -> Option<(PathBuf, PathBuf)> {
     let fx = fixtures()?;
@@ -274,23 +292,15 @@ fn a_failed_apply_leaves_the_home_byte_identical() {
     let api = home.join("repository/deployment/server/synapse-configs/default/api");
     std::fs::set_permissions(&api, std::fs::Permissions::from_mode(0o555)).unwrap();
     let before = tree(&home);
-    // The checkout may sit in a folder `nobody` cannot enter: run a copy from the open folder.
-    let exe = d.path().join("topoplan");
-    std::fs::copy(env!("CARGO_BIN_EXE_topoplan"), &exe).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let o = Command::new("setpriv")
-        .args([
-            &format!("--reuid={NOBODY}"),
-            &format!("--regid={NOBODY}"),
-            "--clear-groups",
-        ])
-        .arg(&exe)
-        .arg("apply")
-        .arg(&gw)
-        .arg("--home")
-        .arg(&home)
-        .output()
-        .unwrap();
+    let o = as_nobody(
+        d.path(),
+        &[
+            "apply".as_ref(),
+            gw.as_os_str(),
+            "--home".as_ref(),
+            home.as_os_str(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
     assert_eq!(
@@ -431,22 +441,16 @@ fn a_failed_bundle_leaves_the_old_one_whole() {
     // The operator may write the bundle but not create folders beside it: staging fails.
     std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o555)).unwrap();
     let before = tree(&out);
-    let exe = d.path().join("topoplan");
-    std::fs::copy(env!("CARGO_BIN_EXE_topoplan"), &exe).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let o = Command::new("setpriv")
-        .args([
-            &format!("--reuid={NOBODY}"),
-            &format!("--regid={NOBODY}"),
-            "--clear-groups",
-        ])
-        .arg(&exe)
-        .arg("bundle")
-        .arg(common::root().join("topologies/guide-gateway-km.toml"))
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let topology = common::root().join("topologies/guide-gateway-km.toml");
+    let o = as_nobody(
+        d.path(),
+        &[
+            "bundle".as_ref(),
+            topology.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+    );
     assert!(!o.status.success());
     assert_eq!(tree(&out), before, "the old bundle must stay whole");
     let left: Vec<_> = std::fs::read_dir(&parent)
