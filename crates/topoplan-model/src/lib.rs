@@ -9,6 +9,7 @@ pub mod address;
 pub mod diag;
 pub mod lock;
 pub mod profile;
+pub mod schema;
 pub mod topology;
 
 pub use address::{parse_address, url_host, AddressError};

@@ -144,21 +144,22 @@ pub fn parse(src: &str, profiles: &BTreeMap<String, Profile>) -> Result<Topology
     }
 }
 
-/// The keys of each table of the format: (key, required).
-const DEPLOYMENT_KEYS: &[(&str, bool)] =
+/// The keys of each table of the format: (key, required). The schema pass checks files
+/// against these, and [`crate::schema`] publishes them as a JSON Schema, so the two agree.
+pub const DEPLOYMENT_KEYS: &[(&str, bool)] =
     &[("name", true), ("product", true), ("key_validation", false)];
-const HOST_KEYS: &[(&str, bool)] = &[
+pub const HOST_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("address", false),
     ("reserved_ports", false),
 ];
-const NODE_KEYS: &[(&str, bool)] = &[
+pub const NODE_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("roles", true),
     ("host", true),
     ("offset", false),
 ];
-const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
+pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
 
 /// Checks every table's keys against the format. Returns the source with misspelt keys blanked
 /// and their diagnostics; `Err` when the structure is too broken to go on (a syntax error,

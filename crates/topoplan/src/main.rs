@@ -5,9 +5,10 @@ mod apply;
 mod check;
 mod diagnostics;
 mod embedded;
+mod init;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,9 @@ enum Command {
     ///
     /// When `<topology>.lock` exists beside it (`topologies/x.toml` -> `topologies/x.lock`), its
     /// offsets and fixed ports are kept and the plan shows what changed against it.
+    #[command(
+        after_help = "Examples:\n  topoplan plan topologies/guide-gateway-km.toml\n  topoplan plan topologies/multi-host-ha.toml --format json | jq .nodes\n  topoplan plan site.toml --detailed-exitcode   # 0 unchanged, 2 changed against site.lock"
+    )]
     Plan {
         /// The topology file (TOML).
         topology: PathBuf,
@@ -50,8 +54,14 @@ enum Command {
         detailed_exitcode: bool,
     },
     /// Plan and write `<topology>.lock`, so later plans keep today's offsets and ports.
+    #[command(
+        after_help = "Examples:\n  topoplan lock site.toml          # writes site.lock; commit it beside site.toml"
+    )]
     Lock { topology: PathBuf },
     /// Write one bundle folder per node (overlays, start script, README) plus plan.json and review.md.
+    #[command(
+        after_help = "Examples:\n  topoplan bundle site.toml -o out/\n  scp -r out/km km-host:/tmp/ && ssh km-host topoplan apply /tmp/km --home /opt/wso2/km"
+    )]
     Bundle {
         topology: PathBuf,
         /// Output folder; node folders in it are replaced.
@@ -59,6 +69,9 @@ enum Command {
         out: PathBuf,
     },
     /// Draw the deployment: a cluster per host, a box per node, an edge per link kind.
+    #[command(
+        after_help = "Examples:\n  topoplan graph site.toml | dot -Tsvg > site.svg\n  topoplan graph site.toml --format svg -o site.svg\n  topoplan graph site.toml --format mermaid"
+    )]
     Graph {
         topology: PathBuf,
         /// `dot` for Graphviz, `mermaid` for Markdown (GitHub renders it), `svg` drawn by
@@ -71,6 +84,9 @@ enum Command {
     },
     /// Write the architecture review: diagram, port maps, links, firewall matrix, reasons,
     /// warnings. One self-contained file.
+    #[command(
+        after_help = "Examples:\n  topoplan review site.toml -o review.html\n  topoplan review site.toml -o review.md"
+    )]
     Review {
         topology: PathBuf,
         /// Output file; `.html` gives the HTML page, `.md` Markdown. Standard output (Markdown)
@@ -82,6 +98,9 @@ enum Command {
         format: Option<ReviewFormat>,
     },
     /// Explain one node: its offset and why, its ports, what it points at and what points at it.
+    #[command(
+        after_help = "Examples:\n  topoplan explain topologies/thrift-cross-host.toml gw-edge-1"
+    )]
     Explain {
         topology: PathBuf,
         /// The node's name in the topology.
@@ -89,6 +108,9 @@ enum Command {
     },
     /// Check installed nodes against the plan: every value `apply` would write, and any
     /// `-DportOffset` in bin/wso2server.sh or JAVA_OPTS. Reads only; exit 1 when anything drifted.
+    #[command(
+        after_help = "Examples:\n  topoplan check site.toml --home km=/opt/wso2/km --home gw1=/opt/wso2/gw1\n  topoplan check site.toml --homes-file homes.txt --format json"
+    )]
     Check {
         topology: PathBuf,
         /// A node and its product home, `NODE=DIR`; repeat for more nodes.
@@ -101,7 +123,38 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+    /// Write a commented starter topology that plans without errors.
+    #[command(
+        after_help = "Examples:\n  topoplan init --product appm-1.2.0 --preset distributed -o site.toml\n  topoplan init --preset all-in-one"
+    )]
+    Init {
+        /// The product profile.
+        #[arg(long, default_value = "appm-1.2.0")]
+        product: String,
+        /// The shape of the deployment.
+        #[arg(long, value_enum, default_value_t = Preset::Distributed)]
+        preset: Preset,
+        /// Write to this file (refused if it exists) instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on standard output.
+    #[command(
+        after_help = "Examples:\n  source <(topoplan completions bash)\n  topoplan completions zsh > ~/.zfunc/_topoplan"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the JSON Schema of the topology format (for `#:schema` in taplo-based editors).
+    #[command(
+        after_help = "Examples:\n  topoplan schema > topology.schema.json\n  # then, as the first line of a topology: #:schema ./topology.schema.json"
+    )]
+    Schema,
+    /// Print the manual page (roff) on standard output.
+    #[command(after_help = "Examples:\n  topoplan man > topoplan.1 && man ./topoplan.1")]
+    Man,
     /// Apply one node's bundle to a product home: only the selected values change.
+    #[command(
+        after_help = "Examples:\n  topoplan apply out/km --home /opt/wso2/km --dry-run\n  topoplan apply out/km --home /opt/wso2/km"
+    )]
     Apply {
         /// The node's bundle folder (`out/<node>`).
         bundle: PathBuf,
@@ -119,6 +172,16 @@ enum PlanFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Preset {
+    /// One node with every role.
+    AllInOne,
+    /// Gateway, key manager, store and publisher split over two hosts.
+    Distributed,
+    /// Two gateways and two key managers over three hosts.
+    Ha,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -309,6 +372,52 @@ fn run(cli: Cli) -> Result<()> {
             let plan = plan_file(&topology, &templates)?;
             let homes = check::homes(&homes, homes_file.as_deref())?;
             check::run(&templates, &plan, &homes, format == CheckFormat::Json)
+        }
+        Command::Init {
+            product,
+            preset,
+            out: file,
+        } => {
+            anyhow::ensure!(
+                profiles(&templates)?.contains_key(&product),
+                "unknown product `{product}`; known: {}",
+                profiles(&templates)?
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let text = init::starter(&product, preset);
+            match file {
+                Some(f) => {
+                    anyhow::ensure!(
+                        std::fs::symlink_metadata(&f).is_err(),
+                        "`{}` exists; topoplan init does not overwrite files",
+                        f.display()
+                    );
+                    topoplan_safefs::write_atomic(&f, text.as_bytes())?;
+                    out(&format!(
+                        "wrote `{}`; next: topoplan plan {}\n",
+                        f.display(),
+                        f.display()
+                    ))
+                }
+                None => out(&text),
+            }
+        }
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "topoplan", &mut buf);
+            out(&String::from_utf8_lossy(&buf))
+        }
+        Command::Schema => {
+            let schema = topoplan_model::schema::topology_schema(&profiles(&templates)?);
+            out(&format!("{}\n", serde_json::to_string_pretty(&schema)?))
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
+            out(&String::from_utf8_lossy(&buf))
         }
         Command::Apply {
             bundle,

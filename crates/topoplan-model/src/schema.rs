@@ -1,0 +1,112 @@
+//! The topology format as a JSON Schema (draft-07), for taplo-based editors (`#:schema`).
+//!
+//! The keys and which are required come from the same tables the parser checks files against
+//! ([`crate::topology::DEPLOYMENT_KEYS`] and the others), so the schema cannot drift from what
+//! `plan` accepts; a test compares every key with them. Products and roles come from the
+//! profiles, so a new profile extends the schema without code.
+
+use crate::topology::{DEPLOYMENT_KEYS, HOST_KEYS, LINK_KEYS, NODE_KEYS};
+use crate::Profile;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+
+fn property(
+    table: &str,
+    key: &str,
+    products: &[String],
+    roles: &[String],
+    modes: &[String],
+) -> Value {
+    match (table, key) {
+        ("deployment", "name") => {
+            json!({"type": "string", "pattern": NAME_PATTERN, "description": "Deployment name, shown in plans and bundles."})
+        }
+        ("deployment", "product") => {
+            json!({"type": "string", "enum": products, "description": "Product profile (a folder under templates/)."})
+        }
+        ("deployment", "key_validation") => {
+            json!({"type": "string", "enum": modes, "description": "How gateways validate keys; default: the profile's first mode."})
+        }
+        ("host", "name") => {
+            json!({"type": "string", "pattern": NAME_PATTERN, "description": "Unique host name, referenced by nodes; the address when `address` is absent."})
+        }
+        ("host", "address") => {
+            json!({"type": "string", "minLength": 1, "description": "RFC 1123 host name, IPv4 or IPv6 address (no port): goes into every URL pointing at this host."})
+        }
+        ("host", "reserved_ports") => {
+            json!({"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535}, "description": "Ports other software holds on this host."})
+        }
+        ("node", "name") => {
+            json!({"type": "string", "pattern": NAME_PATTERN, "not": {"enum": crate::topology::RESERVED_NODE_NAMES}, "description": "Unique node name; becomes the bundle folder."})
+        }
+        ("node", "roles") => {
+            json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": roles}, "description": "Roles of the node; `all` means every role."})
+        }
+        ("node", "host") => json!({"type": "string", "description": "A [[host]] name."}),
+        ("node", "offset") => {
+            json!({"type": "integer", "minimum": 0, "maximum": 65535, "description": "Pin the port offset; topoplan chooses the others around it."})
+        }
+        ("link", "from") => {
+            json!({"type": "string", "description": "The node that reads the value (consumer)."})
+        }
+        ("link", "to") => {
+            json!({"type": "string", "description": "The node it should point at (provider)."})
+        }
+        _ => json!({}),
+    }
+}
+
+fn table(
+    name: &str,
+    keys: &[(&str, bool)],
+    products: &[String],
+    roles: &[String],
+    modes: &[String],
+) -> Value {
+    let mut props = Map::new();
+    for (k, _) in keys {
+        props.insert(k.to_string(), property(name, k, products, roles, modes));
+    }
+    let required: Vec<&str> = keys.iter().filter(|k| k.1).map(|k| k.0).collect();
+    json!({"type": "object", "additionalProperties": false, "required": required, "properties": props})
+}
+
+/// The schema for the given profiles.
+pub fn topology_schema(profiles: &BTreeMap<String, Profile>) -> Value {
+    let products: Vec<String> = profiles.keys().cloned().collect();
+    let mut roles: Vec<String> = profiles
+        .values()
+        .flat_map(|p| p.product.roles.clone())
+        .collect();
+    roles.push("all".into());
+    roles.sort();
+    roles.dedup();
+    let mut modes: Vec<String> = profiles
+        .values()
+        .flat_map(|p| {
+            p.product
+                .key_validation
+                .iter()
+                .map(|k| k.as_str().to_string())
+        })
+        .collect();
+    modes.sort();
+    modes.dedup();
+    let list = |name: &str, keys: &[(&str, bool)]| json!({"type": "array", "items": table(name, keys, &products, &roles, &modes)});
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "topoplan topology",
+        "description": "Hosts, nodes with roles, optional pins and links of a distributed WSO2 Carbon deployment (docs/topology.md).",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["deployment"],
+        "properties": {
+            "deployment": table("deployment", DEPLOYMENT_KEYS, &products, &roles, &modes),
+            "host": list("host", HOST_KEYS),
+            "node": list("node", NODE_KEYS),
+            "link": list("link", LINK_KEYS),
+        }
+    })
+}
