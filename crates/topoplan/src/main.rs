@@ -5,6 +5,7 @@ mod apply;
 mod check;
 mod diagnostics;
 mod embedded;
+mod export;
 mod init;
 
 use anyhow::{Context, Result};
@@ -143,6 +144,20 @@ enum Command {
         after_help = "Examples:\n  source <(topoplan completions bash)\n  topoplan completions zsh > ~/.zfunc/_topoplan"
     )]
     Completions { shell: clap_complete::Shell },
+    /// Export the plan for a deployment tool: `ansible` writes inventory.yml, site.yml and
+    /// bundles/ into a folder that `ansible-playbook -i inventory.yml site.yml` runs as is.
+    #[command(
+        after_help = "Examples:\n  topoplan export ansible site.toml -o deploy/\n  ansible-playbook -i deploy/inventory.yml deploy/site.yml --check --diff\n  ansible-playbook -i deploy/inventory.yml deploy/site.yml -e topoplan_home_base=/opt/wso2"
+    )]
+    Export {
+        /// The tool to export for.
+        #[arg(value_enum)]
+        tool: ExportTool,
+        topology: PathBuf,
+        /// Output folder.
+        #[arg(short, long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Print the JSON Schema of the topology format (for `#:schema` in taplo-based editors).
     #[command(
         after_help = "Examples:\n  topoplan schema > topology.schema.json\n  # then, as the first line of a topology: #:schema ./topology.schema.json"
@@ -172,6 +187,12 @@ enum PlanFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportTool {
+    /// An Ansible inventory and playbook around the bundles.
+    Ansible,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -409,6 +430,28 @@ fn run(cli: Cli) -> Result<()> {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "topoplan", &mut buf);
             out(&String::from_utf8_lossy(&buf))
+        }
+        Command::Export {
+            tool: ExportTool::Ansible,
+            topology,
+            out: dir,
+        } => {
+            let plan = plan_file(&topology, &templates)?;
+            let reviews = vec![
+                ("review.md".to_string(), topoplan_report::markdown(&plan)),
+                ("review.html".to_string(), review_html(&plan, &templates)?),
+            ];
+            let bundle = Bundle::build(&templates, &plan, reviews)?;
+            export::write(&dir, &plan, &topology.display().to_string(), &bundle)?;
+            print_warnings(&topology, &plan);
+            out(&format!(
+                "wrote `{}`: inventory.yml ({} host(s)), site.yml, bundles/ ({} node(s))\nrun: ansible-playbook -i {}/inventory.yml {}/site.yml\n",
+                dir.display(),
+                plan.hosts.len(),
+                plan.nodes.len(),
+                dir.display(),
+                dir.display()
+            ))
         }
         Command::Schema => {
             let schema = topoplan_model::schema::topology_schema(&profiles(&templates)?);

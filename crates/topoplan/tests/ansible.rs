@@ -1,0 +1,124 @@
+//! `topoplan export ansible` as an operator runs it: ansible-playbook (local connection) applies
+//! every node's bundle to a copy of the real product files; the independent acceptance checker
+//! passes; a second run changes nothing; `--check` writes nothing.
+
+mod common;
+
+use common::{copy_tree, fixtures, root, tool, topoplan, tree};
+use std::process::Command;
+
+#[test]
+fn the_exported_playbook_deploys_and_is_idempotent() {
+    let Some(fx) = fixtures() else { return };
+    let Some(playbook) = tool("ANSIBLE_PLAYBOOK", &["ansible-playbook"]) else {
+        return;
+    };
+    let Some(python) = tool("PYTHON3", &["python3"]) else {
+        return;
+    };
+    let topology = root().join("topologies/multi-host-ha.toml");
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("deploy");
+    topoplan()
+        .args(["export", "ansible"])
+        .arg(&topology)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let inventory = std::fs::read_to_string(out.join("inventory.yml")).unwrap();
+    for needle in [
+        "ansible_host: \"10.0.1.11\"",
+        "ports_offset:",
+        "key_manager_server_url:",
+    ] {
+        assert!(
+            inventory.contains(needle),
+            "inventory lacks {needle}:\n{inventory}"
+        );
+    }
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bundles/plan.json")).unwrap())
+            .unwrap();
+    let homes = d.path().join("homes");
+    for n in plan["nodes"].as_array().unwrap() {
+        copy_tree(
+            &fx.join("appm-1.2.0"),
+            &homes.join(n["name"].as_str().unwrap()),
+        );
+    }
+    let run = |extra: &[&str]| {
+        let o = Command::new(&playbook)
+            .args([
+                "-i",
+                "inventory.yml",
+                "site.yml",
+                "-e",
+                "ansible_connection=local",
+            ])
+            .arg("-e")
+            .arg(format!("topoplan_home_base={}", homes.display()))
+            .arg("-e")
+            .arg(format!("topoplan_bin={}", env!("CARGO_BIN_EXE_topoplan")))
+            .args(extra)
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_LOCAL_TEMP", d.path().join("ansible-tmp"))
+            .env("ANSIBLE_REMOTE_TEMP", d.path().join("ansible-tmp"))
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        text
+    };
+    // The product homes only (the bundles are copied beside them, into .topoplan-bundles).
+    let product_homes = || -> Vec<_> {
+        plan["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| tree(&homes.join(n["name"].as_str().unwrap())))
+            .collect()
+    };
+    let pristine = product_homes();
+    let check = run(&["--check", "--diff"]);
+    assert!(check.contains("would change"), "{check}");
+    assert!(
+        product_homes() == pristine,
+        "--check changed a product home"
+    );
+    let first = run(&[]);
+    assert!(
+        first
+            .lines()
+            .filter(|l| l.contains("ok="))
+            .all(|l| !l.contains("changed=0")),
+        "the first run applied nothing: {first}"
+    );
+    let second = run(&[]);
+    let recap: Vec<&str> = second.lines().filter(|l| l.contains("ok=")).collect();
+    assert!(
+        !recap.is_empty() && recap.iter().all(|l| l.contains("changed=0")),
+        "{second}"
+    );
+    let verify = root().join("../shared/acceptance/verify.py");
+    let verify = if verify.exists() {
+        verify
+    } else {
+        fx.join("../acceptance/verify.py")
+    };
+    let v = Command::new(python)
+        .arg(&verify)
+        .arg(&topology)
+        .arg(out.join("bundles/plan.json"))
+        .arg(&homes)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&v.stdout);
+    assert!(v.status.success(), "{report}");
+    assert!(report.trim_end().ends_with(", 0 failed"), "{report}");
+}
