@@ -276,16 +276,22 @@ fn apply_refuses_a_home_of_another_release() {
     assert_eq!(tree(&home), before);
 }
 
-#[test]
-fn a_failed_apply_leaves_the_home_byte_identical() {
+/// As root: a gateway case in an open folder, its home handed to `nobody`.
+fn service_account_case() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
     if !is_root() {
-        return;
+        return None;
     }
     let d = open_tempdir();
-    let Some((gw, home)) = gateway_case(d.path()) else {
+    let (gw, home) = gateway_case(d.path())?;
+    chown_r(&home, NOBODY);
+    Some((d, gw, home))
+}
+
+#[test]
+fn a_failed_apply_leaves_the_home_byte_identical() {
+    let Some((d, gw, home)) = service_account_case() else {
         return;
     };
-    chown_r(&home, NOBODY);
     chown_r(&gw, NOBODY);
     // The gateway patches repository/conf first, then synapse-configs: make the last folder
     // unwritable, so the failure comes after other files were ready.
@@ -312,14 +318,9 @@ fn a_failed_apply_leaves_the_home_byte_identical() {
 
 #[test]
 fn apply_as_root_keeps_owner_and_mode_and_hides_backups() {
-    if !is_root() {
-        return;
-    }
-    let d = open_tempdir();
-    let Some((gw, home)) = gateway_case(d.path()) else {
+    let Some((_d, gw, home)) = service_account_case() else {
         return;
     };
-    chown_r(&home, NOBODY);
     let amx = home.join("repository/conf/app-manager.xml");
     std::fs::set_permissions(&amx, std::fs::Permissions::from_mode(0o640)).unwrap();
     let o = apply(&gw, &home);
