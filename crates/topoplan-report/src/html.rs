@@ -33,11 +33,29 @@ impl From<tera::Error> for ReviewError {
 struct Context<'a> {
     version: &'static str,
     plan: &'a Plan,
+    /// The drawn diagram, or empty above [`DRAW_UP_TO`] nodes.
     svg: String,
+    /// Above [`DRAW_UP_TO`] nodes: one row per host with its nodes counted per role.
+    summary: Vec<HostSummary>,
+    draw_up_to: usize,
     legend: Vec<LegendRow>,
     nodes: Vec<NodeRow>,
     hosts: Vec<HostMap>,
     firewall: Vec<FirewallRow>,
+}
+
+/// The in-process layout takes seconds for a few dozen boxes and minutes for a hundred, and
+/// boxes stop being readable long before: above this many nodes the review shows a per-host
+/// summary instead of the drawing, so `bundle` never spends more on the review than on the
+/// bundles. `graph --format dot` still draws every node (Graphviz scales).
+pub const DRAW_UP_TO: usize = 40;
+
+#[derive(Serialize)]
+struct HostSummary {
+    name: String,
+    address: String,
+    nodes: usize,
+    roles: String,
 }
 
 #[derive(Serialize)]
@@ -82,7 +100,33 @@ struct PortRow {
 /// Renders the review page of `plan` with `template` (the text of [`TEMPLATE`]).
 pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     let diagram = Diagram::from_plan(plan);
-    let svg = diagram.svg()?;
+    let drawn = plan.nodes.len() <= DRAW_UP_TO;
+    let svg = if drawn { diagram.svg()? } else { String::new() };
+    let summary = if drawn {
+        Vec::new()
+    } else {
+        plan.hosts
+            .iter()
+            .map(|h| {
+                let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+                for n in plan.nodes.iter().filter(|n| n.host == h.name) {
+                    for r in &n.roles {
+                        *counts.entry(r.as_str()).or_default() += 1;
+                    }
+                }
+                HostSummary {
+                    name: h.name.clone(),
+                    address: h.address.clone(),
+                    nodes: h.nodes.len(),
+                    roles: counts
+                        .iter()
+                        .map(|(r, c)| format!("{c} {r}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            })
+            .collect()
+    };
     let legend = KIND_LEGEND
         .iter()
         .filter(|(k, _)| diagram.edges.iter().any(|e| e.kind == *k))
@@ -140,6 +184,8 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
         version: env!("CARGO_PKG_VERSION"),
         plan,
         svg,
+        summary,
+        draw_up_to: DRAW_UP_TO,
         legend,
         nodes,
         hosts,

@@ -433,3 +433,54 @@ fn review_format_comes_from_the_file_name_or_is_refused() {
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--format html|markdown"));
     assert!(!txt.exists(), "nothing written on a usage error");
 }
+
+/// Above the drawing limit the review counts nodes per host instead of drawing them, so a
+/// large estate's review costs milliseconds, not minutes; every node is still in the tables.
+#[test]
+fn large_plans_get_a_host_summary_instead_of_a_drawing() {
+    let hosts = 10;
+    let per_host = topoplan_report::DRAW_UP_TO / hosts + 1;
+    let mut t = String::from("[deployment]\nname = \"big\"\nproduct = \"appm-1.2.0\"\n");
+    for h in 0..hosts {
+        t += &format!("[[host]]\nname = \"h{h}\"\naddress = \"10.9.{h}.1\"\n");
+    }
+    let roles = ["key-manager", "gateway", "store", "publisher", "gateway"];
+    for h in 0..hosts {
+        for k in 0..per_host {
+            t += &format!(
+                "[[node]]\nname = \"n{h}-{k}\"\nroles = [\"{}\"]\nhost = \"h{h}\"\n",
+                roles[k % roles.len()]
+            );
+        }
+        t += &format!("[[link]]\nfrom = \"n{h}-1\"\nto = \"n{h}-0\"\n");
+        if per_host > 4 {
+            t += &format!("[[link]]\nfrom = \"n{h}-4\"\nto = \"n{h}-0\"\n");
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("big.toml");
+    std::fs::write(&topo, t).unwrap();
+    let html = d.path().join("review.html");
+    let o = topoplan()
+        .arg("review")
+        .arg(&topo)
+        .arg("-o")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("<svg"), "a drawing above the limit");
+    assert!(page.contains("counts the nodes per host"));
+    for h in 0..hosts {
+        assert!(
+            page.contains(&format!(
+                "<td><code>h{h}</code></td><td>10.9.{h}.1</td><td class=\"num\">{per_host}</td>"
+            )),
+            "h{h} row"
+        );
+        for k in 0..per_host {
+            assert!(page.contains(&format!("n{h}-{k}")), "node n{h}-{k} missing");
+        }
+    }
+}
