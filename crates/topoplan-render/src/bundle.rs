@@ -131,9 +131,9 @@ exec \"$CARBON_HOME/bin/wso2server.sh\" -DportOffset={offset} \"$@\"\n",
     )
 }
 
-/// Text for a shell comment line: no line breaks or other control characters, whatever the
-/// caller validated before.
-fn comment_safe(s: &str) -> String {
+/// Text for a comment line (shell, YAML): no line breaks or other control characters,
+/// whatever the caller validated before.
+pub fn comment_safe(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()

@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use topoplan_solver::{NodePlan, Plan};
 
-pub use bundle::{write_bundle, Bundle, BundleFile, WriteReport, MANIFEST};
+pub use bundle::{comment_safe, write_bundle, Bundle, BundleFile, WriteReport, MANIFEST};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

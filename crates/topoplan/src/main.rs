@@ -242,6 +242,15 @@ fn review_format(explicit: Option<ReviewFormat>, out: Option<&Path>) -> Result<R
     }
 }
 
+/// Every node's bundle plus the reviews beside them: what `bundle` and `export` both write.
+fn build_bundle(plan: &Plan, templates: &TemplateSet) -> Result<Bundle> {
+    let reviews = vec![
+        ("review.md".to_string(), topoplan_report::markdown(plan)),
+        ("review.html".to_string(), review_html(plan, templates)?),
+    ];
+    Ok(Bundle::build(templates, plan, reviews)?)
+}
+
 fn review_html(plan: &Plan, templates: &TemplateSet) -> Result<String> {
     let template = templates
         .files
@@ -323,11 +332,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bundle { topology, out: dir } => {
             let plan = plan_file(&topology, &templates)?;
-            let reviews = vec![
-                ("review.md".to_string(), topoplan_report::markdown(&plan)),
-                ("review.html".to_string(), review_html(&plan, &templates)?),
-            ];
-            let bundle = Bundle::build(&templates, &plan, reviews)?;
+            let bundle = build_bundle(&plan, &templates)?;
             let report = topoplan_render::write_bundle(&dir, &bundle)?;
             print_warnings(&topology, &plan);
             let mut text = format!(
@@ -437,11 +442,7 @@ fn run(cli: Cli) -> Result<()> {
             out: dir,
         } => {
             let plan = plan_file(&topology, &templates)?;
-            let reviews = vec![
-                ("review.md".to_string(), topoplan_report::markdown(&plan)),
-                ("review.html".to_string(), review_html(&plan, &templates)?),
-            ];
-            let bundle = Bundle::build(&templates, &plan, reviews)?;
+            let bundle = build_bundle(&plan, &templates)?;
             export::write(&dir, &plan, &topology.display().to_string(), &bundle)?;
             print_warnings(&topology, &plan);
             out(&format!(
