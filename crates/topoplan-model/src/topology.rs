@@ -279,13 +279,9 @@ fn schema_pass(src: &str) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> 
     Ok((clean, diags))
 }
 
+/// The typed parse. Syntax was checked by [`schema_pass`], on the same text, so every error
+/// here is about the shape of a value.
 fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
-    // Syntax first, on an untyped table, so that a syntax error is never reported as a
-    // schema error and vice versa.
-    if let Err(e) = toml::from_str::<toml::Table>(src) {
-        let span = e.span().unwrap_or(0..0);
-        return Err(vec![syntax_diagnostic(src, span, first_line(e.message()))]);
-    }
     toml::from_str::<TopologyWire>(src).map_err(|e| {
         let msg = first_line(e.message());
         let span = e.span().unwrap_or(0..0);
