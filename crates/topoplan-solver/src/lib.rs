@@ -260,16 +260,17 @@ pub fn wire_locked(
     lock: Option<&Lock>,
     warnings: &mut Vec<String>,
 ) -> (DependencyGraph, Vec<Diagnostic>) {
-    let locked_to = |from: &str, reference: &str| -> Vec<&str> {
-        lock.map(|l| {
-            l.links
-                .iter()
-                .filter(|k| k.from == from && k.reference == reference)
-                .map(|k| k.to.as_str())
-                .collect()
-        })
-        .unwrap_or_default()
-    };
+    // The lock's providers per reader and reference, indexed once: looked up for every reader.
+    let mut locked: LockedProviders = BTreeMap::new();
+    for k in lock.iter().flat_map(|l| &l.links) {
+        locked
+            .entry(k.from.as_str())
+            .or_default()
+            .entry(k.reference.as_str())
+            .or_default()
+            .push(k.to.as_str());
+    }
+    let locked_to = |from: &str, reference: &str| locked_providers(&locked, from, reference);
     let mut g = DependencyGraph::new();
     let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| g.add_node(i)).collect();
     let mut diags = Vec::new();
@@ -412,6 +413,20 @@ pub fn wire_locked(
     }
     unserved_warnings(topo, profile, &g, warnings);
     (g, diags)
+}
+
+/// Providers a lock recorded, by reader, then reference.
+type LockedProviders<'l> = BTreeMap<&'l str, BTreeMap<&'l str, Vec<&'l str>>>;
+
+fn locked_providers<'l>(
+    locked: &'l LockedProviders<'l>,
+    from: &str,
+    reference: &str,
+) -> &'l [&'l str] {
+    locked
+        .get(from)
+        .and_then(|m| m.get(reference))
+        .map_or(&[], Vec::as_slice)
 }
 
 /// Nodes by role and links by source, built once so that wiring is linear in the topology.
