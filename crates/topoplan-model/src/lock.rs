@@ -47,6 +47,13 @@ pub struct LockedLink {
     pub url: Option<String>,
 }
 
+impl LockedLink {
+    /// What the reader held: the URL, or the bare port for non-HTTP links (Thrift).
+    pub fn value(&self) -> String {
+        self.url.clone().unwrap_or_else(|| self.port.to_string())
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LockWire {

@@ -176,11 +176,11 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
     let mut seen = BTreeSet::new();
     for l in &plan.links {
         let k = key(&l.from, &l.reference, &l.to);
-        let value = l.url.clone().unwrap_or_else(|| l.port.to_string());
+        let value = l.value();
         match old.get(&k) {
             None => out.push(change("+", "link", k.clone(), None, Some(value), None)),
             Some(o) => {
-                let was = o.url.clone().unwrap_or_else(|| o.port.to_string());
+                let was = o.value();
                 if was != value {
                     out.push(change("~", "link", k.clone(), Some(was), Some(value), None));
                 }
@@ -190,14 +190,7 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
     }
     for (k, o) in &old {
         if !seen.contains(k) {
-            out.push(change(
-                "-",
-                "link",
-                k.clone(),
-                Some(o.url.clone().unwrap_or_else(|| o.port.to_string())),
-                None,
-                None,
-            ));
+            out.push(change("-", "link", k.clone(), Some(o.value()), None, None));
         }
     }
     out
@@ -935,14 +928,7 @@ fn build_plan(
         } else {
             port_def.base
         };
-        let url = matches!(port_def.protocol.as_str(), "http" | "https").then(|| {
-            format!(
-                "{}://{}:{}",
-                port_def.protocol,
-                topoplan_model::url_host(&provider.address),
-                port
-            )
-        });
+        let url = url(&port_def.protocol, &provider.address, port);
         links.push(LinkPlan {
             kind: r.kind.clone(),
             reference: r.name.clone(),
@@ -1024,6 +1010,12 @@ fn build_plan(
     }
 }
 
+/// `scheme://host:port` for a port that speaks HTTP(S), with IPv6 bracketed; `None` otherwise.
+fn url(protocol: &str, address: &str, port: u32) -> Option<String> {
+    matches!(protocol, "http" | "https")
+        .then(|| format!("{protocol}://{}:{port}", topoplan_model::url_host(address)))
+}
+
 /// The profile's manual sites, resolved to the nodes that read them and the values to set.
 fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
     profile
@@ -1046,14 +1038,11 @@ fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
                         .iter()
                         .map(|n| {
                             let p = n.port(port).unwrap_or(def.base);
-                            let host = topoplan_model::url_host(&n.address);
                             ManualValue {
                                 node: n.name.clone(),
-                                value: if matches!(def.protocol.as_str(), "http" | "https") {
-                                    format!("{}://{host}:{p}", def.protocol)
-                                } else {
-                                    format!("{host}:{p}")
-                                },
+                                value: url(&def.protocol, &n.address, p).unwrap_or_else(|| {
+                                    format!("{}:{p}", topoplan_model::url_host(&n.address))
+                                }),
                             }
                         })
                         .collect()

@@ -201,6 +201,13 @@ pub struct ManualStep {
     pub evidence: String,
 }
 
+impl LinkPlan {
+    /// What the reader holds: the URL, or the bare port for non-HTTP links (Thrift).
+    pub fn value(&self) -> String {
+        self.url.clone().unwrap_or_else(|| self.port.to_string())
+    }
+}
+
 impl ManualStep {
     /// The step as one Markdown list item, for the review and the node READMEs. For a node
     /// that has the provider role itself, only its own value is shown.

@@ -44,7 +44,7 @@ all:\n  vars:\n    topoplan_deployment: {}\n    topoplan_product: {}\n  hosts:\n
                 .collect();
             let mut peers = serde_json::Map::new();
             for l in plan.uses(&n.name) {
-                let v = l.url.clone().unwrap_or_else(|| l.port.to_string());
+                let v = l.value();
                 match peers.get_mut(&l.reference) {
                     Some(serde_json::Value::Array(a)) => a.push(v.into()),
                     Some(old) => *old = serde_json::Value::Array(vec![old.clone(), v.into()]),
