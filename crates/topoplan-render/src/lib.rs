@@ -63,13 +63,15 @@ impl PatchFormat {
     }
 
     fn of_template(name: &str) -> Option<(&str, PatchFormat)> {
+        Self::of_bundle_path(name.strip_suffix(".tera")?)
+    }
+
+    /// A patch file of a bundle (`<product file>.patch.xml` / `.patch.json`): the product file
+    /// it patches and its format.
+    pub fn of_bundle_path(path: &str) -> Option<(&str, PatchFormat)> {
         [PatchFormat::Xml, PatchFormat::Json]
             .into_iter()
-            .find_map(|f| {
-                name.strip_suffix(".tera")?
-                    .strip_suffix(f.suffix())
-                    .map(|rel| (rel, f))
-            })
+            .find_map(|f| path.strip_suffix(f.suffix()).map(|rel| (rel, f)))
     }
 
     /// Escaping of every value a template prints.

@@ -13,28 +13,16 @@
 //!
 //! A failure before step 5 writes nothing: staged files are removed when dropped.
 
+use crate::patch::AnyPatch;
 use crate::Reported;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use topoplan_model::HomeIdentity;
+use topoplan_render::PatchFormat;
 use topoplan_safefs::{existing_regular, lock_dir, private_dir, resolve_inside, Staged};
-
-/// Patch formats by bundle file suffix: RFC 5261 for XML files, RFC 6902 for JSON files.
-const SUFFIXES: [&str; 2] = [".patch.xml", ".patch.json"];
 
 /// Backups of the original product files, under the product home.
 pub const BACKUP_DIR: &str = ".topoplan/backup";
-
-/// Applies one patch document (by its suffix) to a product file's text.
-fn apply_patch(suffix: &str, patch: &str, target: &str) -> Result<String, (bool, String)> {
-    if suffix == ".patch.json" {
-        let p = topoplan_jsonpatch::Patch::parse(patch).map_err(|e| (true, e.to_string()))?;
-        p.apply(target).map_err(|e| (false, e.to_string()))
-    } else {
-        let p = topoplan_xmlpatch::Patch::parse(patch).map_err(|e| (true, e.to_string()))?;
-        p.apply(target).map_err(|e| (false, e.to_string()))
-    }
-}
 
 struct Change {
     rel: String,
@@ -141,12 +129,10 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
             .expect("walked under overlay")
             .to_string_lossy()
             .replace('\\', "/");
-        let Some((rel, suffix)) = SUFFIXES
-            .iter()
-            .find_map(|s| rel.strip_suffix(s).map(|r| (r.to_string(), *s)))
-        else {
+        let Some((rel, format)) = PatchFormat::of_bundle_path(&rel) else {
             continue;
         };
+        let rel = rel.to_string();
         let patch_text =
             std::fs::read_to_string(&p).with_context(|| format!("reading `{}`", p.display()))?;
         let target = match resolve_inside(home, Path::new(&rel)) {
@@ -180,7 +166,14 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
                 continue;
             }
         };
-        match apply_patch(suffix, &patch_text, &before) {
+        let patch = match AnyPatch::parse(format, &patch_text) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!("`{}`: {e}", p.display()));
+                continue;
+            }
+        };
+        match patch.apply(&before) {
             Ok(after) => changes.push(Change {
                 rel,
                 target,
@@ -188,8 +181,7 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
                 before,
                 after,
             }),
-            Err((true, e)) => problems.push(format!("`{}`: {e}", p.display())),
-            Err((false, e)) => problems.push(format!("`{}`: {e}", home.join(&rel).display())),
+            Err(e) => problems.push(format!("`{}`: {e}", home.join(&rel).display())),
         }
     }
     if !problems.is_empty() {

@@ -6,11 +6,12 @@
 //! ports and host, every rewired XML and JSON value. A `-DportOffset` in `bin/wso2server.sh`
 //! or in `JAVA_OPTS`, which wins over carbon.xml at run time, must agree with the offset.
 
+use crate::patch::AnyPatch;
 use crate::Reported;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use topoplan_render::{PatchFormat, TemplateSet};
+use topoplan_render::TemplateSet;
 use topoplan_solver::Plan;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -89,24 +90,7 @@ pub fn node_drift(
                 continue;
             }
         };
-        let found: Result<Vec<(String, String, String)>, String> = match o.format {
-            PatchFormat::Xml => topoplan_xmlpatch::Patch::parse(&o.patch)
-                .and_then(|p| p.drift(&text))
-                .map(|d| {
-                    d.into_iter()
-                        .map(|d| (d.selector, d.expected, d.found))
-                        .collect()
-                })
-                .map_err(|e| e.to_string()),
-            PatchFormat::Json => topoplan_jsonpatch::Patch::parse(&o.patch)
-                .and_then(|p| p.drift(&text))
-                .map(|d| {
-                    d.into_iter()
-                        .map(|d| (d.pointer, d.expected, d.found))
-                        .collect()
-                })
-                .map_err(|e| e.to_string()),
-        };
+        let found = AnyPatch::parse(o.format, &o.patch).and_then(|p| p.drift(&text));
         match found {
             Ok(ds) => out.extend(ds.into_iter().map(|(e, x, f)| item(&o.path, e, x, f))),
             Err(e) => out.push(item(

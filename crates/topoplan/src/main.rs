@@ -7,6 +7,7 @@ mod diagnostics;
 mod embedded;
 mod export;
 mod init;
+mod patch;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
