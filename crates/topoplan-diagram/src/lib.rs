@@ -36,12 +36,8 @@ pub struct NodeBox {
     pub roles: Vec<String>,
     pub offset: u32,
     pub pinned: bool,
-    /// Management console and servlet HTTPS port (`servlet-https`).
-    pub https: Option<u32>,
-    /// Pass-through (API traffic) HTTPS and HTTP ports.
-    pub passthrough: (Option<u32>, Option<u32>),
-    /// The Thrift key-validation server port, when this node runs one.
-    pub thrift: Option<u32>,
+    /// The ports of the profile's columns that the node opens: (column title, port).
+    pub ports: Vec<(String, u32)>,
 }
 
 impl NodeBox {
@@ -53,17 +49,7 @@ impl NodeBox {
             self.offset,
             if self.pinned { " (pinned)" } else { "" }
         ));
-        if let Some(h) = self.https {
-            l.push(format!("https {h}"));
-        }
-        match self.passthrough {
-            (Some(s), Some(p)) => l.push(format!("pass-through {s} / {p}")),
-            (Some(s), None) | (None, Some(s)) => l.push(format!("pass-through {s}")),
-            (None, None) => {}
-        }
-        if let Some(t) = self.thrift {
-            l.push(format!("thrift {t}"));
-        }
+        l.extend(self.ports.iter().map(|(title, p)| format!("{title} {p}")));
         l
     }
 }
@@ -91,59 +77,8 @@ fn kind_label(kind: &str) -> String {
     kind.replace('-', " ")
 }
 
-/// What each link kind means, for legends.
-pub const KIND_LEGEND: &[(&str, &str)] = &[
-    (
-        "thrift",
-        "gateway validates API keys over Thrift at the key manager",
-    ),
-    (
-        "key-validation",
-        "gateway validates API keys over HTTPS at the key manager",
-    ),
-    (
-        "oauth",
-        "gateway's token / authorize / revoke APIs call the key manager",
-    ),
-    (
-        "sso",
-        "SAML SSO: web apps send users to the identity provider",
-    ),
-    (
-        "acs",
-        "identity provider posts SAML responses to the app's Assertion Consumer Service",
-    ),
-    ("auth", "admin services authenticate at the key manager"),
-    ("entitlement", "XACML entitlement checks at the key manager"),
-    (
-        "workflow",
-        "gateway calls the store's WorkflowCallbackService",
-    ),
-    (
-        "publish",
-        "publisher deploys apps to the gateway (one environment per gateway)",
-    ),
-    (
-        "access-url",
-        "store shows each app's access URL at the gateway (the first environment)",
-    ),
-    ("cors", "gateway allows the store's pages as CORS origins"),
-];
-
-/// Edge colours per link kind, shared by every format so a reader who learned one picture
-/// can read the others.
-pub fn kind_colour(kind: &str) -> &'static str {
-    match kind {
-        "thrift" | "key-validation" => "#b91c1c",
-        "oauth" => "#c2410c",
-        "sso" | "acs" => "#1d4ed8",
-        "auth" | "entitlement" => "#7c3aed",
-        "workflow" => "#047857",
-        "publish" | "access-url" => "#0f766e",
-        "cors" => "#0369a1",
-        _ => "#475569",
-    }
-}
+/// The colour of edges whose kind the profile does not colour.
+pub const DEFAULT_COLOUR: &str = "#475569";
 
 /// The deployment diagram of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +86,9 @@ pub struct Diagram {
     pub title: String,
     pub clusters: Vec<Cluster>,
     pub edges: Vec<Edge>,
+    /// Edge colour per link kind (the profile's `[[kind]]`), shared by every format so a
+    /// reader who learned one picture can read the others.
+    pub colours: std::collections::BTreeMap<String, String>,
 }
 
 impl Diagram {
@@ -166,7 +104,7 @@ impl Diagram {
                     .get(h.name.as_str())
                     .into_iter()
                     .flatten()
-                    .map(|n| node_box(n))
+                    .map(|n| node_box(plan, n))
                     .collect(),
             })
             .collect();
@@ -196,7 +134,19 @@ impl Diagram {
             title: plan.deployment.clone(),
             clusters,
             edges,
+            colours: plan
+                .kinds
+                .iter()
+                .map(|k| (k.name.clone(), k.colour.clone()))
+                .collect(),
         }
+    }
+
+    /// The colour of a link kind's edges.
+    pub fn colour(&self, kind: &str) -> &str {
+        self.colours
+            .get(kind)
+            .map_or(DEFAULT_COLOUR, String::as_str)
     }
 
     /// Graphviz DOT: `dot -Tsvg` draws it with real clusters.
@@ -231,7 +181,7 @@ impl Diagram {
             let _ = writeln!(s, "  }}");
         }
         for e in &self.edges {
-            let colour = kind_colour(&e.kind);
+            let colour = self.colour(&e.kind);
             let _ = writeln!(
                 s,
                 "  {} -> {} [label={}, color=\"{colour}\", fontcolor=\"{colour}\"];",
@@ -273,7 +223,7 @@ impl Diagram {
             );
         }
         for (i, e) in self.edges.iter().enumerate() {
-            let colour = kind_colour(&e.kind);
+            let colour = self.colour(&e.kind);
             let _ = writeln!(s, "  linkStyle {i} stroke:{colour},color:{colour}");
         }
         s
@@ -308,19 +258,17 @@ impl Diagram {
     }
 }
 
-fn node_box(n: &NodePlan) -> NodeBox {
+fn node_box(plan: &Plan, n: &NodePlan) -> NodeBox {
     NodeBox {
         name: n.name.clone(),
         roles: n.roles.clone(),
         offset: n.offset,
         pinned: n.pinned,
-        https: n.port("servlet-https"),
-        passthrough: (n.port("passthrough-https"), n.port("passthrough-http")),
-        thrift: n
-            .thrift
-            .as_ref()
-            .filter(|t| t.server_enabled)
-            .and_then(|t| t.server_port),
+        ports: plan
+            .columns
+            .iter()
+            .filter_map(|c| Some((c.title.clone(), n.port(&c.port)?)))
+            .collect(),
     }
 }
 
@@ -357,9 +305,10 @@ mod tests {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             offset,
             pinned: false,
-            https: Some(9443 + offset),
-            passthrough: (Some(8243 + offset), Some(8280 + offset)),
-            thrift: None,
+            ports: vec![
+                ("https".to_string(), 9443 + offset),
+                ("pt-ssl".to_string(), 8243 + offset),
+            ],
         };
         Diagram {
             title: "say \"hi\"".into(),
@@ -381,6 +330,7 @@ mod tests {
                 kind: "oauth".into(),
                 ports: vec![9445],
             }],
+            colours: [("oauth".to_string(), "#c2410c".to_string())].into(),
         }
     }
 
@@ -391,7 +341,12 @@ mod tests {
         assert!(dot.contains("subgraph cluster_0 {"));
         assert!(dot.contains("label=\"core ([fd00::2])\""));
         assert!(dot.contains("\"gw.1\" -> \"km-1\" [label=\"oauth 9445\""));
-        assert!(dot.contains("\"km-1\" [label=\"km-1\\nkey-manager\\noffset 2\\nhttps 9445\\npass-through 8245 / 8282\"]"), "{dot}");
+        assert!(
+            dot.contains(
+                "\"km-1\" [label=\"km-1\\nkey-manager\\noffset 2\\nhttps 9445\\npt-ssl 8245\"]"
+            ),
+            "{dot}"
+        );
     }
 
     #[test]
@@ -418,12 +373,12 @@ mod tests {
     }
 
     #[test]
-    fn pinned_offsets_and_thrift_servers_show_in_the_box() {
+    fn pinned_offsets_and_column_ports_show_in_the_box() {
         let mut n = sample().clusters[1].nodes[0].clone();
         n.pinned = true;
-        n.thrift = Some(10397);
+        n.ports.push(("srv".into(), 10397));
         let lines = n.lines();
         assert!(lines.contains(&"offset 2 (pinned)".to_string()));
-        assert_eq!(lines.last().unwrap(), "thrift 10397");
+        assert_eq!(lines.last().unwrap(), "srv 10397");
     }
 }

@@ -142,12 +142,20 @@ pub const CODES: &[(&str, &str)] = &[
         "two pinned nodes on one host listen on the same port",
     ),
     (
-        "no-key-manager",
-        "a gateway has no key manager to validate keys against",
+        "missing-provider",
+        "a node cannot work without a provider the topology lacks (the profile's `required_for`)",
     ),
     (
-        "ambiguous-key-manager",
-        "a gateway could use several key managers and no link says which",
+        "ambiguous-provider",
+        "a node could use several providers it cannot work without, and no link says which",
+    ),
+    (
+        "fixed-port-collision",
+        "two nodes on one host open a port the offset does not move",
+    ),
+    (
+        "unknown-warning",
+        "`[deployment] allow` names a code no warning has",
     ),
     (
         "conflicting-links",
@@ -163,6 +171,56 @@ pub const CODES: &[(&str, &str)] = &[
         "no offsets exist that keep every port on a host distinct",
     ),
 ];
+
+/// Every warning code the engine gives, with a one-line summary. Profiles add `single-<role>`
+/// for each role with `single` set. `docs/diagnostics.md` has one heading per code.
+pub const WARNING_CODES: &[(&str, &str)] = &[
+    (
+        "unwired",
+        "a node reads references from a role no node has: they keep their defaults",
+    ),
+    (
+        "several-providers",
+        "several nodes could serve a reference; one was chosen by rule",
+    ),
+    (
+        "unserved",
+        "a provider no reader lists (a profile's `unserved` text)",
+    ),
+    (
+        "span-not-proven",
+        "a host too large to prove its smallest offset span",
+    ),
+    (
+        "cross-host-link",
+        "a link the profile marks `cross_host` crosses hosts: a firewall opening",
+    ),
+    ("privileged-port", "a node listens below 1024"),
+    (
+        "reserved-near",
+        "a node listens within 2 of a reserved port",
+    ),
+    (
+        "single-<role>",
+        "the only node of a role the profile marks `single` (e.g. `single-key-manager`)",
+    ),
+];
+
+/// The warning codes a topology of this profile can get (what `allow` accepts).
+pub fn warning_codes(p: &crate::Profile) -> Vec<String> {
+    let mut v: Vec<String> = WARNING_CODES
+        .iter()
+        .filter(|(c, _)| !c.contains('<'))
+        .map(|(c, _)| c.to_string())
+        .collect();
+    v.extend(
+        p.role
+            .iter()
+            .filter(|r| r.single.is_some())
+            .map(|r| format!("single-{}", r.name)),
+    );
+    v
+}
 
 #[cfg(test)]
 mod tests {
@@ -187,7 +245,7 @@ mod docs_tests {
     #[test]
     fn every_code_has_a_docs_heading() {
         let docs = include_str!("../../../docs/diagnostics.md");
-        for (code, _) in super::CODES {
+        for (code, _) in super::CODES.iter().chain(super::WARNING_CODES) {
             assert!(
                 docs.contains(&format!("## `{code}`")),
                 "docs/diagnostics.md lacks `{code}`"

@@ -13,9 +13,13 @@ pub mod schema;
 pub mod topology;
 
 pub use address::{parse_address, url_host, AddressError};
-pub use diag::{error_chain, Diagnostic, Label, Severity, Span, CODES};
+pub use diag::{
+    error_chain, warning_codes, Diagnostic, Label, Severity, Span, CODES, WARNING_CODES,
+};
 pub use lock::{Lock, LockedLink, LockedNode, LOCK_VERSION};
 pub use profile::{
-    HomeIdentity, KeyValidation, ManualDef, PortDef, PortRule, Profile, Providers, ReferenceDef,
+    locate, profile_schema, AnsibleVarDef, HomeIdentity, KindDef, Launcher, ManualDef, ModeDef,
+    PortDef, PortRule, Profile, ProfileProblem, Providers, ReferenceDef, RoleDef, Seg,
+    DEFAULT_MODE,
 };
-pub use topology::{parse, Host, Link, Node, Topology};
+pub use topology::{parse, parse_with, Host, Link, Node, Topology};

@@ -2,7 +2,7 @@
 //! `Cargo.toml`): what an earlier plan assigned, so that a later plan keeps it. A deployment
 //! lives for years; adding a node must not move the ports of nodes already running.
 //!
-//! It holds every node's host and offset, every assigned fixed port (the 1.1.0 Thrift server
+//! It holds every node's host and offset, every per-node port (e.g. the 1.1.0 Thrift server
 //! ports), and every link with its port and URL, so a new plan can be compared with it
 //! (`+` new, `~` changed, `-` removed). It is written by `topoplan lock` / `plan --write-lock`
 //! and read by `plan`, `bundle`, `review` and `check`; hand edits are checked like the
@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 /// Version of the lock format.
-pub const LOCK_VERSION: u32 = 1;
+/// 2: per-node ports by port name (`ports`), for every `rule = "per-node"` port of the profile.
+pub const LOCK_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lock {
@@ -31,9 +32,9 @@ pub struct Lock {
 pub struct LockedNode {
     pub host: String,
     pub offset: u32,
-    /// Thrift key-validation server port (key managers of Thrift profiles).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thrift_server_port: Option<u32>,
+    /// The node's `rule = "per-node"` ports (those it opens), by port name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,7 +91,8 @@ impl Lock {
                 .at(
                     w.version.span(),
                     format!("this topoplan reads version {LOCK_VERSION}"),
-                ),
+                )
+                .note("regenerate it with `topoplan lock <topology>`"),
             );
         }
         if w.product.get_ref() != product {
@@ -153,7 +155,7 @@ mod tests {
             LockedNode {
                 host: "h".into(),
                 offset: 2,
-                thrift_server_port: Some(10397),
+                ports: [("thrift-key-validation".to_string(), 10397)].into(),
             },
         );
         let lock = Lock {
@@ -173,7 +175,7 @@ mod tests {
         assert_eq!(Lock::parse(&text, "d", "appm-1.1.0").unwrap(), lock);
         let d = Lock::parse(&text, "d", "appm-1.2.0").unwrap_err();
         assert_eq!(d[0].code, "foreign-lock");
-        let d = Lock::parse("version = 1\nnodez = 3\n", "d", "p").unwrap_err();
+        let d = Lock::parse("version = 2\nnodez = 3\n", "d", "p").unwrap_err();
         assert_eq!(d[0].code, "invalid-lock");
     }
 }

@@ -1,46 +1,53 @@
-//! Product profiles: the port catalogue and the cross-node references of one product release.
+//! Product profiles: everything topoplan knows about one product release, as data.
 //!
-//! A profile is data (`templates/<product>/profile.toml`), not code, so that adding a product
-//! means adding a folder. Every entry carries the evidence line from the fixtures' `PORTS.md`
-//! it was taken from, which the docs and the review repeat.
+//! A profile (`templates/<product>/profile.toml`, documented in `docs/profiles.md`) declares the
+//! product's roles, its modes (ways to run it that change which ports open and which references
+//! are read), its port catalogue, its cross-node references and who reads them, the link kinds
+//! shown in diagrams, and the sites left to the operator. The engine names no product: adding a
+//! product means adding a folder. Every entry carries the evidence it was taken from, which the
+//! docs and the review repeat.
+//!
+//! [`Profile::parse`] reports **every** problem of a profile in one run, each with the byte
+//! range of the key it concerns, so `topoplan profile check` can point at file, line and column.
 
-use serde::Deserialize;
-use std::collections::BTreeMap;
-
-/// How a gateway validates API keys against its key manager.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KeyValidation {
-    /// Thrift client on the gateway, Thrift server on the key manager (App Manager 1.0/1.1).
-    Thrift,
-    /// SOAP over the key manager's HTTPS servlet port.
-    Ws,
-}
-
-impl KeyValidation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyValidation::Thrift => "thrift",
-            KeyValidation::Ws => "ws",
-        }
-    }
-}
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
 /// Who decides a port's number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PortRule {
-    /// Every node listens on it (if `listens`), at `base` (+ offset if `follows_offset`).
+    /// The port is at `base` (+ the node's offset when `follows_offset`). A listening port
+    /// that does not follow the offset collides when two nodes that open it share a host:
+    /// that is reported as an error (`fixed-port-collision`).
     #[default]
     Every,
-    /// The key-validation Thrift server: only key managers keep it, each on a port of its own.
-    ThriftServer,
+    /// The port has a per-node configuration element: the solver gives each node on a host
+    /// that opens it a value of its own, from `base` (+ offset when `follows_offset`) up,
+    /// free of every other port on the host. References to the port carry the provider's
+    /// value (e.g. a client port that must equal a server port).
+    PerNode,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A product profile. See `docs/profiles.md` for every key, with examples.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "topoplan product profile")]
 pub struct Profile {
     pub product: ProductInfo,
+    /// The roles a node may have. `all` is reserved: in a topology it means every role.
+    #[serde(default)]
+    pub role: Vec<RoleDef>,
+    /// Ways to run the product that change which ports open and which references are read
+    /// (the topology's `[deployment] key_validation` picks one; the first is the default).
+    /// A profile without modes has one implicit mode, `default`.
+    #[serde(default)]
+    pub mode: Vec<ModeDef>,
+    /// Link kinds: the legend and colour every diagram and review uses for a reference's kind.
+    #[serde(default)]
+    pub kind: Vec<KindDef>,
     #[serde(default)]
     pub port: Vec<PortDef>,
     #[serde(default)]
@@ -49,15 +56,187 @@ pub struct Profile {
     /// shown in each reader's README and in the review's "manual steps", with the value to set.
     #[serde(default)]
     pub manual: Vec<ManualDef>,
+    /// Variables `topoplan export ansible` adds to each node of the inventory.
+    #[serde(default)]
+    pub ansible_var: Vec<AnsibleVarDef>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInfo {
+    /// The profile's folder name and the topology's `deployment.product`.
+    pub name: String,
+    /// Human title, shown in reviews.
+    pub title: String,
+    /// Lowest and highest port a listening port may take.
+    #[serde(default = "default_range")]
+    pub port_range: [u32; 2],
+    /// How `apply` recognises a home of this product, so that a bundle for one release is
+    /// never applied to another.
+    pub home: HomeIdentity,
+    /// The product's own start script, which `check` reads for an offset option that would
+    /// override the planned one.
+    #[serde(default)]
+    pub launcher: Option<Launcher>,
+}
+
+/// A product home's identity: a folder it has, and the name and version the product states
+/// as the root's `<Name>` and `<Version>` children of `file`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HomeIdentity {
+    /// A folder every home of the product has (relative to the home).
+    pub marker: String,
+    /// An XML file (relative to the home) whose root has `<Name>` and `<Version>` children.
+    pub file: String,
+    pub name: String,
+    pub version: String,
+}
+
+/// The start script and the option that sets the offset on its command line.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Launcher {
+    /// Relative to the home, e.g. `bin/server.sh`.
+    pub script: String,
+    /// The option, without `=` and value, e.g. `-DportOffset`.
+    pub offset_option: String,
+}
+
+/// One role.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDef {
+    /// Lower-case letters, digits and `-`.
+    pub name: String,
+    pub description: String,
+    /// When set, a deployment of several nodes with exactly one node of this role gets the
+    /// warning `single-<role>`: "`<node>` is the only `<role>` node: <this text>".
+    #[serde(default)]
+    pub single: Option<String>,
+}
+
+/// One mode.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModeDef {
+    /// Lower-case letters, digits and `-`.
+    pub name: String,
+    pub description: String,
+    /// Values templates print under this mode (`mode.<key>`), e.g. a client class name.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+}
+
+/// One link kind.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KindDef {
+    /// Lower-case letters, digits and `-`.
+    pub name: String,
+    /// What a link of this kind means, for legends.
+    pub legend: String,
+    /// Edge colour, `#rrggbb`.
+    pub colour: String,
+}
+
+fn default_range() -> [u32; 2] {
+    [1024, 65535]
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortDef {
+    /// Lower-case letters, digits and `-`; templates see it with `_` for `-`.
+    pub name: String,
+    /// The product's default port number.
+    pub base: u32,
+    /// `http` and `https` ports make URLs; anything else is shown as a bare port.
+    pub protocol: String,
+    pub purpose: String,
+    /// Where the port is configured (relative to the home).
+    pub file: String,
+    pub element: String,
+    /// Whether the port really listens (a disabled listener is catalogued, not planned).
+    pub listens: bool,
+    /// Whether the kernel adds the node's offset to it.
+    pub follows_offset: bool,
+    #[serde(default)]
+    pub rule: PortRule,
+    /// Roles whose nodes open the port; empty: every node.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Modes under which the port exists; empty: every mode.
+    #[serde(default)]
+    pub modes: Vec<String>,
+    /// Column title in node tables and diagram boxes; no column when absent.
+    #[serde(default)]
+    pub column: Option<String>,
+    pub evidence: String,
+}
+
+/// How many providers a reference names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Providers {
+    /// One provider per reader: the node itself if it has the role, else the one `[[link]]`
+    /// names, else the only candidate, else one on the same host, else the first by name.
+    #[default]
+    One,
+    /// Every provider the reader serves: those its `[[link]]`s name, else every node with the
+    /// role (e.g. a list of environments, a list of allowed origins).
+    Each,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceDef {
+    /// Identifier used by templates (`links.<name>`).
+    pub name: String,
+    /// A `[[kind]]` name, shown in plans and diagrams.
+    pub kind: String,
+    /// Every role whose nodes *read* this value. Each node with one of these roles gets the
+    /// value written into its own copy of `file`, once, however many of the roles it has.
+    pub readers: Vec<String>,
+    /// Where the readers come from: the product code that reads the value.
+    #[serde(default)]
+    pub readers_evidence: String,
+    /// The role whose node the value points at.
+    pub provider: String,
+    #[serde(default)]
+    pub providers: Providers,
+    /// For `providers = "each"`: the warning given for a provider node that no reader lists
+    /// (it is then cut off), after "`<node>` ".
+    #[serde(default)]
+    pub unserved: Option<String>,
+    /// Reader roles for which a missing provider, or several with no `[[link]]` to choose,
+    /// is an error rather than a warning (the node cannot work without it).
+    #[serde(default)]
+    pub required_for: Vec<String>,
+    /// When set, a link between two hosts gets the warning `cross-host-link`, naming the
+    /// address and port to open: "`<reader>` <this text> at `<provider>` on another host".
+    #[serde(default)]
+    pub cross_host: Option<String>,
+    /// Name of the provider's port the reference must carry.
+    pub port: String,
+    /// The file (relative to the home) that holds the value; a template of the same path
+    /// writes it.
+    pub file: String,
+    pub element: String,
+    pub default: String,
+    /// Modes under which the reference is read; empty: every mode.
+    #[serde(default)]
+    pub modes: Vec<String>,
+    #[serde(default)]
+    pub evidence: String,
 }
 
 /// A hard-coded site left to the operator, with the reason.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualDef {
     pub name: String,
-    /// Roles whose nodes read the site; empty when it lives outside the deployment's nodes
-    /// (a BPS server, an analytics receiver).
+    /// Roles whose nodes read the site; empty when it lives outside the deployment's nodes.
     #[serde(default)]
     pub readers: Vec<String>,
     /// When the site should point at a node of the deployment: that role and port, so the
@@ -72,190 +251,478 @@ pub struct ManualDef {
     pub default: String,
     /// What to do, and why topoplan does not do it.
     pub action: String,
+    #[serde(default)]
     pub evidence: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// An inventory variable: the URL of the first of `references` a node holds, plus `suffix`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ProductInfo {
+pub struct AnsibleVarDef {
     pub name: String,
-    pub title: String,
-    /// Supported key-validation modes; the first is the default.
-    pub key_validation: Vec<KeyValidation>,
-    pub roles: Vec<String>,
-    /// Lowest and highest port a listening port may take.
-    #[serde(default = "default_range")]
-    pub port_range: [u32; 2],
-    /// How `apply` recognises a home of this product, so that a bundle for one release is
-    /// never applied to another.
-    pub home: HomeIdentity,
-}
-
-/// A product home's identity: a folder it has, and the name and version a Carbon product
-/// states as the root's `<Name>` and `<Version>` children of `file`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct HomeIdentity {
-    pub marker: String,
-    pub file: String,
-    pub name: String,
-    pub version: String,
-}
-
-fn default_range() -> [u32; 2] {
-    [1024, 65535]
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortDef {
-    pub name: String,
-    pub base: u32,
-    pub protocol: String,
-    pub purpose: String,
-    pub file: String,
-    pub element: String,
-    pub listens: bool,
-    pub follows_offset: bool,
+    pub references: Vec<String>,
     #[serde(default)]
-    pub rule: PortRule,
-    pub evidence: String,
+    pub suffix: String,
 }
 
-/// How many providers a reference names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Providers {
-    /// One provider per reader: the node itself if it has the role, else the one `[[link]]`
-    /// names, else the only candidate, else one on the same host, else the first by name.
-    #[default]
-    One,
-    /// Every provider the reader serves: those its `[[link]]`s name, else every node with the
-    /// role (e.g. the publisher's `<Environment>` list, the gateway's CORS origins).
-    Each,
+/// One problem in a profile, with the byte range of what it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileProblem {
+    pub span: Range<usize>,
+    pub message: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferenceDef {
-    /// Identifier used by templates (`links.<name>`).
-    pub name: String,
-    /// Link kind shown in plans and diagrams (oauth, sso, acs, workflow, entitlement, ...).
-    pub kind: String,
-    /// Every role whose nodes *read* this value (PORTS.md "Readers"). Each node with one of
-    /// these roles gets the value written into its own copy of `file`, once, however many of
-    /// the roles it has.
-    pub readers: Vec<String>,
-    /// Where the readers come from: the product code that reads the value.
-    pub readers_evidence: String,
-    pub provider: String,
-    #[serde(default)]
-    pub providers: Providers,
-    /// For `providers = "each"`: the warning given for a provider node that no reader lists
-    /// (it is then cut off, e.g. a gateway that receives no app), after "`<node>` ".
-    #[serde(default)]
-    pub unserved: Option<String>,
-    /// Name of the provider's port the reference must carry.
-    pub port: String,
-    pub file: String,
-    pub element: String,
-    pub default: String,
-    /// Only in force under this key-validation mode.
-    #[serde(default)]
-    pub key_validation: Option<KeyValidation>,
-    pub evidence: String,
+impl ProfileProblem {
+    /// `line:col` (1-based) of the problem in `src`.
+    pub fn line_col(&self, src: &str) -> (usize, usize) {
+        let at = self.span.start.min(src.len());
+        let before = &src[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
 }
+
+/// A path into the profile document: table names, array indices, keys.
+#[derive(Debug, Clone, Copy)]
+pub enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The byte range of the value at `path` (or of the deepest part of it that exists).
+pub fn locate(src: &str, path: &[Seg]) -> Range<usize> {
+    use toml::de::{DeTable, DeValue};
+    let Ok(root) = DeTable::parse(src) else {
+        return 0..0;
+    };
+    let mut span = 0..0;
+    let mut table: Option<&DeTable> = Some(root.get_ref());
+    let mut array: Option<&toml::de::DeArray> = None;
+    for seg in path {
+        let value = match (*seg, table, array) {
+            (Seg::Key(k), Some(t), _) => match t.iter().find(|(key, _)| key.get_ref() == k) {
+                Some((key, v)) => {
+                    span = key.span();
+                    v
+                }
+                None => break,
+            },
+            (Seg::Index(i), _, Some(a)) => match a.get(i) {
+                Some(v) => v,
+                None => break,
+            },
+            _ => break,
+        };
+        if !matches!(value.get_ref(), DeValue::Table(_)) || matches!(seg, Seg::Index(_)) {
+            span = value.span();
+        }
+        (table, array) = match value.get_ref() {
+            DeValue::Table(t) => (Some(t), None),
+            DeValue::Array(a) => (None, Some(a)),
+            _ => (None, None),
+        };
+    }
+    span
+}
+
+/// Lower-case letters, digits and `-`, starting with a letter: role, mode, kind and port
+/// names, which reach file names, CSS classes and diagnostics codes.
+fn is_ident(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_lowercase())
+        && s.len() <= 48
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// `#rrggbb`.
+fn is_colour(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// A relative path that stays inside the home.
+fn is_relative_inside(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('/')
+        && !s.contains('\\')
+        && s.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
+}
+
+/// The implicit mode of a profile that declares none.
+pub const DEFAULT_MODE: &str = "default";
 
 impl Profile {
-    /// Parses and cross-checks a profile. Errors are plain strings: profiles ship with the tool,
-    /// so a broken one is a packaging bug, reported with the profile's path by the caller.
-    pub fn parse(src: &str) -> Result<Profile, String> {
-        let p: Profile = toml::from_str(src).map_err(|e| e.to_string())?;
-        let mut names = BTreeMap::new();
-        for port in &p.port {
-            if names.insert(port.name.as_str(), port).is_some() {
-                return Err(format!("duplicate port `{}`", port.name));
+    /// Parses and cross-checks a profile, reporting every problem found.
+    pub fn parse(src: &str) -> Result<Profile, Vec<ProfileProblem>> {
+        let p: Profile = toml::from_str(src).map_err(|e| {
+            vec![ProfileProblem {
+                span: e.span().unwrap_or(0..0),
+                message: e.message().lines().next().unwrap_or("").to_string(),
+            }]
+        })?;
+        let mut problems = Vec::new();
+        p.check(&mut |path: &[Seg], message: String| {
+            problems.push(ProfileProblem {
+                span: locate(src, path),
+                message,
+            });
+        });
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            problems.sort_by_key(|p| p.span.start);
+            Err(problems)
+        }
+    }
+
+    fn check(&self, report: &mut dyn FnMut(&[Seg], String)) {
+        use Seg::{Index as I, Key as K};
+        let roles: BTreeSet<&str> = self.role.iter().map(|r| r.name.as_str()).collect();
+        let modes: BTreeSet<&str> = self.mode.iter().map(|m| m.name.as_str()).collect();
+        let kinds: BTreeSet<&str> = self.kind.iter().map(|k| k.name.as_str()).collect();
+        let ports: BTreeMap<&str, &PortDef> =
+            self.port.iter().map(|p| (p.name.as_str(), p)).collect();
+        let refs: BTreeSet<&str> = self.reference.iter().map(|r| r.name.as_str()).collect();
+
+        let [lo, hi] = self.product.port_range;
+        if lo == 0 || lo > hi || hi > 65535 {
+            report(
+                &[K("product"), K("port_range")],
+                format!("`port_range` [{lo}, {hi}] is not a range within 1..=65535"),
+            );
+        }
+        if !is_relative_inside(&self.product.home.marker) {
+            report(
+                &[K("product"), K("home"), K("marker")],
+                "`marker` must be a relative path inside the home".into(),
+            );
+        }
+        if !is_relative_inside(&self.product.home.file) {
+            report(
+                &[K("product"), K("home"), K("file")],
+                "`file` must be a relative path inside the home".into(),
+            );
+        }
+        if let Some(l) = &self.product.launcher {
+            if !is_relative_inside(&l.script) {
+                report(
+                    &[K("product"), K("launcher"), K("script")],
+                    "`script` must be a relative path inside the home".into(),
+                );
             }
         }
-        let mut refs = std::collections::BTreeSet::new();
-        for r in &p.reference {
-            if !refs.insert(r.name.as_str()) {
-                return Err(format!("duplicate reference `{}`", r.name));
-            }
-            if !names.contains_key(r.port.as_str()) {
-                return Err(format!(
-                    "reference `{}` names unknown port `{}`",
-                    r.name, r.port
-                ));
-            }
-            if r.readers.is_empty() {
-                return Err(format!("reference `{}` names no reader role", r.name));
-            }
-            if r.unserved.is_some() && r.providers != Providers::Each {
-                return Err(format!(
-                    "reference `{}`: `unserved` needs `providers = \"each\"`",
-                    r.name
-                ));
-            }
-            for role in r.readers.iter().chain([&r.provider]) {
-                if !p.product.roles.contains(role) {
-                    return Err(format!(
-                        "reference `{}` names unknown role `{role}`",
-                        r.name
-                    ));
+        if self.role.is_empty() {
+            report(&[K("product")], "the profile declares no `[[role]]`".into());
+        }
+        let unique = |table: &'static str,
+                      names: Vec<&str>,
+                      report: &mut dyn FnMut(&[Seg], String)| {
+            let mut seen = BTreeSet::new();
+            for (i, n) in names.into_iter().enumerate() {
+                if !is_ident(n)
+                    && table != "reference"
+                    && table != "manual"
+                    && table != "ansible_var"
+                {
+                    report(
+                        &[K(table), I(i), K("name")],
+                        format!("{table} name `{n}` must be lower-case letters, digits and `-`, starting with a letter"),
+                    );
+                }
+                if !seen.insert(n) {
+                    report(
+                        &[K(table), I(i), K("name")],
+                        format!("duplicate {table} `{n}`"),
+                    );
                 }
             }
+        };
+        unique(
+            "role",
+            self.role.iter().map(|r| r.name.as_str()).collect(),
+            report,
+        );
+        unique(
+            "mode",
+            self.mode.iter().map(|r| r.name.as_str()).collect(),
+            report,
+        );
+        unique(
+            "kind",
+            self.kind.iter().map(|r| r.name.as_str()).collect(),
+            report,
+        );
+        unique(
+            "port",
+            self.port.iter().map(|r| r.name.as_str()).collect(),
+            report,
+        );
+        unique(
+            "reference",
+            self.reference.iter().map(|r| r.name.as_str()).collect(),
+            report,
+        );
+        unique(
+            "manual",
+            self.manual.iter().map(|r| r.name.as_str()).collect(),
+            report,
+        );
+        unique(
+            "ansible_var",
+            self.ansible_var.iter().map(|r| r.name.as_str()).collect(),
+            report,
+        );
+        for (i, r) in self.role.iter().enumerate() {
+            if r.name == "all" {
+                report(
+                    &[K("role"), I(i), K("name")],
+                    "`all` is reserved: in a topology it means every role".into(),
+                );
+            }
         }
-        let mut manual = std::collections::BTreeSet::new();
-        for m in &p.manual {
-            if !manual.insert(m.name.as_str()) || refs.contains(m.name.as_str()) {
-                return Err(format!("duplicate manual step `{}`", m.name));
+        for (i, k) in self.kind.iter().enumerate() {
+            if !is_colour(&k.colour) {
+                report(
+                    &[K("kind"), I(i), K("colour")],
+                    format!("colour `{}` is not `#rrggbb`", k.colour),
+                );
+            }
+        }
+        let role_ok = |r: &str| roles.contains(r);
+        let mode_ok = |m: &str| modes.contains(m);
+        for (i, p) in self.port.iter().enumerate() {
+            let at = |k| [K("port"), I(i), K(k)];
+            for r in p.roles.iter().filter(|r| !role_ok(r)) {
+                report(
+                    &at("roles"),
+                    format!("port `{}` names unknown role `{r}`", p.name),
+                );
+            }
+            for m in p.modes.iter().filter(|m| !mode_ok(m)) {
+                report(
+                    &at("modes"),
+                    format!("port `{}` names unknown mode `{m}`", p.name),
+                );
+            }
+            if p.evidence.trim().is_empty() {
+                report(
+                    &at("evidence"),
+                    format!("port `{}` has no evidence", p.name),
+                );
+            }
+            if p.listens && (p.base < lo || p.base > hi) {
+                report(
+                    &at("base"),
+                    format!(
+                        "port `{}` listens on {} outside `port_range` [{lo}, {hi}]",
+                        p.name, p.base
+                    ),
+                );
+            }
+            if p.rule == PortRule::PerNode && !p.listens {
+                report(
+                    &at("rule"),
+                    format!("port `{}`: `per-node` needs `listens = true`", p.name),
+                );
+            }
+        }
+        for (i, r) in self.reference.iter().enumerate() {
+            let at = |k| [K("reference"), I(i), K(k)];
+            if !kinds.contains(r.kind.as_str()) {
+                report(
+                    &at("kind"),
+                    format!("reference `{}` names unknown kind `{}`", r.name, r.kind),
+                );
+            }
+            match ports.get(r.port.as_str()) {
+                None => report(
+                    &at("port"),
+                    format!("reference `{}` names unknown port `{}`", r.name, r.port),
+                ),
+                Some(port) if !port.listens => report(
+                    &at("port"),
+                    format!(
+                        "reference `{}` carries port `{}`, which does not listen",
+                        r.name, r.port
+                    ),
+                ),
+                Some(_) => {}
+            }
+            if r.readers.is_empty() {
+                report(
+                    &at("readers"),
+                    format!("reference `{}` names no reader role", r.name),
+                );
+            }
+            for role in r.readers.iter().filter(|x| !role_ok(x)) {
+                report(
+                    &at("readers"),
+                    format!("reference `{}` names unknown role `{role}`", r.name),
+                );
+            }
+            if !role_ok(&r.provider) {
+                report(
+                    &at("provider"),
+                    format!("reference `{}` names unknown role `{}`", r.name, r.provider),
+                );
+            }
+            for role in &r.required_for {
+                if !r.readers.contains(role) {
+                    report(
+                        &at("required_for"),
+                        format!("reference `{}`: `required_for` role `{role}` is not one of its readers", r.name),
+                    );
+                }
+            }
+            for m in r.modes.iter().filter(|m| !mode_ok(m)) {
+                report(
+                    &at("modes"),
+                    format!("reference `{}` names unknown mode `{m}`", r.name),
+                );
+            }
+            if r.unserved.is_some() && r.providers != Providers::Each {
+                report(
+                    &at("unserved"),
+                    format!(
+                        "reference `{}`: `unserved` needs `providers = \"each\"`",
+                        r.name
+                    ),
+                );
+            }
+            if !is_relative_inside(&r.file) {
+                report(
+                    &at("file"),
+                    format!(
+                        "reference `{}`: `file` must be a relative path inside the home",
+                        r.name
+                    ),
+                );
+            }
+            if r.evidence.trim().is_empty() {
+                report(
+                    &at("evidence"),
+                    format!("reference `{}` has no evidence", r.name),
+                );
+            }
+            if r.readers_evidence.trim().is_empty() {
+                report(
+                    &at("readers_evidence"),
+                    format!("reference `{}` has no `readers_evidence`", r.name),
+                );
+            }
+        }
+        for (i, m) in self.manual.iter().enumerate() {
+            let at = |k| [K("manual"), I(i), K(k)];
+            if refs.contains(m.name.as_str()) {
+                report(
+                    &at("name"),
+                    format!("manual step `{}` has a reference's name", m.name),
+                );
             }
             if let Some(port) = &m.port {
-                if !names.contains_key(port.as_str()) {
-                    return Err(format!(
-                        "manual step `{}` names unknown port `{port}`",
-                        m.name
-                    ));
+                if !ports.contains_key(port.as_str()) {
+                    report(
+                        &at("port"),
+                        format!("manual step `{}` names unknown port `{port}`", m.name),
+                    );
                 }
             }
             if m.provider.is_some() && m.port.is_none() {
-                return Err(format!(
-                    "manual step `{}`: `provider` needs the `port` to point at",
-                    m.name
-                ));
-            }
-            for role in m.readers.iter().chain(m.provider.as_ref()) {
-                if !p.product.roles.contains(role) {
-                    return Err(format!(
-                        "manual step `{}` names unknown role `{role}`",
+                report(
+                    &at("provider"),
+                    format!(
+                        "manual step `{}`: `provider` needs the `port` to point at",
                         m.name
-                    ));
-                }
+                    ),
+                );
+            }
+            for role in m
+                .readers
+                .iter()
+                .chain(m.provider.as_ref())
+                .filter(|x| !role_ok(x))
+            {
+                report(
+                    &at("readers"),
+                    format!("manual step `{}` names unknown role `{role}`", m.name),
+                );
+            }
+            if m.evidence.trim().is_empty() {
+                report(
+                    &at("evidence"),
+                    format!("manual step `{}` has no evidence", m.name),
+                );
             }
         }
-        if p.product.key_validation.is_empty() {
-            return Err("`product.key_validation` lists no mode".into());
+        for (i, v) in self.ansible_var.iter().enumerate() {
+            for r in v.references.iter().filter(|r| !refs.contains(r.as_str())) {
+                report(
+                    &[K("ansible_var"), I(i), K("references")],
+                    format!(
+                        "ansible variable `{}` names unknown reference `{r}`",
+                        v.name
+                    ),
+                );
+            }
         }
-        Ok(p)
     }
 
     pub fn port(&self, name: &str) -> Option<&PortDef> {
         self.port.iter().find(|p| p.name == name)
     }
 
-    /// Ports every node listens on and that move with its offset.
-    pub fn offset_ports(&self) -> impl Iterator<Item = &PortDef> {
-        self.port
-            .iter()
-            .filter(|p| p.listens && p.follows_offset && p.rule == PortRule::Every)
+    pub fn role(&self, name: &str) -> Option<&RoleDef> {
+        self.role.iter().find(|r| r.name == name)
     }
 
-    /// References in force under a key-validation mode.
-    pub fn references(&self, kv: KeyValidation) -> impl Iterator<Item = &ReferenceDef> {
-        self.reference
+    pub fn role_names(&self) -> Vec<String> {
+        self.role.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// Mode names, the default first.
+    pub fn mode_names(&self) -> Vec<String> {
+        if self.mode.is_empty() {
+            vec![DEFAULT_MODE.to_string()]
+        } else {
+            self.mode.iter().map(|m| m.name.clone()).collect()
+        }
+    }
+
+    /// The values templates see under `mode`.
+    pub fn mode_values(&self, mode: &str) -> BTreeMap<String, String> {
+        self.mode
             .iter()
-            .filter(move |r| r.key_validation.is_none_or(|k| k == kv))
+            .find(|m| m.name == mode)
+            .map(|m| m.values.clone())
+            .unwrap_or_default()
+    }
+
+    /// Ports that listen under `mode` on a node with `roles`.
+    pub fn opens<'a>(
+        &'a self,
+        mode: &'a str,
+        roles: &'a [String],
+    ) -> impl Iterator<Item = &'a PortDef> + 'a {
+        self.port.iter().filter(move |p| {
+            p.listens
+                && p.in_mode(mode)
+                && (p.roles.is_empty() || p.roles.iter().any(|r| roles.contains(r)))
+        })
+    }
+
+    /// Ports that listen under `mode` and move with the offset: the offset search keeps these
+    /// distinct on a host. Ports only some roles open are counted for every node, so that a
+    /// node gaining a role never needs a new offset.
+    pub fn offset_ports<'a>(&'a self, mode: &'a str) -> impl Iterator<Item = &'a PortDef> + 'a {
+        self.port.iter().filter(move |p| {
+            p.listens && p.follows_offset && p.rule == PortRule::Every && p.in_mode(mode)
+        })
+    }
+
+    /// References in force under a mode.
+    pub fn references<'a>(&'a self, mode: &'a str) -> impl Iterator<Item = &'a ReferenceDef> + 'a {
+        self.reference.iter().filter(move |r| r.in_mode(mode))
     }
 
     /// Whether a node with `from` roles may consume anything from a node with `to` roles.
@@ -263,5 +730,95 @@ impl Profile {
         self.reference
             .iter()
             .any(|r| r.readers.iter().any(|c| from.contains(c)) && to.contains(&r.provider))
+    }
+
+    pub fn kind(&self, name: &str) -> Option<&KindDef> {
+        self.kind.iter().find(|k| k.name == name)
+    }
+}
+
+impl PortDef {
+    pub fn in_mode(&self, mode: &str) -> bool {
+        self.modes.is_empty() || self.modes.iter().any(|m| m == mode)
+    }
+}
+
+impl ReferenceDef {
+    pub fn in_mode(&self, mode: &str) -> bool {
+        self.modes.is_empty() || self.modes.iter().any(|m| m == mode)
+    }
+}
+
+/// The JSON Schema (draft-07) of `profile.toml`, for taplo-based editors (`#:schema`).
+pub fn profile_schema() -> serde_json::Value {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<Profile>();
+    serde_json::to_value(schema).expect("schemas serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINI: &str = r##"
+[product]
+name = "p"
+title = "P"
+[product.home]
+marker = "repository"
+file = "conf/server.xml"
+name = "P"
+version = "1"
+[[role]]
+name = "web"
+description = "w"
+[[kind]]
+name = "api"
+legend = "calls"
+colour = "#123456"
+[[port]]
+name = "https"
+base = 9443
+protocol = "https"
+purpose = "x"
+file = "f"
+element = "e"
+listens = true
+follows_offset = true
+evidence = "ev"
+"##;
+
+    #[test]
+    fn a_minimal_profile_parses_with_an_implicit_mode() {
+        let p = Profile::parse(MINI).unwrap();
+        assert_eq!(p.mode_names(), ["default"]);
+        assert_eq!(p.offset_ports("default").count(), 1);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let src = format!(
+            "{MINI}[[reference]]\nname = \"r\"\nkind = \"nope\"\nreaders = [\"ghost\"]\nprovider = \"web\"\nport = \"https\"\nfile = \"/etc/x\"\nelement = \"e\"\ndefault = \"d\"\n"
+        );
+        let problems = Profile::parse(&src).unwrap_err();
+        let text: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                let (l, c) = p.line_col(&src);
+                format!("{l}:{c} {}", p.message)
+            })
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "27:1 reference `r` has no evidence",
+                "27:1 reference `r` has no `readers_evidence`",
+                "29:8 reference `r` names unknown kind `nope`",
+                "30:11 reference `r` names unknown role `ghost`",
+                "33:8 reference `r`: `file` must be a relative path inside the home",
+            ],
+            "{text:#?}"
+        );
     }
 }

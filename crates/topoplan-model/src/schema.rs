@@ -76,29 +76,18 @@ fn table(
 /// The schema for the given profiles.
 pub fn topology_schema(profiles: &BTreeMap<String, Profile>) -> Value {
     let products: Vec<String> = profiles.keys().cloned().collect();
-    let mut roles: Vec<String> = profiles
-        .values()
-        .flat_map(|p| p.product.roles.clone())
-        .collect();
+    let mut roles: Vec<String> = profiles.values().flat_map(|p| p.role_names()).collect();
     roles.push("all".into());
     roles.sort();
     roles.dedup();
-    let mut modes: Vec<String> = profiles
-        .values()
-        .flat_map(|p| {
-            p.product
-                .key_validation
-                .iter()
-                .map(|k| k.as_str().to_string())
-        })
-        .collect();
+    let mut modes: Vec<String> = profiles.values().flat_map(|p| p.mode_names()).collect();
     modes.sort();
     modes.dedup();
     let list = |name: &str, keys: &[(&str, bool)]| json!({"type": "array", "items": table(name, keys, &products, &roles, &modes)});
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "topoplan topology",
-        "description": "Hosts, nodes with roles, optional pins and links of a distributed WSO2 Carbon deployment (docs/topology.md).",
+        "description": "Hosts, nodes with roles, optional pins and links of a distributed Carbon deployment (docs/topology.md).",
         "type": "object",
         "additionalProperties": false,
         "required": ["deployment"],

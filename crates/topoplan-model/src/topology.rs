@@ -7,7 +7,7 @@
 
 use crate::address::{parse_address, AddressError};
 use crate::diag::{Diagnostic, Span};
-use crate::profile::{KeyValidation, Profile};
+use crate::profile::Profile;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -30,6 +30,8 @@ struct DeploymentWire {
     name: Spanned<String>,
     product: Spanned<String>,
     key_validation: Option<Spanned<String>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,7 +64,10 @@ struct LinkWire {
 pub struct Topology {
     pub name: String,
     pub product: String,
-    pub key_validation: KeyValidation,
+    /// The profile mode in force (`[deployment] key_validation`, default the profile's first).
+    pub key_validation: String,
+    /// Warning codes the topology silences (`[deployment] allow`), with where each is written.
+    pub allow: Vec<(String, Span)>,
     pub hosts: Vec<Host>,
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
@@ -121,6 +126,17 @@ impl Topology {
 /// `profiles` maps product names to profiles. On failure every diagnostic found is returned,
 /// in source order.
 pub fn parse(src: &str, profiles: &BTreeMap<String, Profile>) -> Result<Topology, Vec<Diagnostic>> {
+    let known: Vec<String> = profiles.keys().cloned().collect();
+    parse_with(src, &known, profiles)
+}
+
+/// [`parse`] with only the profiles needed loaded: `known` names every product (for the
+/// `unknown-product` note), `profiles` holds the loaded ones.
+pub fn parse_with(
+    src: &str,
+    known: &[String],
+    profiles: &BTreeMap<String, Profile>,
+) -> Result<Topology, Vec<Diagnostic>> {
     // Structure first, over the whole file: every misspelt or missing key at once. Misspelt
     // keys are then blanked out (same byte length, so spans stay right) and the semantic
     // checks run too, so one run reports both kinds of problem.
@@ -133,7 +149,7 @@ pub fn parse(src: &str, profiles: &BTreeMap<String, Profile>) -> Result<Topology
             return Err(diags);
         }
     };
-    match validate(wire, profiles) {
+    match validate(wire, known, profiles) {
         Ok(t) if diags.is_empty() => Ok(t),
         Ok(_) => Err(diags),
         Err(more) => {
@@ -146,8 +162,12 @@ pub fn parse(src: &str, profiles: &BTreeMap<String, Profile>) -> Result<Topology
 
 /// The keys of each table of the format: (key, required). The schema pass checks files
 /// against these, and [`crate::schema`] publishes them as a JSON Schema, so the two agree.
-pub const DEPLOYMENT_KEYS: &[(&str, bool)] =
-    &[("name", true), ("product", true), ("key_validation", false)];
+pub const DEPLOYMENT_KEYS: &[(&str, bool)] = &[
+    ("name", true),
+    ("product", true),
+    ("key_validation", false),
+    ("allow", false),
+];
 pub const HOST_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("address", false),
@@ -446,6 +466,7 @@ fn address_diagnostic(value: &str, e: &AddressError, span: Span, from_name: bool
 
 fn validate(
     wire: TopologyWire,
+    known: &[String],
     profiles: &BTreeMap<String, Profile>,
 ) -> Result<Topology, Vec<Diagnostic>> {
     let mut diags = Vec::new();
@@ -460,7 +481,7 @@ fn validate(
     let product = dep.product.get_ref().clone();
     let profile = profiles.get(&product);
     if profile.is_none() {
-        let known: Vec<_> = profiles.keys().map(|k| format!("`{k}`")).collect();
+        let known: Vec<_> = known.iter().map(|k| format!("`{k}`")).collect();
         diags.push(
             Diagnostic::error("unknown-product", format!("unknown product `{product}`"))
                 .at(dep.product.span(), "no profile for this product")
@@ -468,39 +489,46 @@ fn validate(
         );
     }
     let key_validation = match (profile, &dep.key_validation) {
-        (Some(p), None) => p.product.key_validation[0],
+        (Some(p), None) => p.mode_names().remove(0),
         (Some(p), Some(kv)) => {
-            let parsed = match kv.get_ref().as_str() {
-                "thrift" => Some(KeyValidation::Thrift),
-                "ws" => Some(KeyValidation::Ws),
-                _ => None,
-            };
-            match parsed {
-                Some(k) if p.product.key_validation.contains(&k) => k,
-                _ => {
-                    let ok: Vec<_> = p
-                        .product
-                        .key_validation
-                        .iter()
-                        .map(|k| format!("`{}`", k.as_str()))
-                        .collect();
-                    diags.push(
-                        Diagnostic::error(
-                            "invalid-key-validation",
-                            format!(
-                                "`{product}` does not support key_validation `{}`",
-                                kv.get_ref()
-                            ),
-                        )
-                        .at(kv.span(), "not supported by this product")
-                        .note(format!("supported: {}", ok.join(", "))),
-                    );
-                    p.product.key_validation[0]
-                }
+            let modes = p.mode_names();
+            if modes.contains(kv.get_ref()) {
+                kv.get_ref().clone()
+            } else {
+                let ok: Vec<_> = modes.iter().map(|k| format!("`{k}`")).collect();
+                diags.push(
+                    Diagnostic::error(
+                        "invalid-key-validation",
+                        format!(
+                            "`{product}` does not support key_validation `{}`",
+                            kv.get_ref()
+                        ),
+                    )
+                    .at(kv.span(), "not supported by this product")
+                    .note(format!("supported: {}", ok.join(", "))),
+                );
+                modes[0].clone()
             }
         }
-        (None, _) => KeyValidation::Ws,
+        (None, _) => String::new(),
     };
+    let mut allow = Vec::new();
+    for a in &dep.allow {
+        let code = a.get_ref();
+        match profile {
+            Some(p) if !crate::diag::warning_codes(p).contains(code) => {
+                let known = crate::diag::warning_codes(p);
+                let mut d =
+                    Diagnostic::error("unknown-warning", format!("no warning has code `{code}`"))
+                        .at(a.span(), "not a warning code");
+                if let Some(h) = did_you_mean(code, known.iter().map(String::as_str)) {
+                    d = d.note(h);
+                }
+                diags.push(d.note(format!("warning codes: {}", known.join(", "))));
+            }
+            _ => allow.push((code.clone(), a.span())),
+        }
+    }
 
     // Hosts.
     let mut hosts: Vec<Host> = Vec::new();
@@ -644,26 +672,23 @@ fn validate(
         for r in nw.roles.get_ref() {
             let role = r.get_ref().as_str();
             match profile {
-                Some(p) if role == "all" => roles.extend(p.product.roles.iter().cloned()),
-                Some(p) if p.product.roles.iter().any(|x| x == role) => {
-                    roles.push(role.to_string())
-                }
+                Some(p) if role == "all" => roles.extend(p.role_names()),
+                Some(p) if p.role(role).is_some() => roles.push(role.to_string()),
                 Some(p) => {
                     let mut d = Diagnostic::error("unknown-role", format!("unknown role `{role}`"))
                         .at(r.span(), format!("not a role of `{product}`"));
-                    if let Some(hint) = did_you_mean(
-                        role,
-                        p.product.roles.iter().map(String::as_str).chain(["all"]),
-                    ) {
+                    if let Some(hint) =
+                        did_you_mean(role, p.role.iter().map(|r| r.name.as_str()).chain(["all"]))
+                    {
                         d = d.note(hint);
                     }
-                    diags.push(d.note(format!("roles: {}, or `all`", p.product.roles.join(", "))))
+                    diags.push(d.note(format!("roles: {}, or `all`", p.role_names().join(", "))))
                 }
                 None => {}
             }
         }
         if let Some(p) = profile {
-            roles.sort_by_key(|r| p.product.roles.iter().position(|x| x == r));
+            roles.sort_by_key(|r| p.role.iter().position(|x| &x.name == r));
             roles.dedup();
         }
         let pin = match &nw.offset {
@@ -759,7 +784,7 @@ fn validate(
     }
 
     if let Some(p) = profile {
-        check_pins(p, &hosts, &nodes, &mut diags);
+        check_pins(p, &key_validation, &hosts, &nodes, &mut diags);
     }
 
     if diags.is_empty() {
@@ -767,6 +792,7 @@ fn validate(
             name: dep.name.get_ref().clone(),
             product,
             key_validation,
+            allow,
             hosts,
             nodes,
             links,
@@ -794,9 +820,15 @@ fn link_help(p: &Profile) -> String {
 /// Pins are checked here rather than in the solver because each is a plain fact of the file
 /// (the offset-following ports are the same on every node), so the user gets them all at once,
 /// next to any other input error.
-fn check_pins(p: &Profile, hosts: &[Host], nodes: &[Node], diags: &mut Vec<Diagnostic>) {
+fn check_pins(
+    p: &Profile,
+    mode: &str,
+    hosts: &[Host],
+    nodes: &[Node],
+    diags: &mut Vec<Diagnostic>,
+) {
     let [lo, hi] = p.product.port_range;
-    let ports: Vec<_> = p.offset_ports().collect();
+    let ports: Vec<_> = p.offset_ports(mode).collect();
     for n in nodes {
         let Some((off, span)) = &n.pin else { continue };
         for port in &ports {
@@ -816,7 +848,7 @@ fn check_pins(p: &Profile, hosts: &[Host], nodes: &[Node], diags: &mut Vec<Diagn
                     )
                     .note(format!(
                         "largest offset that fits: {}",
-                        hi - ports.iter().map(|p| p.base).max().unwrap_or(0)
+                        hi.saturating_sub(ports.iter().map(|p| p.base).max().unwrap_or(0))
                     )),
                 );
                 break;

@@ -42,6 +42,9 @@ pub enum RenderError {
 #[derive(Debug, Clone, Default)]
 pub struct TemplateSet {
     pub files: BTreeMap<String, String>,
+    /// Where a file came from, for messages: its path on disk when it was read from a
+    /// `--templates` folder (built-in files are named by their relative path).
+    pub origin: BTreeMap<String, String>,
 }
 
 /// The two overlay formats, by the product file's syntax.
@@ -120,32 +123,88 @@ impl TemplateSet {
                 .replace('\\', "/");
             let text = std::fs::read_to_string(&f)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("`{}`: {e}", f.display())))?;
+            self.origin.insert(rel.clone(), f.display().to_string());
             self.files.insert(rel, text);
         }
         Ok(())
     }
 
-    /// The product profiles in the set (`<product>/profile.toml`), checked.
-    pub fn profiles(&self) -> Result<BTreeMap<String, topoplan_model::Profile>, String> {
+    /// How to name a file of the set in a message.
+    pub fn display_path(&self, rel: &str) -> String {
+        self.origin
+            .get(rel)
+            .cloned()
+            .unwrap_or_else(|| format!("templates/{rel}"))
+    }
+
+    /// The products that have a profile (`<product>/profile.toml`), by name.
+    pub fn products(&self) -> Vec<String> {
+        self.files
+            .keys()
+            .filter_map(|p| p.strip_suffix("/profile.toml"))
+            .filter(|p| !p.contains('/'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// One product's profile, checked; every problem is reported as `file:line:col: message`.
+    pub fn profile(&self, product: &str) -> Result<topoplan_model::Profile, Vec<String>> {
+        let path = format!("{product}/profile.toml");
+        let Some(text) = self.files.get(&path) else {
+            return Err(vec![format!("no profile `{path}`")]);
+        };
+        let shown = self.display_path(&path);
+        let p = topoplan_model::Profile::parse(text).map_err(|problems| {
+            problems
+                .iter()
+                .map(|pr| {
+                    let (l, c) = pr.line_col(text);
+                    format!("{shown}:{l}:{c}: {}", pr.message)
+                })
+                .collect::<Vec<_>>()
+        })?;
+        if p.product.name != product {
+            let span = topoplan_model::locate(
+                text,
+                &[
+                    topoplan_model::Seg::Key("product"),
+                    topoplan_model::Seg::Key("name"),
+                ],
+            );
+            let pr = topoplan_model::ProfileProblem {
+                span,
+                message: String::new(),
+            };
+            let (l, c) = pr.line_col(text);
+            return Err(vec![format!(
+                "{shown}:{l}:{c}: the profile names product `{}`, but its folder is `{product}`",
+                p.product.name
+            )]);
+        }
+        Ok(p)
+    }
+
+    /// Every product profile in the set, checked; the problems of all of them at once.
+    pub fn profiles(&self) -> Result<BTreeMap<String, topoplan_model::Profile>, Vec<String>> {
         let mut m = BTreeMap::new();
-        for (path, text) in &self.files {
-            if let Some(product) = path.strip_suffix("/profile.toml") {
-                let p = topoplan_model::Profile::parse(text)
-                    .map_err(|e| format!("product profile `{path}`: {e}"))?;
-                if p.product.name != product {
-                    return Err(format!(
-                        "product profile `{path}` names product `{}`",
-                        p.product.name
-                    ));
+        let mut errors = Vec::new();
+        for product in self.products() {
+            match self.profile(&product) {
+                Ok(p) => {
+                    m.insert(product, p);
                 }
-                m.insert(product.to_string(), p);
+                Err(e) => errors.extend(e),
             }
         }
-        Ok(m)
+        if errors.is_empty() {
+            Ok(m)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Overlay templates of one product: (product file path, template name, format).
-    fn overlays(&self, product: &str) -> Vec<(String, String, PatchFormat)> {
+    pub fn overlays(&self, product: &str) -> Vec<(String, String, PatchFormat)> {
         let prefix = format!("{product}/overlay/");
         self.files
             .keys()
@@ -201,8 +260,8 @@ pub struct NodeView<'a> {
     /// Resolved references of this node by profile reference name: one [`LinkView`], or a
     /// list of them (best first) for references with `providers = "each"`.
     pub links: BTreeMap<String, Links>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub thrift: Option<&'a topoplan_solver::ThriftPlan>,
+    /// The values of the deployment's mode (the profile's `[[mode]] values`).
+    pub mode: &'a BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -295,7 +354,7 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
         },
         ports: port_map(node),
         links,
-        thrift: node.thrift.as_ref(),
+        mode: &plan.mode,
     }
 }
 

@@ -4,9 +4,9 @@
 //! The template sees the plan as is plus a few views computed here once (node summary, port
 //! map per host, firewall matrix, legend), so templates never recompute facts.
 
-use crate::{columns, firewall, FirewallRow, NodeColumns};
+use crate::{cells, firewall, FirewallRow};
 use serde::Serialize;
-use topoplan_diagram::{kind_colour, Diagram, KIND_LEGEND};
+use topoplan_diagram::Diagram;
 use topoplan_model::error_chain;
 use topoplan_solver::{nodes_by_host, Plan};
 
@@ -61,8 +61,8 @@ struct HostSummary {
 #[derive(Serialize)]
 struct LegendRow {
     kind: String,
-    meaning: &'static str,
-    colour: &'static str,
+    meaning: String,
+    colour: String,
 }
 
 #[derive(Serialize)]
@@ -73,8 +73,8 @@ struct NodeRow {
     roles: Vec<String>,
     offset: u32,
     pinned: bool,
-    #[serde(flatten)]
-    ports: NodeColumns,
+    /// The cells of the plan's port columns.
+    cells: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -127,13 +127,14 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
             })
             .collect()
     };
-    let legend = KIND_LEGEND
+    let legend = plan
+        .kinds
         .iter()
-        .filter(|(k, _)| diagram.edges.iter().any(|e| e.kind == *k))
-        .map(|(k, meaning)| LegendRow {
-            kind: (*k).to_string(),
-            meaning,
-            colour: kind_colour(k),
+        .filter(|k| diagram.edges.iter().any(|e| e.kind == k.name))
+        .map(|k| LegendRow {
+            kind: k.name.clone(),
+            meaning: k.legend.clone(),
+            colour: k.colour.clone(),
         })
         .collect();
     let nodes = plan
@@ -146,7 +147,7 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
             roles: n.roles.clone(),
             offset: n.offset,
             pinned: n.pinned,
-            ports: columns(n),
+            cells: cells(plan, n),
         })
         .collect();
     let by_host = nodes_by_host(plan);

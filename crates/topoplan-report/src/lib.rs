@@ -34,27 +34,35 @@ pub fn json(plan: &Plan) -> String {
     s
 }
 
-fn main_port(n: &topoplan_solver::NodePlan, name: &str) -> String {
-    n.port(name).map_or_else(|| "-".into(), |p| p.to_string())
+/// The cells of a node's port columns (the profile's `column`s), for every node table
+/// (terminal, Markdown, HTML), computed in one place.
+fn cells(plan: &Plan, n: &topoplan_solver::NodePlan) -> Vec<String> {
+    plan.columns.iter().map(|c| cell(plan, n, c)).collect()
 }
 
-/// The port columns every node table shows (terminal, Markdown, HTML), computed in one place.
-#[derive(Debug, serde::Serialize)]
-struct NodeColumns {
-    https: String,
-    http: String,
-    pt_https: String,
-    pt_http: String,
-    thrift: String,
-}
-
-fn columns(n: &topoplan_solver::NodePlan) -> NodeColumns {
-    NodeColumns {
-        https: main_port(n, "servlet-https"),
-        http: main_port(n, "servlet-http"),
-        pt_https: main_port(n, "passthrough-https"),
-        pt_http: main_port(n, "passthrough-http"),
-        thrift: thrift_cell(n.thrift.as_ref()),
+/// A plain column shows the port or `-`. A `per-node` column shows the node's own value (or
+/// `off` when it does not open the port), then where its link over that port points.
+fn cell(plan: &Plan, n: &topoplan_solver::NodePlan, c: &topoplan_solver::Column) -> String {
+    let own = n.port(&c.port);
+    if !c.per_node {
+        return own.map_or_else(|| "-".into(), |p| p.to_string());
+    }
+    let server = own.map_or_else(|| "off".to_string(), |p| format!("server {p}"));
+    let client = plan
+        .links
+        .iter()
+        .filter(|l| l.from == n.name && l.port_name == c.port)
+        .find_map(|l| {
+            let to = plan.node(&l.to)?;
+            Some(format!(
+                "client -> {}:{}",
+                topoplan_model::url_host(&to.address),
+                l.port
+            ))
+        });
+    match client {
+        Some(c) => format!("{server}; {c}"),
+        None => server,
     }
 }
 
@@ -72,25 +80,6 @@ fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
         }
     }
     out
-}
-
-/// The Thrift column: the node's own server, then where its client connects.
-fn thrift_cell(t: Option<&topoplan_solver::ThriftPlan>) -> String {
-    let Some(t) = t else { return "-".into() };
-    let client = match (t.client_port, &t.server_host) {
-        (Some(p), Some(h)) => Some(format!("client -> {h}:{p}")),
-        (Some(p), None) if t.server_enabled => Some(format!("client -> :{p}")),
-        _ => None,
-    };
-    let server = if t.server_enabled {
-        format!("server {}", t.server_port.unwrap_or(0))
-    } else {
-        "off".into()
-    };
-    match client {
-        Some(c) => format!("{server}; {c}"),
-        None => server,
-    }
 }
 
 /// The terminal view: per host, a table of nodes; then links and warnings.
@@ -121,26 +110,31 @@ pub fn text(plan: &Plan) -> String {
                 format!(", reserved {:?}", h.reserved_ports)
             }
         );
-        let _ = writeln!(
-            s,
-            "  {:<16} {:<34} {:>6} {:>6} {:>6} {:>6} {:>6}  thrift",
-            "node", "roles", "offset", "https", "http", "pt-ssl", "pt"
-        );
+        let mut head = format!("  {:<16} {:<34} {:>6}", "node", "roles", "offset");
+        for c in &plan.columns {
+            if c.per_node {
+                let _ = write!(head, "  {}", c.title);
+            } else {
+                let _ = write!(head, " {:>6}", c.title);
+            }
+        }
+        let _ = writeln!(s, "{}", head.trim_end());
         for n in by_host.get(h.name.as_str()).into_iter().flatten() {
-            let c = columns(n);
-            let _ = writeln!(
-                s,
-                "  {:<16} {:<34} {:>5}{} {:>6} {:>6} {:>6} {:>6}  {}",
+            let mut row = format!(
+                "  {:<16} {:<34} {:>5}{}",
                 n.name,
                 n.roles.join(","),
                 n.offset,
                 if n.pinned { "*" } else { " " },
-                c.https,
-                c.http,
-                c.pt_https,
-                c.pt_http,
-                c.thrift
             );
+            for (c, v) in plan.columns.iter().zip(cells(plan, n)) {
+                if c.per_node {
+                    let _ = write!(row, "  {v}");
+                } else {
+                    let _ = write!(row, " {v:>6}");
+                }
+            }
+            let _ = writeln!(s, "{}", row.trim_end());
         }
     }
     if plan.nodes.iter().any(|n| n.pinned) {
@@ -168,6 +162,13 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(s, "  - {w}");
         }
     }
+    if plan.silenced > 0 {
+        let _ = writeln!(
+            s,
+            "\n({} warning(s) silenced by `allow` in the topology)",
+            plan.silenced
+        );
+    }
     s
 }
 
@@ -192,7 +193,7 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.warnings.is_empty() {
         let _ = writeln!(s, "## Warnings\n");
         for w in &plan.warnings {
-            let _ = writeln!(s, "- {w}");
+            let _ = writeln!(s, "- `{}`: {}", w.code, w.message);
         }
         s.push('\n');
     }
@@ -201,23 +202,27 @@ pub fn markdown(plan: &Plan) -> String {
         "## Topology\n\n```mermaid\n{}```\n",
         Diagram::from_plan(plan).mermaid()
     );
-    let _ = writeln!(s, "## Nodes\n\n| node | host | roles | offset | HTTPS | HTTP | pass-through HTTPS / HTTP | Thrift |\n|---|---|---|---|---|---|---|---|");
+    let titles: String = plan
+        .columns
+        .iter()
+        .map(|c| format!(" {} |", c.title))
+        .collect();
+    let rule = "---|".repeat(plan.columns.len());
+    let _ = writeln!(
+        s,
+        "## Nodes\n\n| node | host | roles | offset |{titles}\n|---|---|---|---|{rule}"
+    );
     for n in &plan.nodes {
-        let c = columns(n);
+        let row: String = cells(plan, n).iter().map(|c| format!(" {c} |")).collect();
         let _ = writeln!(
             s,
-            "| `{}` | {} ({}) | {} | {}{} | {} | {} | {} / {} | {} |",
+            "| `{}` | {} ({}) | {} | {}{} |{row}",
             n.name,
             n.host,
             n.address,
             n.roles.join(", "),
             n.offset,
             if n.pinned { " (pinned)" } else { "" },
-            c.https,
-            c.http,
-            c.pt_https,
-            c.pt_http,
-            c.thrift
         );
     }
     s.push('\n');
@@ -322,8 +327,8 @@ pub fn explain(plan: &Plan, node: &str) -> Option<String> {
     if !fixed.is_empty() {
         let _ = writeln!(s, "  listens (no offset): {}", list(&fixed));
     }
-    if let Some(t) = &n.thrift {
-        let _ = writeln!(s, "  thrift: {}", thrift_cell(Some(t)));
+    for c in plan.columns.iter().filter(|c| c.per_node) {
+        let _ = writeln!(s, "  {}: {}", c.title, cell(plan, n, c));
     }
     // One line per peer, edges grouped by kind as in the diagram.
     let edges = Diagram::from_plan(plan).edges;
@@ -360,8 +365,7 @@ pub fn explain(plan: &Plan, node: &str) -> Option<String> {
         }
         let _ = writeln!(s, "{line}");
     }
-    let tag = format!("`{}`", n.name);
-    for w in plan.warnings.iter().filter(|w| w.contains(&tag)) {
+    for w in plan.warnings.iter().filter(|w| w.names(&n.name)) {
         let _ = writeln!(s, "  warning: {w}");
     }
     Some(s)

@@ -3,11 +3,16 @@
 //! Three steps, in this order because each needs the one before:
 //! 1. **wiring**: a petgraph graph with one vertex per node and one edge per profile reference
 //!    a node consumes (consumer -> provider). Providers are chosen by rule: the node itself if it
-//!    has the role, else an explicit `[[link]]`, else the only candidate; a gateway that cannot
-//!    pick a key manager is an error, other ambiguous picks prefer the same host and warn.
-//! 2. **offsets**: per host, the smallest span with pins kept ([`offsets`]).
-//! 3. **Thrift** (profiles whose key validation is Thrift): the offset never applies, so each
-//!    key manager gets a server port free on its host and every gateway's client port copies it.
+//!    has the role, else an explicit `[[link]]`, else the only candidate; a reader the profile
+//!    marks `required_for` that cannot pick a provider is an error, other ambiguous picks prefer
+//!    the same host and warn.
+//! 2. **offsets**: per host, the smallest span with pins kept ([`offsets`]); ports that listen
+//!    without following the offset are kept out of the way, and collide if two nodes open one.
+//! 3. **per-node ports** (`rule = "per-node"` in the profile, e.g. a Thrift server the offset
+//!    never moves): each node that opens one gets a value free on its host, and every reference
+//!    to it carries the provider's value.
+//!
+//! The engine names no product, role or link kind: all of that is the profile's.
 //!
 //! Everything is sorted so that identical input gives byte-identical plans.
 
@@ -15,7 +20,8 @@ pub mod offsets;
 pub mod plan;
 
 pub use plan::{
-    HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PlanChange, PortPlan, ThriftPlan,
+    Column, HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PlanChange, PortPlan,
+    Warning,
 };
 
 use offsets::HostProblem;
@@ -23,8 +29,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use std::collections::{BTreeMap, BTreeSet};
 use topoplan_model::{
-    Diagnostic, KeyValidation, Lock, LockedNode, PortRule, Profile, Providers, ReferenceDef,
-    Topology,
+    Diagnostic, Lock, LockedNode, PortDef, PortRule, Profile, Providers, ReferenceDef, Topology,
 };
 
 /// One dependency: `consumer` holds `reference` pointing at `provider`.
@@ -65,9 +70,9 @@ pub fn solve_locked(
         return Err(diags);
     }
     let (offsets, host_info) = offsets.expect("no diagnostics means offsets were found");
-    let thrift = assign_thrift(topo, profile, &offsets, lock, &mut moved)?;
+    let per_node = assign_per_node(topo, profile, &offsets, lock, &mut moved)?;
     let mut plan = build_plan(
-        topo, profile, &graph, &offsets, &host_info, &thrift, warnings,
+        topo, profile, &graph, &offsets, &host_info, &per_node, warnings,
     );
     if let Some(lock) = lock {
         for n in plan.nodes.iter_mut() {
@@ -141,16 +146,20 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
                         moved.get(&n.name).cloned(),
                     ));
                 }
-                let port = n.thrift.as_ref().and_then(|t| t.server_port);
-                if l.thrift_server_port != port {
-                    out.push(change(
-                        "~",
-                        "thrift-server-port",
-                        n.name.clone(),
-                        l.thrift_server_port.map(|p| p.to_string()),
-                        port.map(|p| p.to_string()),
-                        moved.get(&format!("{}#thrift", n.name)).cloned(),
-                    ));
+                let now = per_node_ports(n);
+                let names: BTreeSet<&String> = now.keys().chain(l.ports.keys()).collect();
+                for port in names {
+                    let (was, is) = (l.ports.get(port), now.get(port));
+                    if was != is {
+                        out.push(change(
+                            "~",
+                            "port",
+                            format!("{} {port}", n.name),
+                            was.map(|p| p.to_string()),
+                            is.map(|p| p.to_string()),
+                            moved.get(&format!("{}#{port}", n.name)).cloned(),
+                        ));
+                    }
                 }
             }
         }
@@ -196,6 +205,15 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
     out
 }
 
+/// A node's per-node ports by name.
+fn per_node_ports(n: &NodePlan) -> BTreeMap<String, u32> {
+    n.ports
+        .iter()
+        .filter(|p| p.per_node)
+        .map(|p| (p.name.clone(), p.effective))
+        .collect()
+}
+
 /// The lock that records `plan`.
 pub fn lock_of(plan: &Plan) -> Lock {
     Lock {
@@ -211,7 +229,7 @@ pub fn lock_of(plan: &Plan) -> Lock {
                     LockedNode {
                         host: n.host.clone(),
                         offset: n.offset,
-                        thrift_server_port: n.thrift.as_ref().and_then(|t| t.server_port),
+                        ports: per_node_ports(n),
                     },
                 )
             })
@@ -235,12 +253,12 @@ pub fn lock_of(plan: &Plan) -> Lock {
 }
 
 /// Builds the dependency graph: one edge per (reader node, reference, provider). Returns the
-/// diagnostics for gateways without a usable key manager and for links that disagree; other
-/// unresolved references become warnings.
+/// diagnostics for readers a reference is `required_for` that have no usable provider, and for
+/// links that disagree; other unresolved references become warnings.
 pub fn wire(
     topo: &Topology,
     profile: &Profile,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> (DependencyGraph, Vec<Diagnostic>) {
     wire_locked(topo, profile, None, warnings)
 }
@@ -251,7 +269,7 @@ pub fn wire_locked(
     topo: &Topology,
     profile: &Profile,
     lock: Option<&Lock>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> (DependencyGraph, Vec<Diagnostic>) {
     // The lock's providers per reader and reference, indexed once: looked up for every reader.
     let mut locked: LockedProviders = BTreeMap::new();
@@ -271,9 +289,7 @@ pub fn wire_locked(
     let roles = RoleIndex::new(topo);
     for (ci, consumer) in topo.nodes.iter().enumerate() {
         for (ri, r) in profile.reference.iter().enumerate() {
-            if r.key_validation.is_some_and(|k| k != topo.key_validation)
-                || !r.readers.iter().any(|c| consumer.has_role(c))
-            {
+            if !r.in_mode(&topo.key_validation) || !r.readers.iter().any(|c| consumer.has_role(c)) {
                 continue;
             }
             if r.providers == Providers::Each {
@@ -326,45 +342,60 @@ pub fn wire_locked(
                     }
                 }
                 Err(Choice::None) => {
-                    if r.provider == "key-manager" && consumer.has_role("gateway") {
-                        if reported.insert((ci, "no-key-manager".into())) {
+                    if let Some(role) = required(r, consumer) {
+                        if reported.insert((ci, format!("required:{}", r.provider))) {
                             diags.push(
                                 Diagnostic::error(
-                                    "no-key-manager",
-                                    format!("gateway `{}` has no key manager to validate keys against", consumer.name),
+                                    "missing-provider",
+                                    format!(
+                                        "`{}` ({role}) needs a `{}` node for `{}`, and there is none",
+                                        consumer.name, r.provider, r.name
+                                    ),
                                 )
-                                .at(consumer.roles_span.clone(), "this node is a gateway")
-                                .note("add a node with role `key-manager` (or give this node that role too)"),
+                                .at(consumer.roles_span.clone(), format!("this node is a `{role}`"))
+                                .note(format!(
+                                    "add a node with role `{}` (or give this node that role too)",
+                                    r.provider
+                                )),
                             );
                         }
                     } else if reported.insert((ci, r.provider.clone())) {
-                        warnings.push(format!(
-                            "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
-                            consumer.name,
-                            consumer.roles.join(", "),
-                            r.provider,
-                            r.name
-                        ));
+                        warnings.push(
+                            Warning::new(
+                                "unwired",
+                                format!(
+                                    "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
+                                    consumer.name,
+                                    consumer.roles.join(", "),
+                                    r.provider,
+                                    r.name
+                                ),
+                            )
+                            .node(consumer.name.clone())
+                            .at(consumer.roles_span.clone()),
+                        );
                     }
                 }
                 Err(Choice::Many(cands)) => {
-                    if r.provider == "key-manager" && consumer.has_role("gateway") {
-                        if reported.insert((ci, "ambiguous-key-manager".into())) {
+                    if let Some(role) = required(r, consumer) {
+                        if reported.insert((ci, format!("required:{}", r.provider))) {
                             let names: Vec<_> = cands
                                 .iter()
                                 .map(|&c| format!("`{}`", topo.nodes[c].name))
                                 .collect();
                             let mut d = Diagnostic::error(
-                                "ambiguous-key-manager",
+                                "ambiguous-provider",
                                 format!(
-                                    "gateway `{}` could use key managers {}",
+                                    "`{}` ({role}) could use `{}` nodes {} for `{}`",
                                     consumer.name,
-                                    names.join(", ")
+                                    r.provider,
+                                    names.join(", "),
+                                    r.name
                                 ),
                             )
                             .at(
                                 consumer.name_span.clone(),
-                                "no `[[link]]` says which key manager this gateway uses",
+                                format!("no `[[link]]` says which `{}` this node uses", r.provider),
                             );
                             for &c in &cands {
                                 d = d.also(topo.nodes[c].name_span.clone(), "a candidate");
@@ -383,10 +414,18 @@ pub fn wire_locked(
                         .find(|&c| had.contains(&topo.nodes[c].name.as_str()));
                     let pi = kept.unwrap_or(cands[0]);
                     if reported.insert((ci, r.provider.clone())) {
-                        warnings.push(format!(
-                            "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
-                            consumer.name, r.provider, topo.nodes[pi].name
-                        ));
+                        warnings.push(
+                            Warning::new(
+                                "several-providers",
+                                format!(
+                                    "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
+                                    consumer.name, r.provider, topo.nodes[pi].name
+                                ),
+                            )
+                            .node(consumer.name.clone())
+                            .node(topo.nodes[pi].name.clone())
+                            .at(consumer.name_span.clone()),
+                        );
                     }
                     g.add_edge(
                         idx[ci],
@@ -406,6 +445,15 @@ pub fn wire_locked(
     }
     unserved_warnings(topo, profile, &g, warnings);
     (g, diags)
+}
+
+/// The first of a reference's `required_for` roles the consumer has: it cannot work without
+/// the provider, so a missing or ambiguous one is an error.
+fn required<'r>(r: &'r ReferenceDef, consumer: &topoplan_model::Node) -> Option<&'r str> {
+    r.required_for
+        .iter()
+        .find(|role| consumer.has_role(role))
+        .map(String::as_str)
 }
 
 /// Providers a lock recorded, by reader, then reference.
@@ -567,11 +615,11 @@ fn unserved_warnings(
     topo: &Topology,
     profile: &Profile,
     g: &DependencyGraph,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     for (ri, r) in profile.reference.iter().enumerate() {
         let Some(text) = &r.unserved else { continue };
-        if r.key_validation.is_some_and(|k| k != topo.key_validation) {
+        if !r.in_mode(&topo.key_validation) {
             continue;
         }
         let mut served = vec![false; topo.nodes.len()];
@@ -585,7 +633,11 @@ fn unserved_warnings(
         }
         for (i, n) in topo.nodes.iter().enumerate() {
             if n.has_role(&r.provider) && !served[i] {
-                warnings.push(format!("`{}` {text}", n.name));
+                warnings.push(
+                    Warning::new("unserved", format!("`{}` {text}", n.name))
+                        .node(n.name.clone())
+                        .at(n.name_span.clone()),
+                );
             }
         }
     }
@@ -598,10 +650,67 @@ struct HostInfo {
     minimal: bool,
 }
 
-fn offset_bases(profile: &Profile) -> Vec<u32> {
-    let mut b: Vec<u32> = profile.offset_ports().map(|p| p.base).collect();
+fn offset_bases(profile: &Profile, mode: &str) -> Vec<u32> {
+    let mut b: Vec<u32> = profile.offset_ports(mode).map(|p| p.base).collect();
     b.sort_unstable();
+    b.dedup();
     b
+}
+
+/// Ports a node opens at their base whatever its offset (`rule = "every"`, not following the
+/// offset).
+fn fixed_ports<'p>(
+    profile: &'p Profile,
+    mode: &'p str,
+    node: &'p topoplan_model::Node,
+) -> impl Iterator<Item = &'p PortDef> + 'p {
+    profile
+        .opens(mode, &node.roles)
+        .filter(|p| p.rule == PortRule::Every && !p.follows_offset)
+}
+
+/// Per host, the fixed ports its nodes open. Two nodes opening one is an error: nothing can
+/// move it. The rest are kept out of the offset search's way like reserved ports.
+fn host_fixed_ports(
+    topo: &Topology,
+    profile: &Profile,
+    members: &[usize],
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeSet<u32> {
+    let mut by_port: BTreeMap<u32, Vec<(usize, &PortDef)>> = BTreeMap::new();
+    for &i in members {
+        for p in fixed_ports(profile, &topo.key_validation, &topo.nodes[i]) {
+            by_port.entry(p.base).or_default().push((i, p));
+        }
+    }
+    for (port, users) in &by_port {
+        if users.len() < 2 {
+            continue;
+        }
+        let (first, def) = users[0];
+        let host = &topo.hosts[topo.nodes[first].host];
+        let mut d = Diagnostic::error(
+            "fixed-port-collision",
+            format!(
+                "{} nodes on host `{}` listen on port {port} ({}), which the offset does not move",
+                users.len(),
+                host.name,
+                def.name
+            ),
+        )
+        .at(topo.nodes[first].name_span.clone(), format!("opens {port}"));
+        for &(i, _) in &users[1..] {
+            d = d.also(
+                topo.nodes[i].name_span.clone(),
+                format!("also opens {port}"),
+            );
+        }
+        diags.push(d.note(format!(
+            "{} ({}) is the same on every node; put these nodes on different hosts",
+            def.file, def.element
+        )));
+    }
+    by_port.into_keys().collect()
 }
 
 fn assign_offsets(
@@ -610,7 +719,7 @@ fn assign_offsets(
     locked: &[Option<u32>],
     moved: &mut BTreeMap<String, String>,
 ) -> Result<(Vec<u32>, Vec<HostInfo>), Vec<Diagnostic>> {
-    let bases = offset_bases(profile);
+    let bases = offset_bases(profile, &topo.key_validation);
     let range = (profile.product.port_range[0], profile.product.port_range[1]);
     let mut offsets = vec![0u32; topo.nodes.len()];
     let mut info = Vec::new();
@@ -624,7 +733,8 @@ fn assign_offsets(
             .iter()
             .map(|&i| topo.nodes[i].pin.as_ref().map(|p| p.0))
             .collect();
-        let reserved: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
+        let mut reserved: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
+        reserved.extend(host_fixed_ports(topo, profile, &members, &mut diags));
         let explicit = pins.clone();
         let check = HostProblem {
             bases: &bases,
@@ -721,78 +831,92 @@ fn assign_offsets(
     }
 }
 
-/// Thrift server ports per node (`None`: server disabled), for Thrift key validation.
-fn assign_thrift(
+/// Per node, the values of its `per-node` ports (only those it opens), by port name.
+type PerNode = Vec<BTreeMap<String, u32>>;
+
+/// Gives each node that opens a `per-node` port a value of its own on its host: the locked
+/// value while it is still free, else the first free one from the base (+ offset) up.
+fn assign_per_node(
     topo: &Topology,
     profile: &Profile,
     offsets: &[u32],
     lock: Option<&Lock>,
     moved: &mut BTreeMap<String, String>,
-) -> Result<Vec<Option<u32>>, Vec<Diagnostic>> {
-    let mut ports = vec![None; topo.nodes.len()];
-    let Some(def) = profile
+) -> Result<PerNode, Vec<Diagnostic>> {
+    let mode = topo.key_validation.as_str();
+    let mut ports: PerNode = vec![BTreeMap::new(); topo.nodes.len()];
+    let defs: Vec<&PortDef> = profile
         .port
         .iter()
-        .find(|p| p.rule == PortRule::ThriftServer)
-    else {
-        return Ok(ports);
-    };
-    if topo.key_validation != KeyValidation::Thrift {
+        .filter(|p| p.listens && p.rule == PortRule::PerNode && p.in_mode(mode))
+        .collect();
+    if defs.is_empty() {
         return Ok(ports);
     }
-    let bases = offset_bases(profile);
+    let bases = offset_bases(profile, mode);
     let hi_limit = profile.product.port_range[1];
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); topo.hosts.len()];
+    for (i, n) in topo.nodes.iter().enumerate() {
+        members[n.host].push(i);
+    }
     for (hi, host) in topo.hosts.iter().enumerate() {
+        let on_host = &mut members[hi];
+        on_host.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
         let mut used: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
-        let mut kms = Vec::new();
-        for (i, n) in topo.nodes.iter().enumerate().filter(|(_, n)| n.host == hi) {
+        for &i in on_host.iter() {
             used.extend(bases.iter().map(|b| b + offsets[i]));
-            if n.has_role("key-manager") {
-                kms.push(i);
-            }
+            used.extend(fixed_ports(profile, mode, &topo.nodes[i]).map(|p| p.base));
         }
-        kms.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
-        // Locked server ports first, while still free; gateways already point at them.
-        let mut rest = Vec::new();
-        for i in kms {
-            let n = &topo.nodes[i];
-            let locked = lock
-                .and_then(|l| l.nodes.get(&n.name))
-                .filter(|l| l.host == host.name)
-                .and_then(|l| l.thrift_server_port);
-            match locked {
-                Some(p) if !used.contains(&p) && p <= hi_limit => {
-                    used.insert(p);
-                    ports[i] = Some(p);
+        for def in &defs {
+            let openers: Vec<usize> = on_host
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    def.roles.is_empty() || def.roles.iter().any(|r| topo.nodes[i].has_role(r))
+                })
+                .collect();
+            // Locked values first, while still free; readers already point at them.
+            let mut rest = Vec::new();
+            for i in openers {
+                let n = &topo.nodes[i];
+                let locked = lock
+                    .and_then(|l| l.nodes.get(&n.name))
+                    .filter(|l| l.host == host.name)
+                    .and_then(|l| l.ports.get(&def.name).copied());
+                match locked {
+                    Some(p) if !used.contains(&p) && p <= hi_limit => {
+                        used.insert(p);
+                        ports[i].insert(def.name.clone(), p);
+                    }
+                    Some(p) => {
+                        moved.insert(
+                            format!("{}#{}", n.name, def.name),
+                            format!("port {p} is now taken on `{}`", host.name),
+                        );
+                        rest.push(i);
+                    }
+                    None => rest.push(i),
                 }
-                Some(p) => {
-                    moved.insert(
-                        format!("{}#thrift", n.name),
-                        format!("port {p} is now taken on `{}`", host.name),
-                    );
-                    rest.push(i);
-                }
-                None => rest.push(i),
             }
-        }
-        for i in rest {
-            let port = if def.follows_offset {
-                def.base + offsets[i]
-            } else {
-                def.base
-            };
-            let Some(p) = (port..=hi_limit).find(|p| !used.contains(p)) else {
-                return Err(vec![Diagnostic::error(
-                    "unsatisfiable",
-                    format!(
-                        "no free Thrift server port for `{}` on host `{}`",
-                        topo.nodes[i].name, host.name
-                    ),
-                )
-                .at(topo.nodes[i].name_span.clone(), "this key manager")]);
-            };
-            used.insert(p);
-            ports[i] = Some(p);
+            for i in rest {
+                let from = if def.follows_offset {
+                    def.base + offsets[i]
+                } else {
+                    def.base
+                };
+                let Some(p) = (from..=hi_limit).find(|p| !used.contains(p)) else {
+                    return Err(vec![Diagnostic::error(
+                        "unsatisfiable",
+                        format!(
+                            "no free `{}` port for `{}` on host `{}`",
+                            def.name, topo.nodes[i].name, host.name
+                        ),
+                    )
+                    .at(topo.nodes[i].name_span.clone(), "this node opens it")]);
+                };
+                used.insert(p);
+                ports[i].insert(def.name.clone(), p);
+            }
         }
     }
     Ok(ports)
@@ -804,7 +928,7 @@ fn offset_reason(topo: &Topology, profile: &Profile, offsets: &[u32], i: usize) 
         return format!("pinned to {} in the topology", offsets[i]);
     }
     let host = &topo.hosts[node.host];
-    let bases = offset_bases(profile);
+    let bases = offset_bases(profile, &topo.key_validation);
     let others: Vec<usize> = (0..topo.nodes.len())
         .filter(|&j| j != i && topo.nodes[j].host == node.host)
         .collect();
@@ -851,57 +975,32 @@ fn build_plan(
     graph: &DependencyGraph,
     offsets: &[u32],
     host_info: &[HostInfo],
-    thrift: &[Option<u32>],
-    mut warnings: Vec<String>,
+    per_node: &PerNode,
+    mut warnings: Vec<Warning>,
 ) -> Plan {
-    let thrift_def = profile
-        .port
-        .iter()
-        .find(|p| p.rule == PortRule::ThriftServer);
-    let thrift_mode = thrift_def.is_some();
+    let mode = topo.key_validation.as_str();
     let mut nodes: Vec<NodePlan> = Vec::new();
     for (i, n) in topo.nodes.iter().enumerate() {
         let host = &topo.hosts[n.host];
         let mut ports: Vec<PortPlan> = profile
-            .port
-            .iter()
-            .filter(|p| p.listens && p.rule == PortRule::Every)
-            .map(|p| PortPlan {
-                name: p.name.clone(),
-                protocol: p.protocol.clone(),
-                base: p.base,
-                effective: if p.follows_offset {
-                    p.base + offsets[i]
-                } else {
-                    p.base
-                },
-                follows_offset: p.follows_offset,
+            .opens(mode, &n.roles)
+            .filter_map(|p| {
+                let effective = match p.rule {
+                    PortRule::PerNode => *per_node[i].get(&p.name)?,
+                    PortRule::Every if p.follows_offset => p.base + offsets[i],
+                    PortRule::Every => p.base,
+                };
+                Some(PortPlan {
+                    name: p.name.clone(),
+                    protocol: p.protocol.clone(),
+                    base: p.base,
+                    effective,
+                    follows_offset: p.follows_offset,
+                    per_node: p.rule == PortRule::PerNode,
+                })
             })
             .collect();
-        if let (Some(def), Some(port)) = (thrift_def, thrift[i]) {
-            ports.push(PortPlan {
-                name: def.name.clone(),
-                protocol: def.protocol.clone(),
-                base: def.base,
-                effective: port,
-                follows_offset: def.follows_offset,
-            });
-        }
         ports.sort_by_key(|p| (p.effective, p.name.clone()));
-        let thrift_plan = thrift_mode.then(|| {
-            let km = graph
-                .edges(NodeIndex::new(i))
-                .find(|e| profile.reference[e.weight().reference].kind == "thrift")
-                .map(|e| *graph.node_weight(e.target()).expect("edge target exists"));
-            ThriftPlan {
-                server_enabled: thrift[i].is_some(),
-                server_port: thrift[i],
-                client_port: km.and_then(|k| thrift[k]),
-                server_host: km
-                    .map(|k| topo.hosts[topo.nodes[k].host].address.clone())
-                    .or_else(|| thrift[i].map(|_| host.address.clone())),
-            }
-        });
         nodes.push(NodePlan {
             name: n.name.clone(),
             host: host.name.clone(),
@@ -911,7 +1010,6 @@ fn build_plan(
             pinned: n.pin.is_some(),
             offset_reason: offset_reason(topo, profile, offsets, i),
             ports,
-            thrift: thrift_plan,
         });
     }
 
@@ -921,13 +1019,7 @@ fn build_plan(
         let r = &profile.reference[e.weight().reference];
         let provider = &nodes[p];
         let port_def = profile.port(&r.port).expect("profile checked port names");
-        let port = if port_def.rule == PortRule::ThriftServer {
-            thrift[p].unwrap_or(port_def.base)
-        } else if port_def.follows_offset {
-            port_def.base + offsets[p]
-        } else {
-            port_def.base
-        };
+        let port = provider.port(&r.port).unwrap_or(port_def.base);
         let url = url(&port_def.protocol, &provider.address, port);
         links.push(LinkPlan {
             kind: r.kind.clone(),
@@ -951,10 +1043,17 @@ fn build_plan(
         let mut reserved: Vec<u32> = h.reserved_ports.iter().map(|r| r.0).collect();
         reserved.sort_unstable();
         if !host_info[hi].minimal {
-            warnings.push(format!(
-                "host `{}` has too many nodes to prove the smallest span; kept a greedy assignment (span {})",
-                h.name, host_info[hi].span
-            ));
+            warnings.push(
+                Warning::new(
+                    "span-not-proven",
+                    format!(
+                        "host `{}` has too many nodes to prove the smallest span; kept a greedy assignment (span {})",
+                        h.name, host_info[hi].span
+                    ),
+                )
+                .host(h.name.clone())
+                .at(h.span.clone()),
+            );
         }
         hosts.push(HostPlan {
             name: h.name.clone(),
@@ -966,45 +1065,58 @@ fn build_plan(
         });
     }
     hosts.sort_by(|a, b| a.name.cmp(&b.name));
-    nodes.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let km_count = nodes.iter().filter(|n| n.has_role("key-manager")).count();
-    if km_count == 1 && nodes.len() > 1 {
-        let km = nodes
-            .iter()
-            .find(|n| n.has_role("key-manager"))
-            .expect("counted one");
-        warnings.push(format!(
-            "`{}` is the only key manager: a single point of failure for every gateway",
-            km.name
-        ));
-    }
-    for n in &nodes {
-        if n.thrift
-            .as_ref()
-            .is_some_and(|t| t.server_enabled && !n.has_role("key-manager"))
-        {
-            warnings.push(format!(
-                "`{}` keeps a Thrift server although it is not a key manager",
-                n.name
-            ));
+    if topo.nodes.len() > 1 {
+        for role in &profile.role {
+            let Some(why) = &role.single else { continue };
+            let mut with = topo.nodes.iter().filter(|n| n.has_role(&role.name));
+            if let (Some(only), None) = (with.next(), with.next()) {
+                warnings.push(
+                    Warning::new(
+                        format!("single-{}", role.name),
+                        format!("`{}` is the only `{}` node: {why}", only.name, role.name),
+                    )
+                    .node(only.name.clone())
+                    .at(only.name_span.clone()),
+                );
+            }
         }
     }
-    review_warnings(&nodes, &hosts, &links, &mut warnings);
-    warnings.sort();
-    warnings.dedup();
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    review_warnings(topo, profile, &nodes, &hosts, &links, &mut warnings);
+    warnings.sort_by(|a, b| (&a.code, &a.message).cmp(&(&b.code, &b.message)));
+    warnings.dedup_by(|a, b| a.code == b.code && a.message == b.message);
+    let before = warnings.len();
+    warnings.retain(|w| !topo.allow.iter().any(|(code, _)| *code == w.code));
+    let silenced = before - warnings.len();
     let manual = manual_steps(profile, &nodes);
+    let columns = profile
+        .port
+        .iter()
+        .filter(|p| p.listens && p.in_mode(mode))
+        .filter_map(|p| {
+            Some(Column {
+                title: p.column.clone()?,
+                port: p.name.clone(),
+                per_node: p.rule == PortRule::PerNode,
+            })
+        })
+        .collect();
 
     Plan {
         schema: 1,
         deployment: topo.name.clone(),
         product: topo.product.clone(),
         home: profile.product.home.clone(),
-        key_validation: topo.key_validation.as_str().to_string(),
+        key_validation: topo.key_validation.clone(),
+        mode: profile.mode_values(mode),
+        columns,
+        kinds: profile.kind.clone(),
         hosts,
         nodes,
         links,
         warnings,
+        silenced,
         manual,
         changes: None,
     }
@@ -1070,29 +1182,61 @@ pub const RESERVED_NEAR: u32 = 2;
 
 /// Checks an architecture review asks for, beyond correctness: exposure and fragility.
 fn review_warnings(
+    topo: &Topology,
+    profile: &Profile,
     nodes: &[NodePlan],
     hosts: &[HostPlan],
     links: &[LinkPlan],
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
-    let node = |name: &str| nodes.iter().find(|n| n.name == name);
-    for l in links.iter().filter(|l| l.kind == "thrift") {
-        let (Some(gw), Some(km)) = (node(&l.from), node(&l.to)) else {
+    let by_name: BTreeMap<&str, &NodePlan> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let span_of = |name: &str| {
+        topo.node_index(name)
+            .map(|i| topo.nodes[i].name_span.clone())
+    };
+    for l in links {
+        let Some(text) = profile
+            .reference
+            .iter()
+            .find(|r| r.name == l.reference)
+            .and_then(|r| r.cross_host.as_ref())
+        else {
             continue;
         };
-        if gw.host != km.host {
-            warnings.push(format!(
-                "`{}` validates keys over Thrift at `{}` on another host: open TCP {}:{} on `{}` to traffic from `{}` ({})",
-                gw.name, km.name, km.address, l.port, km.host, gw.host, gw.address
-            ));
+        let (Some(from), Some(to)) = (by_name.get(l.from.as_str()), by_name.get(l.to.as_str()))
+        else {
+            continue;
+        };
+        if from.host != to.host {
+            let mut w = Warning::new(
+                "cross-host-link",
+                format!(
+                    "`{}` {text} at `{}` on another host: open TCP {}:{} on `{}` to traffic from `{}` ({})",
+                    from.name, to.name, to.address, l.port, to.host, from.host, from.address
+                ),
+            )
+            .node(from.name.clone())
+            .node(to.name.clone());
+            if let Some(s) = span_of(&from.name) {
+                w = w.at(s);
+            }
+            warnings.push(w);
         }
     }
     for n in nodes {
         for p in n.ports.iter().filter(|p| p.effective < 1024) {
-            warnings.push(format!(
-                "`{}` listens on {} port {} (below 1024): the JVM needs root or CAP_NET_BIND_SERVICE",
-                n.name, p.name, p.effective
-            ));
+            let mut w = Warning::new(
+                "privileged-port",
+                format!(
+                    "`{}` listens on {} port {} (below 1024): the JVM needs root or CAP_NET_BIND_SERVICE",
+                    n.name, p.name, p.effective
+                ),
+            )
+            .node(n.name.clone());
+            if let Some(s) = span_of(&n.name) {
+                w = w.at(s);
+            }
+            warnings.push(w);
         }
     }
     for h in hosts {
@@ -1113,11 +1257,20 @@ fn review_warnings(
             }
         }
         for (n, pairs) in near {
-            warnings.push(format!(
-                "`{n}` listens within {RESERVED_NEAR} of reserved port(s) on `{}`: {}; a small offset change would collide with the other software",
-                h.name,
-                pairs.join(", ")
-            ));
+            let mut w = Warning::new(
+                "reserved-near",
+                format!(
+                    "`{n}` listens within {RESERVED_NEAR} of reserved port(s) on `{}`: {}; a small offset change would collide with the other software",
+                    h.name,
+                    pairs.join(", ")
+                ),
+            )
+            .node(n)
+            .host(h.name.clone());
+            if let Some(s) = span_of(n) {
+                w = w.at(s);
+            }
+            warnings.push(w);
         }
     }
 }

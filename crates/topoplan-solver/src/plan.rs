@@ -14,11 +14,21 @@ pub struct Plan {
     /// How `apply` recognises a home of this product (`marker` folder, `file` whose root
     /// `<Name>`/`<Version>` must match).
     pub home: topoplan_model::HomeIdentity,
+    /// The profile mode in force (`[deployment] key_validation`).
     pub key_validation: String,
+    /// The mode's values (`[[mode]] values` in the profile), which templates print.
+    pub mode: std::collections::BTreeMap<String, String>,
+    /// The port columns of node tables and diagram boxes, from the profile.
+    pub columns: Vec<Column>,
+    /// Legend and colour of every link kind, from the profile.
+    pub kinds: Vec<topoplan_model::KindDef>,
     pub hosts: Vec<HostPlan>,
     pub nodes: Vec<NodePlan>,
     pub links: Vec<LinkPlan>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+    /// How many warnings the topology's `[deployment] allow` silenced.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub silenced: usize,
     /// Hard-coded sites left to the operator, with the value each should take.
     pub manual: Vec<ManualStep>,
     /// What changed against the lock file, when the plan was made with one.
@@ -26,12 +36,89 @@ pub struct Plan {
     pub changes: Option<Vec<PlanChange>>,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A port column of the node tables.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Column {
+    pub title: String,
+    /// The port it shows.
+    pub port: String,
+    /// A `per-node` port: the cell shows the node's own value (or `off`) and where its links
+    /// over that port point.
+    pub per_node: bool,
+}
+
+/// Something the plan should make an operator think twice about, with a stable code.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Warning {
+    /// Stable code (`docs/diagnostics.md`); `[deployment] allow = [...]` silences it.
+    pub code: String,
+    pub message: String,
+    /// The nodes it concerns: `explain` and the reviews select warnings by these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// The host it concerns, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// 1-based line and column in the topology, where one place is to blame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// Byte range in the topology (for located messages; not serialised).
+    #[serde(skip)]
+    pub span: Option<std::ops::Range<usize>>,
+}
+
+impl Warning {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning {
+            code: code.into(),
+            message: message.into(),
+            nodes: Vec::new(),
+            host: None,
+            line: None,
+            column: None,
+            span: None,
+        }
+    }
+
+    pub fn node(mut self, n: impl Into<String>) -> Self {
+        self.nodes.push(n.into());
+        self
+    }
+
+    pub fn host(mut self, h: impl Into<String>) -> Self {
+        self.host = Some(h.into());
+        self
+    }
+
+    pub fn at(mut self, span: std::ops::Range<usize>) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    /// Whether it concerns `node`.
+    pub fn names(&self, node: &str) -> bool {
+        self.nodes.iter().any(|n| n == node)
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)
+    }
+}
+
 /// One difference between the lock and the new plan, terraform style.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PlanChange {
     /// `+` added, `~` changed, `-` removed.
     pub op: String,
-    /// `node`, `host`, `offset`, `thrift-server-port` or `link`.
+    /// `node`, `host`, `offset`, `port` (a per-node port, subject `node port-name`) or `link`.
     pub kind: String,
     /// The node, or the link as `from -> to (reference)`.
     pub subject: String,
@@ -114,9 +201,6 @@ pub struct NodePlan {
     pub offset_reason: String,
     /// Every port the node will really listen on.
     pub ports: Vec<PortPlan>,
-    /// Thrift key-validation settings (products that validate keys over Thrift).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub thrift: Option<ThriftPlan>,
 }
 
 impl NodePlan {
@@ -139,26 +223,14 @@ pub struct PortPlan {
     pub base: u32,
     pub effective: u32,
     pub follows_offset: bool,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ThriftPlan {
-    /// `EnableThriftServer`: only key managers keep their Thrift server.
-    pub server_enabled: bool,
-    /// `ThriftServerPort` (key managers): unique on the host, no offset added.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_port: Option<u32>,
-    /// `ThriftClientPort` (gateways): the key manager's `ThriftServerPort`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_port: Option<u32>,
-    /// `ThriftServerHost`: the key manager's address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_host: Option<String>,
+    /// A `per-node` port: its value was chosen for this node (and is kept by the lock).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub per_node: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LinkPlan {
-    /// Link kind: oauth, workflow, acs, sso, auth, entitlement, publish, key-validation, thrift.
+    /// Link kind (a profile `[[kind]]`).
     pub kind: String,
     /// The profile reference this link fills.
     pub reference: String,
@@ -202,7 +274,7 @@ pub struct ManualStep {
 }
 
 impl LinkPlan {
-    /// What the reader holds: the URL, or the bare port for non-HTTP links (Thrift).
+    /// What the reader holds: the URL, or the bare port for non-HTTP links.
     pub fn value(&self) -> String {
         self.url.clone().unwrap_or_else(|| self.port.to_string())
     }

@@ -141,44 +141,23 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
             }
         }
     }
-    // Thrift pairs (1.1.0 defaults to Thrift key validation).
-    if g.product == "appm-1.1.0" {
+    // Per-node ports (the 1.1.0 Thrift server): open exactly on the nodes of their roles;
+    // links over them carry the provider's value (checked with every link below).
+    let profile = &profiles()[g.product];
+    let kv = plan.key_validation.as_str();
+    for def in profile
+        .port
+        .iter()
+        .filter(|p| p.listens && p.rule == topoplan_model::PortRule::PerNode && p.in_mode(kv))
+    {
         for n in &plan.nodes {
-            let t = n
-                .thrift
-                .as_ref()
-                .ok_or("1.1.0 node without thrift settings")?;
-            if t.server_enabled != n.has_role("key-manager") {
-                return Err(format!(
-                    "{}: Thrift server enabled = {}",
-                    n.name, t.server_enabled
-                ));
-            }
-            if n.has_role("gateway") {
-                let l = plan
-                    .links
-                    .iter()
-                    .find(|l| l.from == n.name && l.kind == "thrift")
-                    .ok_or("gateway without thrift link")?;
-                let km = node(&l.to);
-                let kt = km.thrift.as_ref().unwrap();
-                if t.client_port != kt.server_port || t.client_port.is_none() {
-                    return Err(format!(
-                        "{}: client {:?} != server {:?} of {}",
-                        n.name, t.client_port, kt.server_port, km.name
-                    ));
-                }
-                if t.server_host.as_deref() != Some(km.address.as_str()) {
-                    return Err(format!(
-                        "{}: ThriftServerHost {:?} is not {}",
-                        n.name, t.server_host, km.address
-                    ));
-                }
+            let opens = def.roles.is_empty() || def.roles.iter().any(|r| n.has_role(r));
+            if opens != n.port(&def.name).is_some() {
+                return Err(format!("{}: {} open = {}", n.name, def.name, !opens));
             }
         }
     }
     // Every link points at a node of the right role, at its effective port.
-    let profile = &profiles()[g.product];
     for l in &plan.links {
         let r = profile
             .reference
@@ -223,9 +202,7 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
         let name = format!("n{i}");
         let kv = plan.key_validation.as_str();
         for r in &profile.reference {
-            if r.key_validation.is_some_and(|k| k.as_str() != kv)
-                || !r.readers.iter().any(|c| roles.contains(&c.as_str()))
-            {
+            if !r.in_mode(kv) || !r.readers.iter().any(|c| roles.contains(&c.as_str())) {
                 continue;
             }
             let got: Vec<&str> = plan
@@ -385,7 +362,7 @@ proptest! {
             Err(d) => {
                 let conflict = has_conflicting_links(&g, &profiles[g.product]);
                 let explained = d.iter().all(|d| match d.code {
-                    "no-key-manager" | "ambiguous-key-manager" => true,
+                    "missing-provider" | "ambiguous-provider" => true,
                     "conflicting-links" => conflict,
                     _ => false,
                 });
@@ -444,9 +421,11 @@ proptest! {
                 prop_assert!(explained, "{} moved {} -> {} without a reason\n{}", old.name, old.offset, new.offset, to_toml(&g2));
                 prop_assert!(reserve.is_some() || old.pinned, "{} moved with nothing reserved\n{}", old.name, to_toml(&g2));
             }
-            let (t0, t1) = (old.thrift.as_ref().and_then(|t| t.server_port), new.thrift.as_ref().and_then(|t| t.server_port));
-            if t0 != t1 {
-                prop_assert!(changes.iter().any(|c| c.kind == "thrift-server-port" && c.subject == old.name), "{} Thrift port moved silently", old.name);
+            for p in old.ports.iter().filter(|p| p.per_node) {
+                if new.port(&p.name) != Some(p.effective) {
+                    let subject = format!("{} {}", old.name, p.name);
+                    prop_assert!(changes.iter().any(|c| c.kind == "port" && c.subject == subject), "{subject} moved silently");
+                }
             }
         }
         // Every added node is announced.

@@ -47,7 +47,8 @@ host = "{km_host}"
 fn matching<'a>(plan: &'a Plan, needle: &str) -> Vec<&'a String> {
     plan.warnings
         .iter()
-        .filter(|w| w.contains(needle))
+        .filter(|w| w.message.contains(needle))
+        .map(|w| &w.message)
         .collect()
 }
 

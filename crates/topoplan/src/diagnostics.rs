@@ -21,7 +21,15 @@ fn visible_source(src: &str) -> String {
         .collect()
 }
 
-fn visible(text: &str) -> String {
+/// 1-based line and column (in characters) of byte `at` in `src`.
+pub fn line_col(src: &str, at: usize) -> (usize, usize) {
+    let before = &src[..at.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+pub fn visible(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {

@@ -500,9 +500,19 @@ fn node_names(plan: &Plan) -> String {
         .join(", ")
 }
 
+/// `warning[code]: file:line:col: message`, as cargo prints a located warning.
 fn print_warnings(topology: &Path, plan: &Plan) {
     for w in &plan.warnings {
-        eprintln!("warning: {}: {w}", topology.display());
+        let at = match (w.line, w.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", topology.display()),
+            _ => topology.display().to_string(),
+        };
+        eprintln!(
+            "warning[{}]: {}: {}",
+            w.code,
+            diagnostics::visible(&at),
+            diagnostics::visible(&w.message)
+        );
     }
 }
 
@@ -519,8 +529,23 @@ fn load_templates(dir: Option<&Path>) -> Result<TemplateSet> {
     Ok(set)
 }
 
+/// Every profile of the set (for the schema and `init`); a broken one names its file.
 fn profiles(set: &TemplateSet) -> Result<BTreeMap<String, Profile>> {
-    set.profiles().map_err(|e| anyhow::anyhow!(e))
+    set.profiles().map_err(|e| profile_error(&e))
+}
+
+fn profile_error(problems: &[String]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the product profile is broken (`topoplan profile check` lists every problem):\n{}",
+        problems.join("\n")
+    )
+}
+
+/// The product a topology names, read leniently: only so that `plan` loads that one profile
+/// (a broken profile of another product never stops it). The full parse reports any error.
+fn product_of(src: &str) -> Option<String> {
+    let t: toml::Table = toml::from_str(src).ok()?;
+    Some(t.get("deployment")?.get("product")?.as_str()?.to_string())
 }
 
 /// The lock file of a topology: `x.toml` -> `x.lock`, beside it.
@@ -554,8 +579,12 @@ fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
             return Err(Reported(1).into());
         }
     };
-    let profiles = profiles(templates)?;
-    let topo: Topology = match topoplan_model::parse(&src, &profiles) {
+    let mut profiles = BTreeMap::new();
+    if let Some(product) = product_of(&src).filter(|p| templates.products().contains(p)) {
+        let p = templates.profile(&product).map_err(|e| profile_error(&e))?;
+        profiles.insert(product, p);
+    }
+    let topo: Topology = match topoplan_model::parse_with(&src, &templates.products(), &profiles) {
         Ok(t) => t,
         Err(diags) => {
             eprint!("{}", diagnostics::render(&name, &src, &diags));
@@ -578,8 +607,17 @@ fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading `{}`", lock_file.display())),
     };
-    topoplan_solver::solve_locked(&topo, profile, lock.as_ref()).map_err(|diags| {
-        eprint!("{}", diagnostics::render(&name, &src, &diags));
-        Reported(1).into()
-    })
+    let mut plan =
+        topoplan_solver::solve_locked(&topo, profile, lock.as_ref()).map_err(|diags| {
+            eprint!("{}", diagnostics::render(&name, &src, &diags));
+            anyhow::Error::from(Reported(1))
+        })?;
+    for w in &mut plan.warnings {
+        if let Some(span) = &w.span {
+            let (line, col) = diagnostics::line_col(&src, span.start);
+            w.line = Some(line);
+            w.column = Some(col);
+        }
+    }
+    Ok(plan)
 }

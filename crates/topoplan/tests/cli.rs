@@ -109,10 +109,27 @@ fn guide_case_pairs_thrift_ports_without_offsets() {
         (Some(2), Some(5))
     );
     // Not 10399 / 10402 as the guide suggests: the product never offsets Thrift.
-    assert_eq!(gw["thrift"]["client_port"], 10397);
-    assert_eq!(km["thrift"]["server_port"], 10397);
-    assert_eq!(gw["thrift"]["server_enabled"], false);
-    assert_eq!(gw["thrift"]["server_host"], "192.168.56.10");
+    let port = |n: &serde_json::Value, name: &str| {
+        n["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["effective"].clone())
+    };
+    assert_eq!(port(&km, "thrift-key-validation"), Some(10397.into()));
+    assert_eq!(port(&gw, "thrift-key-validation"), None, "server off");
+    let thrift = plan["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["from"] == "gateway" && l["reference"] == "thrift")
+        .unwrap();
+    assert_eq!(
+        (thrift["to"].as_str(), thrift["port"].as_u64()),
+        (Some("keymanager"), Some(10397))
+    );
+    assert_eq!(km["address"], "192.168.56.10");
 }
 
 #[test]

@@ -27,9 +27,17 @@ fn product_section(p: &Profile, out: &mut String) {
     );
     for port in &p.port {
         let listens = match (port.rule, port.listens) {
-            (PortRule::ThriftServer, _) => "key managers only (assigned by topoplan)",
-            (_, true) => "yes",
-            (_, false) => "no",
+            (PortRule::PerNode, _) => format!(
+                "{} only (assigned per node by topoplan){}",
+                port.roles.join(", "),
+                if port.modes.is_empty() {
+                    String::new()
+                } else {
+                    format!(", key validation `{}`", port.modes.join("`, `"))
+                }
+            ),
+            (_, true) => "yes".to_string(),
+            (_, false) => "no".to_string(),
         };
         let _ = writeln!(
             out,
@@ -66,7 +74,7 @@ fn product_section(p: &Profile, out: &mut String) {
             "- `repository/conf/tomcat/catalina-server.xml` HTTP `Connector@redirectPort`: the node's HTTPS port; the kernel does not offset it (appm-1.2.0/PORTS.md, catalina-server.xml L30)."
         );
     }
-    if p.port.iter().any(|x| x.rule == PortRule::ThriftServer) {
+    if p.port.iter().any(|x| x.rule == PortRule::PerNode) {
         let _ = writeln!(
             out,
             "- `repository/conf/app-manager.xml` `APIKeyManager` `KeyValidatorClientType`, `EnableThriftServer` (true on key managers only), `ThriftServerPort` (unique on the host), `ThriftClientPort` and `ThriftServerHost` (the gateway's key manager, bare address): see [thrift.md](thrift.md)."
@@ -89,9 +97,10 @@ fn product_section(p: &Profile, out: &mut String) {
             Providers::One => format!("one {}", r.provider),
             Providers::Each => format!("each {}", r.provider),
         };
-        let kind = match r.key_validation {
-            Some(k) => format!("{} (key validation `{}`)", r.kind, k.as_str()),
-            None => r.kind.clone(),
+        let kind = if r.modes.is_empty() {
+            r.kind.clone()
+        } else {
+            format!("{} (key validation `{}`)", r.kind, r.modes.join("`, `"))
         };
         let _ = writeln!(
             out,
