@@ -202,7 +202,7 @@ pub const WARNING_CODES: &[(&str, &str)] = &[
     ),
     (
         "single-<role>",
-        "the only node of a role the profile marks `single` (e.g. `single-key-manager`)",
+        "the only node of a role the profile marks `single`",
     ),
 ];
 

@@ -74,6 +74,10 @@ pub struct ProductInfo {
     /// How `apply` recognises a home of this product, so that a bundle for one release is
     /// never applied to another.
     pub home: HomeIdentity,
+    /// Where product homes live by default (`topoplan export ansible`'s `topoplan_home_base`):
+    /// each node's home is `<home_base>/<node>`.
+    #[serde(default = "default_home_base")]
+    pub home_base: String,
     /// The product's own start script, which `check` reads for an offset option that would
     /// override the planned one.
     #[serde(default)]
@@ -140,6 +144,10 @@ pub struct KindDef {
     pub colour: String,
 }
 
+fn default_home_base() -> String {
+    "/opt".into()
+}
+
 fn default_range() -> [u32; 2] {
     [1024, 65535]
 }
@@ -172,6 +180,7 @@ pub struct PortDef {
     /// Column title in node tables and diagram boxes; no column when absent.
     #[serde(default)]
     pub column: Option<String>,
+    #[serde(default)]
     pub evidence: String,
 }
 
@@ -355,12 +364,27 @@ pub const DEFAULT_MODE: &str = "default";
 impl Profile {
     /// Parses and cross-checks a profile, reporting every problem found.
     pub fn parse(src: &str) -> Result<Profile, Vec<ProfileProblem>> {
-        let p: Profile = toml::from_str(src).map_err(|e| {
-            vec![ProfileProblem {
-                span: e.span().unwrap_or(0..0),
-                message: e.message().lines().next().unwrap_or("").to_string(),
-            }]
-        })?;
+        match Profile::parse_lenient(src) {
+            (Some(p), problems) if problems.is_empty() => Ok(p),
+            (_, problems) => Err(problems),
+        }
+    }
+
+    /// Every problem of a profile, and the profile itself whenever its TOML has the right
+    /// shape (even with problems), so `profile check` can go on to its templates.
+    pub fn parse_lenient(src: &str) -> (Option<Profile>, Vec<ProfileProblem>) {
+        let p: Profile = match toml::from_str(src) {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    None,
+                    vec![ProfileProblem {
+                        span: e.span().unwrap_or(0..0),
+                        message: e.message().lines().next().unwrap_or("").to_string(),
+                    }],
+                )
+            }
+        };
         let mut problems = Vec::new();
         p.check(&mut |path: &[Seg], message: String| {
             problems.push(ProfileProblem {
@@ -368,12 +392,8 @@ impl Profile {
                 message,
             });
         });
-        if problems.is_empty() {
-            Ok(p)
-        } else {
-            problems.sort_by_key(|p| p.span.start);
-            Err(problems)
-        }
+        problems.sort_by_key(|p| p.span.start);
+        (Some(p), problems)
     }
 
     fn check(&self, report: &mut dyn FnMut(&[Seg], String)) {
@@ -402,6 +422,18 @@ impl Profile {
             report(
                 &[K("product"), K("home"), K("file")],
                 "`file` must be a relative path inside the home".into(),
+            );
+        }
+        if !self.product.home_base.starts_with('/')
+            || self
+                .product
+                .home_base
+                .chars()
+                .any(|c| c.is_control() || c == '\n')
+        {
+            report(
+                &[K("product"), K("home_base")],
+                "`home_base` must be an absolute path".into(),
             );
         }
         if let Some(l) = &self.product.launcher {
@@ -656,6 +688,20 @@ impl Profile {
             }
         }
         for (i, v) in self.ansible_var.iter().enumerate() {
+            let mut c = v.name.chars();
+            if !c
+                .next()
+                .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+                || !c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+            {
+                report(
+                    &[K("ansible_var"), I(i), K("name")],
+                    format!(
+                        "ansible variable `{}` is not a variable name (letters, digits, `_`)",
+                        v.name
+                    ),
+                );
+            }
             for r in v.references.iter().filter(|r| !refs.contains(r.as_str())) {
                 report(
                     &[K("ansible_var"), I(i), K("references")],

@@ -12,14 +12,25 @@ use std::collections::BTreeMap;
 
 const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 
-fn property(
-    table: &str,
-    key: &str,
-    products: &[String],
-    roles: &[String],
-    modes: &[String],
-) -> Value {
+/// The value sets the profiles give: products, roles, modes and warning codes.
+struct Lists {
+    products: Vec<String>,
+    roles: Vec<String>,
+    modes: Vec<String>,
+    warnings: Vec<String>,
+}
+
+fn property(table: &str, key: &str, lists: &Lists) -> Value {
+    let Lists {
+        products,
+        roles,
+        modes,
+        warnings,
+    } = lists;
     match (table, key) {
+        ("deployment", "allow") => {
+            json!({"type": "array", "items": {"type": "string", "enum": warnings}, "description": "Warning codes to silence for this topology (docs/diagnostics.md)."})
+        }
         ("deployment", "name") => {
             json!({"type": "string", "pattern": NAME_PATTERN, "description": "Deployment name, shown in plans and bundles."})
         }
@@ -27,7 +38,7 @@ fn property(
             json!({"type": "string", "enum": products, "description": "Product profile (a folder under templates/)."})
         }
         ("deployment", "key_validation") => {
-            json!({"type": "string", "enum": modes, "description": "How gateways validate keys; default: the profile's first mode."})
+            json!({"type": "string", "enum": modes, "description": "The product mode (the profile's `[[mode]]`s, e.g. how keys are validated); default: the profile's first mode."})
         }
         ("host", "name") => {
             json!({"type": "string", "pattern": NAME_PATTERN, "description": "Unique host name, referenced by nodes; the address when `address` is absent."})
@@ -58,16 +69,10 @@ fn property(
     }
 }
 
-fn table(
-    name: &str,
-    keys: &[(&str, bool)],
-    products: &[String],
-    roles: &[String],
-    modes: &[String],
-) -> Value {
+fn table(name: &str, keys: &[(&str, bool)], lists: &Lists) -> Value {
     let mut props = Map::new();
     for (k, _) in keys {
-        props.insert(k.to_string(), property(name, k, products, roles, modes));
+        props.insert(k.to_string(), property(name, k, lists));
     }
     let required: Vec<&str> = keys.iter().filter(|k| k.1).map(|k| k.0).collect();
     json!({"type": "object", "additionalProperties": false, "required": required, "properties": props})
@@ -83,16 +88,25 @@ pub fn topology_schema(profiles: &BTreeMap<String, Profile>) -> Value {
     let mut modes: Vec<String> = profiles.values().flat_map(|p| p.mode_names()).collect();
     modes.sort();
     modes.dedup();
-    let list = |name: &str, keys: &[(&str, bool)]| json!({"type": "array", "items": table(name, keys, &products, &roles, &modes)});
+    let mut warnings: Vec<String> = profiles.values().flat_map(crate::warning_codes).collect();
+    warnings.sort();
+    warnings.dedup();
+    let lists = Lists {
+        products,
+        roles,
+        modes,
+        warnings,
+    };
+    let list = |name: &str, keys: &[(&str, bool)]| json!({"type": "array", "items": table(name, keys, &lists)});
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "topoplan topology",
-        "description": "Hosts, nodes with roles, optional pins and links of a distributed Carbon deployment (docs/topology.md).",
+        "description": "Hosts, nodes with roles, optional pins and links of a distributed deployment (docs/topology.md).",
         "type": "object",
         "additionalProperties": false,
         "required": ["deployment"],
         "properties": {
-            "deployment": table("deployment", DEPLOYMENT_KEYS, &products, &roles, &modes),
+            "deployment": table("deployment", DEPLOYMENT_KEYS, &lists),
             "host": list("host", HOST_KEYS),
             "node": list("node", NODE_KEYS),
             "link": list("link", LINK_KEYS),

@@ -16,7 +16,10 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use topoplan_solver::{NodePlan, Plan};
 
-pub use bundle::{comment_safe, write_bundle, Bundle, BundleFile, WriteReport, MANIFEST};
+pub use bundle::{
+    comment_safe, shell_safe, write_bundle, Bundle, BundleFile, WriteReport, MANIFEST,
+    START_TEMPLATE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -409,7 +412,7 @@ pub fn render_node(
     Ok(out)
 }
 
-fn template_error(name: &str, e: &tera::Error) -> RenderError {
+pub(crate) fn template_error(name: &str, e: &tera::Error) -> RenderError {
     RenderError::Template {
         name: name.to_string(),
         message: topoplan_model::error_chain(e),

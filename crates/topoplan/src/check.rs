@@ -2,9 +2,10 @@
 //!
 //! For each node given a home, the node's overlays are rendered from the plan exactly as
 //! `bundle` does and evaluated against the installed files without writing (the patchers'
-//! `drift`), so every value `apply` would write is checked: `<Offset>`, `HostName`, Thrift
-//! ports and host, every rewired XML and JSON value. A `-DportOffset` in `bin/wso2server.sh`
-//! or in `JAVA_OPTS`, which wins over carbon.xml at run time, must agree with the offset.
+//! `drift`), so every value `apply` would write is checked: the offset, host names, per-node
+//! ports, every rewired XML and JSON value. An offset option on the command line (the
+//! profile's `[product.launcher]`: in the product's start script or in `JAVA_OPTS`), which wins
+//! over the configuration file at run time, must agree with the offset.
 
 use crate::patch::AnyPatch;
 use crate::Reported;
@@ -49,8 +50,8 @@ pub fn homes(pairs: &[String], file: Option<&Path>) -> Result<Vec<(String, PathB
         .collect()
 }
 
-fn offsets_in(text: &str) -> Vec<String> {
-    text.match_indices("-DportOffset=")
+fn offsets_in(text: &str, option: &str) -> Vec<String> {
+    text.match_indices(&format!("{option}="))
         .map(|(i, m)| {
             text[i + m.len()..]
                 .chars()
@@ -102,17 +103,27 @@ pub fn node_drift(
         }
     }
     let want = n.offset.to_string();
-    let script = "bin/wso2server.sh";
-    if let Ok(text) = std::fs::read_to_string(home.join(script)) {
+    let profile = set
+        .profile(&plan.product)
+        .map_err(|e| anyhow::anyhow!(e.join("\n")))?;
+    let Some(launcher) = profile.product.launcher else {
+        return Ok(out);
+    };
+    let option = launcher.offset_option.as_str();
+    let script = launcher.script.as_str();
+    let text = topoplan_safefs::resolve_inside(home, Path::new(script))
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    if let Some(text) = text {
         for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
-            for got in offsets_in(line).into_iter().filter(|g| *g != want) {
-                out.push(item(script, "-DportOffset".into(), want.clone(), got));
+            for got in offsets_in(line, option).into_iter().filter(|g| *g != want) {
+                out.push(item(script, option.into(), want.clone(), got));
             }
         }
     }
     if let Ok(opts) = std::env::var("JAVA_OPTS") {
-        for got in offsets_in(&opts).into_iter().filter(|g| *g != want) {
-            out.push(item("$JAVA_OPTS", "-DportOffset".into(), want.clone(), got));
+        for got in offsets_in(&opts, option).into_iter().filter(|g| *g != want) {
+            out.push(item("$JAVA_OPTS", option.into(), want.clone(), got));
         }
     }
     Ok(out)

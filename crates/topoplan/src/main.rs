@@ -8,6 +8,7 @@ mod embedded;
 mod export;
 mod init;
 mod patch;
+mod profile_check;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -39,7 +40,7 @@ enum Command {
     /// When `<topology>.lock` exists beside it (`topologies/x.toml` -> `topologies/x.lock`), its
     /// offsets and fixed ports are kept and the plan shows what changed against it.
     #[command(
-        after_help = "Examples:\n  topoplan plan topologies/guide-gateway-km.toml\n  topoplan plan topologies/multi-host-ha.toml --format json | jq .nodes\n  topoplan plan site.toml --detailed-exitcode   # 0 unchanged, 2 changed against site.lock"
+        after_help = "Examples:\n  topoplan plan site.toml\n  topoplan plan site.toml --format json | jq .nodes\n  topoplan plan site.toml --detailed-exitcode   # 0 unchanged, 2 changed against site.lock"
     )]
     Plan {
         /// The topology file (TOML).
@@ -62,7 +63,7 @@ enum Command {
     Lock { topology: PathBuf },
     /// Write one bundle folder per node (overlays, start script, README) plus plan.json and review.md.
     #[command(
-        after_help = "Examples:\n  topoplan bundle site.toml -o out/\n  scp -r out/km km-host:/tmp/ && ssh km-host topoplan apply /tmp/km --home /opt/wso2/km"
+        after_help = "Examples:\n  topoplan bundle site.toml -o out/\n  scp -r out/km km-host:/tmp/ && ssh km-host topoplan apply /tmp/km --home /srv/product/km"
     )]
     Bundle {
         topology: PathBuf,
@@ -100,9 +101,7 @@ enum Command {
         format: Option<ReviewFormat>,
     },
     /// Explain one node: its offset and why, its ports, what it points at and what points at it.
-    #[command(
-        after_help = "Examples:\n  topoplan explain topologies/thrift-cross-host.toml gw-edge-1"
-    )]
+    #[command(after_help = "Examples:\n  topoplan explain site.toml gw1")]
     Explain {
         topology: PathBuf,
         /// The node's name in the topology.
@@ -111,7 +110,7 @@ enum Command {
     /// Check installed nodes against the plan: every value `apply` would write, and any
     /// `-DportOffset` in bin/wso2server.sh or JAVA_OPTS. Reads only; exit 1 when anything drifted.
     #[command(
-        after_help = "Examples:\n  topoplan check site.toml --home km=/opt/wso2/km --home gw1=/opt/wso2/gw1\n  topoplan check site.toml --homes-file homes.txt --format json"
+        after_help = "Examples:\n  topoplan check site.toml --home km=/srv/product/km --home gw1=/srv/product/gw1\n  topoplan check site.toml --homes-file homes.txt --format json"
     )]
     Check {
         topology: PathBuf,
@@ -127,15 +126,15 @@ enum Command {
     },
     /// Write a commented starter topology that plans without errors.
     #[command(
-        after_help = "Examples:\n  topoplan init --product appm-1.2.0 --preset distributed -o site.toml\n  topoplan init --preset all-in-one"
+        after_help = "Examples:\n  topoplan init --product <product> --preset distributed -o site.toml\n  topoplan init --preset all-in-one\n\nProducts are the folders of the templates with a profile.toml; presets are the files of their\npresets/ folder (the shipped products have all-in-one, distributed and ha)."
     )]
     Init {
-        /// The product profile.
-        #[arg(long, default_value = "appm-1.2.0")]
-        product: String,
-        /// The shape of the deployment.
-        #[arg(long, value_enum, default_value_t = Preset::Distributed)]
-        preset: Preset,
+        /// The product profile [default: the last product by name].
+        #[arg(long)]
+        product: Option<String>,
+        /// The shape of the deployment: a preset of the product.
+        #[arg(long, default_value = "distributed")]
+        preset: String,
         /// Write to this file (refused if it exists) instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -148,7 +147,7 @@ enum Command {
     /// Export the plan for a deployment tool: `ansible` writes inventory.yml, site.yml and
     /// bundles/ into a folder that `ansible-playbook -i inventory.yml site.yml` runs as is.
     #[command(
-        after_help = "Examples:\n  topoplan export ansible site.toml -o deploy/\n  ansible-playbook -i deploy/inventory.yml deploy/site.yml --check --diff\n  ansible-playbook -i deploy/inventory.yml deploy/site.yml -e topoplan_home_base=/opt/wso2"
+        after_help = "Examples:\n  topoplan export ansible site.toml -o deploy/\n  ansible-playbook -i deploy/inventory.yml deploy/site.yml --check --diff\n  ansible-playbook -i deploy/inventory.yml deploy/site.yml -e topoplan_home_base=/srv/product"
     )]
     Export {
         /// The tool to export for.
@@ -164,12 +163,18 @@ enum Command {
         after_help = "Examples:\n  topoplan schema > topology.schema.json\n  # then, as the first line of a topology: #:schema ./topology.schema.json"
     )]
     Schema,
+    /// Work on product profiles (docs/profiles.md).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  topoplan profile check templates/<product> --home /srv/product/unpacked-home\n  topoplan profile schema > profile.schema.json"
+    )]
+    Profile(ProfileCommand),
     /// Print the manual page (roff) on standard output.
     #[command(after_help = "Examples:\n  topoplan man > topoplan.1 && man ./topoplan.1")]
     Man,
     /// Apply one node's bundle to a product home: only the selected values change.
     #[command(
-        after_help = "Examples:\n  topoplan apply out/km --home /opt/wso2/km --dry-run\n  topoplan apply out/km --home /opt/wso2/km"
+        after_help = "Examples:\n  topoplan apply out/km --home /srv/product/km --dry-run\n  topoplan apply out/km --home /srv/product/km"
     )]
     Apply {
         /// The node's bundle folder (`out/<node>`).
@@ -196,14 +201,23 @@ enum ExportTool {
     Ansible,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Preset {
-    /// One node with every role.
-    AllInOne,
-    /// Gateway, key manager, store and publisher split over two hosts.
-    Distributed,
-    /// Two gateways and two key managers over three hosts.
-    Ha,
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Report every problem of a profile folder, each as file:line:col.
+    #[command(
+        after_help = "Examples:\n  topoplan profile check templates/<product>\n  topoplan profile check my-product/ --home /srv/product/unpacked-home"
+    )]
+    Check {
+        /// The profile folder: profile.toml, overlay/, presets/, start.sh.tera.
+        dir: PathBuf,
+        /// A home of the product, unchanged: every selector and pointer of every overlay must
+        /// match exactly one thing in its files.
+        #[arg(long, value_name = "PRODUCT_HOME")]
+        home: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of profile.toml (for `#:schema` in taplo-based editors).
+    #[command(after_help = "Examples:\n  topoplan profile schema > profile.schema.json")]
+    Schema,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -405,16 +419,7 @@ fn run(cli: Cli) -> Result<()> {
             preset,
             out: file,
         } => {
-            anyhow::ensure!(
-                profiles(&templates)?.contains_key(&product),
-                "unknown product `{product}`; known: {}",
-                profiles(&templates)?
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let text = init::starter(&product, preset);
+            let text = init::starter(&templates, product.as_deref(), &preset)?;
             match file {
                 Some(f) => {
                     anyhow::ensure!(
@@ -444,7 +449,16 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = plan_file(&topology, &templates)?;
             let bundle = build_bundle(&plan, &templates)?;
-            export::write(&dir, &plan, &topology.display().to_string(), &bundle)?;
+            let profile = templates
+                .profile(&plan.product)
+                .map_err(|e| profile_error(&e))?;
+            export::write(
+                &dir,
+                &plan,
+                &profile,
+                &topology.display().to_string(),
+                &bundle,
+            )?;
             print_warnings(&topology, &plan);
             out(&format!(
                 "wrote `{}`: inventory.yml ({} host(s)), site.yml, bundles/ ({} node(s))\nrun: ansible-playbook -i {}/inventory.yml {}/site.yml\n",
@@ -457,6 +471,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Schema => {
             let schema = topoplan_model::schema::topology_schema(&profiles(&templates)?);
+            out(&format!("{}\n", serde_json::to_string_pretty(&schema)?))
+        }
+        Command::Profile(ProfileCommand::Check { dir, home }) => {
+            profile_check::run(&dir, home.as_deref())
+        }
+        Command::Profile(ProfileCommand::Schema) => {
+            let schema = topoplan_model::profile_schema();
             out(&format!("{}\n", serde_json::to_string_pretty(&schema)?))
         }
         Command::Man => {

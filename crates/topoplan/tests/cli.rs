@@ -432,3 +432,47 @@ fn messages_point_at_the_real_mistake() {
     assert!(all.contains("did you mean `gateway`?"));
     insta::assert_snapshot!("messages", all);
 }
+
+#[test]
+fn allow_silences_a_warning_by_code_and_the_plan_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.toml");
+    let body = "[[host]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[host]]\nname = \"b\"\naddress = \"10.0.0.2\"\n\
+[[node]]\nname = \"gw\"\nroles = [\"gateway\"]\nhost = \"a\"\n\
+[[node]]\nname = \"km\"\nroles = [\"key-manager\", \"store\", \"publisher\"]\nhost = \"b\"\n";
+    let plan = |allow: &str| -> (serde_json::Value, String) {
+        std::fs::write(
+            &t,
+            format!("[deployment]\nname = \"d\"\nproduct = \"appm-1.1.0\"\n{allow}{body}"),
+        )
+        .unwrap();
+        let out = topoplan()
+            .args(["plan", t.to_str().unwrap(), "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        (
+            serde_json::from_slice(&out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (before, stderr) = plan("");
+    let codes = |p: &serde_json::Value| -> Vec<String> {
+        p["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(codes(&before), ["cross-host-link", "single-key-manager"]);
+    // Located on standard error, and naming its nodes in JSON.
+    let shown = format!("warning[single-key-manager]: {}:", t.display());
+    assert!(stderr.contains(&shown), "{stderr}");
+    assert_eq!(before["warnings"][1]["nodes"], serde_json::json!(["km"]));
+    assert!(before["warnings"][1]["line"].as_u64().is_some());
+    let (after, stderr) = plan("allow = [\"single-key-manager\"]\n");
+    assert_eq!(codes(&after), ["cross-host-link"]);
+    assert_eq!(after["silenced"], 1);
+    assert!(!stderr.contains("single-key-manager"), "{stderr}");
+}

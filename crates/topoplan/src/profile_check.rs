@@ -1,0 +1,392 @@
+//! `topoplan profile check DIR [--home PRODUCT_HOME]`: every problem of a product profile
+//! folder in one run, each as `file:line:col: message`.
+//!
+//! What a profile author gets wrong, and nothing else would catch before a plan runs on a host:
+//! - the profile itself ([`Profile::parse_lenient`]): unknown roles, modes, kinds and ports,
+//!   missing evidence, a `port_range` that does not hold the ports, duplicates;
+//! - a reference whose file has no template, and a template no reference or port names;
+//! - a reader role the templates forget: for each mode, a plan with one node per role, each on
+//!   a host of its own, is rendered, and each reader's overlay must carry its provider's
+//!   address and port;
+//! - every shipped preset must plan;
+//! - with `--home`, every selector and pointer of every rendered overlay, applied one at a time
+//!   to the real product files, must match exactly one thing.
+
+use crate::patch::AnyPatch;
+use anyhow::{Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use topoplan_model::{Profile, Seg};
+use topoplan_render::{PatchFormat, TemplateSet};
+use topoplan_solver::Plan;
+
+/// One problem: where (`file:line:col`) and what.
+struct Problem {
+    at: String,
+    message: String,
+}
+
+/// What the check looked at, for the summary line.
+#[derive(Default)]
+struct Counts {
+    readers: usize,
+    selectors: usize,
+    presets: usize,
+}
+
+pub fn run(dir: &Path, home: Option<&Path>) -> Result<()> {
+    let profile_path = dir.join("profile.toml");
+    let src = std::fs::read_to_string(&profile_path)
+        .with_context(|| format!("reading `{}`", profile_path.display()))?;
+    let shown = profile_path.display().to_string();
+    let at = |span: std::ops::Range<usize>| {
+        let (l, c) = crate::diagnostics::line_col(&src, span.start);
+        format!("{shown}:{l}:{c}")
+    };
+    let locate = |path: &[Seg]| at(topoplan_model::locate(&src, path));
+    let mut problems: Vec<Problem> = Vec::new();
+    let (profile, found) = Profile::parse_lenient(&src);
+    for p in found {
+        problems.push(Problem {
+            at: at(p.span),
+            message: p.message,
+        });
+    }
+    let Some(profile) = profile else {
+        return finish(&shown, problems, None);
+    };
+    let product = profile.product.name.clone();
+    let mut set = TemplateSet::default();
+    let mut files = Vec::new();
+    topoplan_render::walk_files(dir, &mut files)
+        .with_context(|| format!("reading `{}`", dir.display()))?;
+    for f in files {
+        let rel = f
+            .strip_prefix(dir)
+            .expect("walked under dir")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading `{}`", f.display()))?;
+        let key = format!("{product}/{rel}");
+        set.origin.insert(key.clone(), f.display().to_string());
+        set.files.insert(key, text);
+    }
+    let overlays = set.overlays(&product);
+    let templated: BTreeSet<&str> = overlays.iter().map(|(p, _, _)| p.as_str()).collect();
+    for (i, r) in profile.reference.iter().enumerate() {
+        if !templated.contains(r.file.as_str()) {
+            problems.push(Problem {
+                at: locate(&[Seg::Key("reference"), Seg::Index(i), Seg::Key("file")]),
+                message: format!(
+                    "reference `{}`: no template `overlay/{}.patch.xml.tera` (or `.patch.json.tera`) writes its file",
+                    r.name, r.file
+                ),
+            });
+        }
+    }
+    let named: BTreeSet<&str> = profile
+        .reference
+        .iter()
+        .map(|r| r.file.as_str())
+        .chain(profile.port.iter().map(|p| p.file.as_str()))
+        .chain([profile.product.home.file.as_str()])
+        .collect();
+    for (path, name, _) in &overlays {
+        if !named.contains(path.as_str()) {
+            problems.push(Problem {
+                at: format!("{}:1:1", set.display_path(name)),
+                message: format!(
+                    "template patches `{path}`, which no reference, port or `product.home` names: it is never used"
+                ),
+            });
+        }
+    }
+    let mut counts = Counts::default();
+    if problems.is_empty() {
+        let mut plans = Vec::new();
+        for mode in profile.mode_names() {
+            match synthetic_plan(&profile, &mode) {
+                Ok(plan) => plans.push(plan),
+                Err(e) => problems.push(Problem {
+                    at: shown.clone(),
+                    message: format!("mode `{mode}`: a plan with one node per role fails: {e}"),
+                }),
+            }
+        }
+        for plan in &plans {
+            check_readers(
+                &profile,
+                &set,
+                plan,
+                &src,
+                &shown,
+                &mut problems,
+                &mut counts,
+            )?;
+            if let Some(home) = home {
+                check_home(&set, plan, home, &mut problems, &mut counts)?;
+            }
+        }
+        check_presets(&set, &product, &profile, &mut problems, &mut counts);
+    } else {
+        eprintln!(
+            "note: the template checks (reader roles, presets, --home selectors) run once the problems below are fixed"
+        );
+    }
+    finish(&shown, problems, Some(&counts))
+}
+
+fn finish(shown: &str, problems: Vec<Problem>, counts: Option<&Counts>) -> Result<()> {
+    if problems.is_empty() {
+        let c = counts.expect("checked");
+        println!(
+            "`{shown}`: no problems ({} reader values rendered, {} selectors matched, {} presets planned)",
+            c.readers, c.selectors, c.presets
+        );
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!(
+            "{}: error: {}",
+            p.at,
+            crate::diagnostics::visible(&p.message)
+        );
+    }
+    eprintln!("error: `{shown}` has {} problem(s)", problems.len());
+    Err(crate::Reported(1).into())
+}
+
+/// One node per role, each alone on a host, so every value a reader holds crosses hosts and
+/// names its provider's address.
+fn synthetic_plan(profile: &Profile, mode: &str) -> Result<Plan, String> {
+    let mut src = format!(
+        "[deployment]\nname = \"profile-check\"\nproduct = {:?}\n",
+        profile.product.name
+    );
+    if !profile.mode.is_empty() {
+        src += &format!("key_validation = {mode:?}\n");
+    }
+    for (k, role) in profile.role.iter().enumerate() {
+        src += &format!(
+            "\n[[host]]\nname = \"h{k}\"\naddress = \"10.77.{}.{}\"\n\n[[node]]\nname = \"n-{}\"\nroles = [{:?}]\nhost = \"h{k}\"\n",
+            k / 250,
+            k % 250 + 1,
+            role.name,
+            role.name
+        );
+    }
+    let profiles = BTreeMap::from([(profile.product.name.clone(), profile.clone())]);
+    let topo = topoplan_model::parse(&src, &profiles).map_err(|d| {
+        d.iter()
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    topoplan_solver::solve(&topo, profile).map_err(|d| {
+        d.iter()
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// Every reader role's overlay of a reference's file depends on the reference: rendering the
+/// reader without that link must change the file's patch. (Comparing with the provider's
+/// address would not do: several references of one file often point at the same port.)
+fn check_readers(
+    profile: &Profile,
+    set: &TemplateSet,
+    plan: &Plan,
+    src: &str,
+    shown: &str,
+    problems: &mut Vec<Problem>,
+    counts: &mut Counts,
+) -> Result<()> {
+    let patch_of = |plan: &Plan, node: &str, file: &str| -> Result<String, String> {
+        let overlays = topoplan_render::render_node(set, plan, node).map_err(|e| e.to_string())?;
+        Ok(overlays
+            .iter()
+            .filter(|o| o.path == file)
+            .map(|o| o.patch.clone())
+            .collect())
+    };
+    for (i, r) in profile.reference.iter().enumerate() {
+        if !r.in_mode(&plan.key_validation) {
+            continue;
+        }
+        for role in &r.readers {
+            let node = format!("n-{role}");
+            let linked = |l: &topoplan_solver::LinkPlan| l.from == node && l.reference == r.name;
+            if !plan.links.iter().any(linked) {
+                continue;
+            }
+            let mut without = plan.clone();
+            without.links.retain(|l| !linked(l));
+            counts.readers += 1;
+            let (with_text, without_text) = match (
+                patch_of(plan, &node, &r.file),
+                patch_of(&without, &node, &r.file),
+            ) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => {
+                    problems.push(Problem {
+                        at: shown.to_string(),
+                        message: format!("rendering `{node}`: {e}"),
+                    });
+                    continue;
+                }
+            };
+            if with_text == without_text {
+                let span = topoplan_model::locate(
+                    src,
+                    &[Seg::Key("reference"), Seg::Index(i), Seg::Key("readers")],
+                );
+                let (line, col) = crate::diagnostics::line_col(src, span.start);
+                problems.push(Problem {
+                    at: format!("{shown}:{line}:{col}"),
+                    message: format!(
+                        "reference `{}` is read by `{role}`, but the templates write nothing of it into `{}` of a `{role}` node (mode `{}`): use `links.{}`",
+                        r.name, r.file, plan.key_validation, r.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each operation of each overlay alone against the real file: it must find exactly one
+/// target, so a selector that matches nothing fails here, not on a production host.
+fn check_home(
+    set: &TemplateSet,
+    plan: &Plan,
+    home: &Path,
+    problems: &mut Vec<Problem>,
+    counts: &mut Counts,
+) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for n in &plan.nodes {
+        let Ok(overlays) = topoplan_render::render_node(set, plan, &n.name) else {
+            continue;
+        };
+        for o in overlays {
+            let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
+            let template = set.display_path(&format!(
+                "{}/overlay/{}{}.tera",
+                plan.product,
+                o.path,
+                o.format.suffix()
+            ));
+            let Ok(text) = std::fs::read_to_string(&target) else {
+                if seen.insert((o.path.clone(), String::new())) {
+                    problems.push(Problem {
+                        at: format!("{template}:1:1"),
+                        message: format!("`{}` is not in the product home", target.display()),
+                    });
+                }
+                continue;
+            };
+            for (what, one) in single_ops(o.format, &o.patch) {
+                if !seen.insert((o.path.clone(), what.clone())) {
+                    continue;
+                }
+                counts.selectors += 1;
+                let result = AnyPatch::parse(o.format, &one).and_then(|p| p.apply(&text));
+                if let Err(e) = result {
+                    problems.push(Problem {
+                        at: format!("{template}:1:1"),
+                        message: format!("{}: {what}: {e}", target.display()),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The operations of a rendered patch, each as a patch of its own: (what it addresses, patch).
+fn single_ops(format: PatchFormat, patch: &str) -> Vec<(String, String)> {
+    match format {
+        PatchFormat::Json => {
+            let Ok(serde_json::Value::Array(ops)) = serde_json::from_str(patch) else {
+                return Vec::new();
+            };
+            ops.iter()
+                .map(|op| {
+                    let path = op["path"].as_str().unwrap_or("").to_string();
+                    (
+                        format!("{} {path}", op["op"].as_str().unwrap_or("")),
+                        format!("[{op}]"),
+                    )
+                })
+                .collect()
+        }
+        PatchFormat::Xml => {
+            let Ok(doc) = roxmltree::Document::parse(patch) else {
+                return Vec::new();
+            };
+            let ops: Vec<roxmltree::Node> = doc
+                .root_element()
+                .children()
+                .filter(|c| c.is_element())
+                .collect();
+            ops.iter()
+                .enumerate()
+                .map(|(k, op)| {
+                    // The patch text without every other operation: same prefix, namespaces
+                    // and closing tag.
+                    let mut text = String::new();
+                    let mut from = 0;
+                    for (j, other) in ops.iter().enumerate() {
+                        if j != k {
+                            text.push_str(&patch[from..other.range().start]);
+                            from = other.range().end;
+                        }
+                    }
+                    text.push_str(&patch[from..]);
+                    (
+                        format!(
+                            "<{} sel=\"{}\">",
+                            op.tag_name().name(),
+                            op.attribute("sel").unwrap_or("")
+                        ),
+                        text,
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+/// Every preset of the profile plans.
+fn check_presets(
+    set: &TemplateSet,
+    product: &str,
+    profile: &Profile,
+    problems: &mut Vec<Problem>,
+    counts: &mut Counts,
+) {
+    let profiles = BTreeMap::from([(product.to_string(), profile.clone())]);
+    for preset in crate::init::presets(set, product) {
+        let key = format!("{product}/presets/{preset}.toml");
+        let src = &set.files[&key];
+        counts.presets += 1;
+        let result = topoplan_model::parse(src, &profiles)
+            .and_then(|t| topoplan_solver::solve(&t, profile).map(|_| ()));
+        if let Err(diags) = result {
+            for d in diags {
+                let start = d
+                    .labels
+                    .iter()
+                    .find(|l| l.primary)
+                    .map_or(0, |l| l.span.start);
+                let (line, col) = crate::diagnostics::line_col(src, start);
+                problems.push(Problem {
+                    at: format!("{}:{line}:{col}", set.display_path(&key)),
+                    message: format!("preset `{preset}` does not plan: {}: {}", d.code, d.message),
+                });
+            }
+        }
+    }
+}
