@@ -488,3 +488,137 @@ fn the_profile_schema_is_in_sync_and_taplo_accepts_the_shipped_profiles() {
     assert!(!st.status.success(), "taplo accepted a misspelt key");
     assert!(String::from_utf8_lossy(&st.stderr).contains("listen"));
 }
+
+/// The code blocks of a Markdown section, in order.
+fn code_blocks(md: &str, after_heading: &str) -> Vec<String> {
+    let section = &md[md.find(after_heading).expect("heading present")..];
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section.lines() {
+        match (&mut current, line.starts_with("```")) {
+            (None, true) => current = Some(String::new()),
+            (Some(b), true) => {
+                blocks.push(std::mem::take(b));
+                current = None;
+            }
+            (Some(b), false) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            (None, false) => {}
+        }
+    }
+    blocks
+}
+
+/// The walkthrough of docs/profiles.md, as a new user follows it: a product the project does
+/// not ship, from the page alone, checked, planned, bundled and applied.
+#[test]
+fn the_docs_walkthrough_adds_a_product_that_plans_bundles_and_applies() {
+    let md = std::fs::read_to_string(root().join("docs/profiles.md")).unwrap();
+    let blocks = code_blocks(&md, "## Walkthrough");
+    let [server_xml, profile, template, site, ..] = blocks.as_slice() else {
+        panic!("the walkthrough lost a code block: {blocks:?}");
+    };
+    let d = tempfile::tempdir().unwrap();
+    let templates = d.path().join("my-templates");
+    let product = templates.join("example-1.0");
+    std::fs::create_dir_all(product.join("overlay/conf")).unwrap();
+    std::fs::write(product.join("profile.toml"), profile).unwrap();
+    std::fs::write(
+        product.join("overlay/conf/server.xml.patch.xml.tera"),
+        template,
+    )
+    .unwrap();
+    let pristine = d.path().join("pristine");
+    std::fs::create_dir_all(pristine.join("conf")).unwrap();
+    std::fs::write(pristine.join("conf/server.xml"), server_xml).unwrap();
+    let site_path = d.path().join("site.toml");
+    std::fs::write(&site_path, site).unwrap();
+
+    topoplan()
+        .args(["profile", "check"])
+        .arg(&product)
+        .arg("--home")
+        .arg(&pristine)
+        .assert()
+        .success();
+    let out = topoplan()
+        .arg("--templates")
+        .arg(&templates)
+        .args(["plan", site_path.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let offsets: Vec<u64> = plan["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 1, 2], "back, front1, front2");
+    let bundle = d.path().join("out");
+    topoplan()
+        .arg("--templates")
+        .arg(&templates)
+        .args([
+            "bundle",
+            site_path.to_str().unwrap(),
+            "-o",
+            bundle.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let home = d.path().join("front1");
+    copy_tree(&pristine, &home);
+    for _ in 0..2 {
+        topoplan()
+            .arg("apply")
+            .arg(bundle.join("front1"))
+            .arg("--home")
+            .arg(&home)
+            .assert()
+            .success();
+    }
+    let text = std::fs::read_to_string(home.join("conf/server.xml")).unwrap();
+    assert_eq!(
+        text,
+        server_xml
+            .replace("<Offset>0</Offset>", "<Offset>1</Offset>")
+            .replace("https://localhost:9443/api", "https://10.9.0.5:9443/api")
+    );
+}
+
+/// A broken profile of one product never stops plans of another, and names its own file.
+#[test]
+fn plan_loads_only_the_profile_it_needs_and_a_broken_one_names_its_file() {
+    let d = tempfile::tempdir().unwrap();
+    let templates = d.path().join("t");
+    std::fs::create_dir_all(templates.join("appm-1.2.0")).unwrap();
+    let good = std::fs::read_to_string(root().join("templates/appm-1.2.0/profile.toml")).unwrap();
+    std::fs::write(
+        templates.join("appm-1.2.0/profile.toml"),
+        good.replacen("kind = \"oauth\"", "kind = \"oath\"", 1),
+    )
+    .unwrap();
+    let plan = |topology: &str| {
+        topoplan()
+            .arg("--templates")
+            .arg(&templates)
+            .args(["plan", topology])
+            .output()
+            .unwrap()
+    };
+    assert!(plan("topologies/guide-gateway-km.toml").status.success());
+    let out = plan("topologies/all-in-one.toml");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let shown = format!("{}:", templates.join("appm-1.2.0/profile.toml").display());
+    assert!(stderr.contains(&shown), "{stderr}");
+    assert!(stderr.contains("unknown kind `oath`"), "{stderr}");
+}
