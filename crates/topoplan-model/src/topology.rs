@@ -186,11 +186,6 @@ pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
 /// a missing key, an unknown top-level table).
 fn schema_pass(src: &str) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
     use toml::de::{DeTable, DeValue};
-    // Values the spanned parser accepts but TOML does not (integers beyond 64 bits).
-    if let Err(e) = toml::from_str::<toml::Table>(src) {
-        let span = e.span().unwrap_or(0..0);
-        return Err(vec![syntax_diagnostic(src, span, first_line(e.message()))]);
-    }
     let root = match DeTable::parse(src) {
         Ok(r) => r,
         Err(e) => {
@@ -300,7 +295,7 @@ fn schema_pass(src: &str) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> 
 }
 
 /// The typed parse. Syntax was checked by [`schema_pass`], on the same text, so every error
-/// here is about the shape of a value.
+/// here is about the shape (or range) of a value.
 fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
     toml::from_str::<TopologyWire>(src).map_err(|e| {
         let msg = first_line(e.message());
@@ -312,6 +307,10 @@ fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
         } else {
             "invalid-value"
         };
+        if msg.contains("as i128") {
+            // An integer beyond 64 bits, which the spanned parser keeps.
+            return vec![syntax_diagnostic(src, span, msg)];
+        }
         let written = src.get(span.clone()).unwrap_or("").trim();
         // `[host]` where the format has a list of tables.
         if msg.starts_with("invalid type: map, expected a sequence")
@@ -717,12 +716,19 @@ fn validate(
         }
     }
 
-    // Links.
+    // Links. Nodes and links are indexed once, so checking them stays linear in their number.
+    let position: std::collections::HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let mut seen_links: std::collections::HashMap<(usize, usize), Span> =
+        std::collections::HashMap::new();
     let mut links: Vec<Link> = Vec::new();
     for l in &wire.link {
         let lw = l.get_ref();
         let find = |s: &Spanned<String>, diags: &mut Vec<Diagnostic>| {
-            let i = nodes.iter().position(|n| &n.name == s.get_ref());
+            let i = position.get(s.get_ref().as_str()).copied();
             if i.is_none() && !node_index.contains_key(s.get_ref()) {
                 let mut d = Diagnostic::error(
                     "unknown-node",
@@ -761,7 +767,7 @@ fn validate(
                 continue;
             }
         }
-        if let Some(prev) = links.iter().find(|x| x.from == from && x.to == to) {
+        if let Some(prev) = seen_links.get(&(from, to)) {
             diags.push(
                 Diagnostic::error(
                     "duplicate-link",
@@ -772,10 +778,11 @@ fn validate(
                     ),
                 )
                 .at(l.span(), "given again here")
-                .also(prev.span.clone(), "first given here"),
+                .also(prev.clone(), "first given here"),
             );
             continue;
         }
+        seen_links.insert((from, to), l.span());
         links.push(Link {
             from,
             to,
@@ -871,22 +878,26 @@ fn check_pins(
             }
         }
     }
-    for (i, a) in nodes.iter().enumerate() {
-        for b in &nodes[i + 1..] {
-            let (Some((oa, sa)), Some((ob, sb))) = (&a.pin, &b.pin) else {
-                continue;
-            };
-            if a.host != b.host {
-                continue;
-            }
-            let clash = ports.iter().find_map(|pa| {
-                ports
-                    .iter()
-                    .find(|pb| pa.base + oa == pb.base + ob)
-                    .map(|pb| (pa, pb))
-            });
-            if let Some((pa, pb)) = clash {
-                diags.push(
+    // Pairs of pinned nodes on one host: grouped by host first, so unpinned nodes and other
+    // hosts cost nothing.
+    let mut pinned: BTreeMap<usize, Vec<&Node>> = BTreeMap::new();
+    for n in nodes.iter().filter(|n| n.pin.is_some()) {
+        pinned.entry(n.host).or_default().push(n);
+    }
+    for on_host in pinned.values() {
+        for (i, a) in on_host.iter().enumerate() {
+            for b in &on_host[i + 1..] {
+                let (Some((oa, sa)), Some((ob, sb))) = (&a.pin, &b.pin) else {
+                    continue;
+                };
+                let clash = ports.iter().find_map(|pa| {
+                    ports
+                        .iter()
+                        .find(|pb| pa.base + oa == pb.base + ob)
+                        .map(|pb| (pa, pb))
+                });
+                if let Some((pa, pb)) = clash {
+                    diags.push(
                     Diagnostic::error(
                         "pin-collision",
                         format!(
@@ -903,6 +914,7 @@ fn check_pins(
                         "pin one of them to another offset, or drop a pin and let topoplan choose",
                     ),
                 );
+                }
             }
         }
     }

@@ -75,10 +75,19 @@ pub fn solve_locked(
         topo, profile, &graph, &offsets, &host_info, &per_node, warnings,
     );
     if let Some(lock) = lock {
+        let index: std::collections::HashMap<&str, usize> = topo
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
         for n in plan.nodes.iter_mut() {
             if let Some(why) = moved.get(&n.name) {
                 n.offset_reason = format!("{} (moved from the lock: {why})", n.offset_reason);
-            } else if locked[topo.node_index(&n.name).expect("planned node")].is_some() {
+            } else if index
+                .get(n.name.as_str())
+                .is_some_and(|&i| locked[i].is_some())
+            {
                 n.offset_reason = format!("kept from the lock ({})", n.offset);
             }
         }
@@ -721,20 +730,18 @@ fn assign_offsets(
 ) -> Result<(Vec<u32>, Vec<HostInfo>), Vec<Diagnostic>> {
     let bases = offset_bases(profile, &topo.key_validation);
     let range = (profile.product.port_range[0], profile.product.port_range[1]);
+    let by_host = host_members(topo);
     let mut offsets = vec![0u32; topo.nodes.len()];
     let mut info = Vec::new();
     let mut diags = Vec::new();
     for (hi, host) in topo.hosts.iter().enumerate() {
-        let mut members: Vec<usize> = (0..topo.nodes.len())
-            .filter(|&i| topo.nodes[i].host == hi)
-            .collect();
-        members.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
+        let members = &by_host[hi];
         let mut pins: Vec<Option<u32>> = members
             .iter()
             .map(|&i| topo.nodes[i].pin.as_ref().map(|p| p.0))
             .collect();
         let mut reserved: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
-        reserved.extend(host_fixed_ports(topo, profile, &members, &mut diags));
+        reserved.extend(host_fixed_ports(topo, profile, members, &mut diags));
         let explicit = pins.clone();
         let check = HostProblem {
             bases: &bases,
@@ -810,7 +817,7 @@ fn assign_offsets(
                     ),
                 )
                 .at(host.span.clone(), "this host");
-                for &i in &members {
+                for &i in members {
                     d = d.also(topo.nodes[i].name_span.clone(), "placed on it");
                 }
                 diags.push(d.note(format!(
@@ -855,13 +862,9 @@ fn assign_per_node(
     }
     let bases = offset_bases(profile, mode);
     let hi_limit = profile.product.port_range[1];
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); topo.hosts.len()];
-    for (i, n) in topo.nodes.iter().enumerate() {
-        members[n.host].push(i);
-    }
+    let members = host_members(topo);
     for (hi, host) in topo.hosts.iter().enumerate() {
-        let on_host = &mut members[hi];
-        on_host.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
+        let on_host = &members[hi];
         let mut used: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
         for &i in on_host.iter() {
             used.extend(bases.iter().map(|b| b + offsets[i]));
@@ -922,49 +925,73 @@ fn assign_per_node(
     Ok(ports)
 }
 
-fn offset_reason(topo: &Topology, profile: &Profile, offsets: &[u32], i: usize) -> String {
+/// Nodes per host (indices into `topo.nodes`), each list in name order: built once, so no
+/// step scans every node for every host.
+fn host_members(topo: &Topology) -> Vec<Vec<usize>> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); topo.hosts.len()];
+    for (i, n) in topo.nodes.iter().enumerate() {
+        members[n.host].push(i);
+    }
+    for m in &mut members {
+        m.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
+    }
+    members
+}
+
+/// Why node `i` has its offset. `at` maps each offset on the node's host to its node (offsets
+/// are distinct on a host), so each smaller offset's reason is a lookup per pair of bases.
+fn offset_reason(
+    topo: &Topology,
+    bases: &[u32],
+    offsets: &[u32],
+    i: usize,
+    at: &std::collections::HashMap<u32, usize>,
+) -> String {
     let node = &topo.nodes[i];
     if node.pin.is_some() {
         return format!("pinned to {} in the topology", offsets[i]);
     }
     let host = &topo.hosts[node.host];
-    let bases = offset_bases(profile, &topo.key_validation);
-    let others: Vec<usize> = (0..topo.nodes.len())
-        .filter(|&j| j != i && topo.nodes[j].host == node.host)
-        .collect();
-    let mut ruled = Vec::new();
-    for k in 0..offsets[i] {
-        let why = others.iter().find_map(|&j| {
-            let o = offsets[j];
-            bases.iter().find_map(|a| {
-                bases
-                    .iter()
-                    .find(|b| *a + k == *b + o)
-                    .map(|_| format!("{k} (port {} of `{}`)", a + k, topo.nodes[j].name))
-            })
-        });
-        let why = why.or_else(|| {
-            bases
-                .iter()
-                .find(|b| host.reserved_ports.iter().any(|r| r.0 == *b + k))
-                .map(|b| format!("{k} (reserved port {})", b + k))
-        });
-        ruled.push(why.unwrap_or_else(|| format!("{k} (kept for a node earlier in name order)")));
-    }
-    if ruled.is_empty() {
+    let why = |k: u32| -> String {
+        // The first node (in file order), then base, whose port offset `k` would take.
+        let mut best: Option<(usize, usize)> = None;
+        for (ai, a) in bases.iter().enumerate() {
+            for b in bases {
+                let Some(o) = (k + a).checked_sub(*b) else {
+                    continue;
+                };
+                if let Some(&j) = at.get(&o).filter(|&&j| j != i) {
+                    if best.is_none_or(|x| (j, ai) < x) {
+                        best = Some((j, ai));
+                    }
+                }
+            }
+        }
+        if let Some((j, ai)) = best {
+            return format!("{k} (port {} of `{}`)", bases[ai] + k, topo.nodes[j].name);
+        }
+        bases
+            .iter()
+            .find(|b| host.reserved_ports.iter().any(|r| r.0 == *b + k))
+            .map(|b| format!("{k} (reserved port {})", b + k))
+            .unwrap_or_else(|| format!("{k} (kept for a node earlier in name order)"))
+    };
+    let o = offsets[i];
+    if o == 0 {
         "the smallest offset; nothing on the host rules it out".into()
-    } else if ruled.len() <= 6 {
+    } else if o <= 6 {
+        let ruled: Vec<String> = (0..o).map(why).collect();
         format!(
             "the smallest free offset on `{}`; ruled out: {}",
             host.name,
             ruled.join(", ")
         )
     } else {
+        let ruled: Vec<String> = (0..3).map(why).collect();
         format!(
-            "the smallest free offset on `{}`; {} smaller offsets ruled out, e.g. {}",
+            "the smallest free offset on `{}`; {o} smaller offsets ruled out, e.g. {}",
             host.name,
-            ruled.len(),
-            ruled[..3].join(", ")
+            ruled.join(", ")
         )
     }
 }
@@ -979,6 +1006,13 @@ fn build_plan(
     mut warnings: Vec<Warning>,
 ) -> Plan {
     let mode = topo.key_validation.as_str();
+    let members = host_members(topo);
+    let bases = offset_bases(profile, mode);
+    let mut at: Vec<std::collections::HashMap<u32, usize>> =
+        vec![Default::default(); topo.hosts.len()];
+    for (i, n) in topo.nodes.iter().enumerate() {
+        at[n.host].insert(offsets[i], i);
+    }
     let mut nodes: Vec<NodePlan> = Vec::new();
     for (i, n) in topo.nodes.iter().enumerate() {
         let host = &topo.hosts[n.host];
@@ -1008,7 +1042,7 @@ fn build_plan(
             roles: n.roles.clone(),
             offset: offsets[i],
             pinned: n.pin.is_some(),
-            offset_reason: offset_reason(topo, profile, offsets, i),
+            offset_reason: offset_reason(topo, &bases, offsets, i, &at[n.host]),
             ports,
         });
     }
@@ -1038,7 +1072,7 @@ fn build_plan(
 
     let mut hosts = Vec::new();
     for (hi, h) in topo.hosts.iter().enumerate() {
-        let mut members: Vec<&NodePlan> = nodes.iter().filter(|n| n.host == h.name).collect();
+        let mut members: Vec<&NodePlan> = members[hi].iter().map(|&i| &nodes[i]).collect();
         members.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
         let mut reserved: Vec<u32> = h.reserved_ports.iter().map(|r| r.0).collect();
         reserved.sort_unstable();
@@ -1190,10 +1224,16 @@ fn review_warnings(
     warnings: &mut Vec<Warning>,
 ) {
     let by_name: BTreeMap<&str, &NodePlan> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
-    let span_of = |name: &str| {
-        topo.node_index(name)
-            .map(|i| topo.nodes[i].name_span.clone())
-    };
+    let spans: std::collections::HashMap<&str, &topoplan_model::Span> = topo
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), &n.name_span))
+        .collect();
+    let span_of = |name: &str| spans.get(name).map(|s| (*s).clone());
+    let mut on_host: BTreeMap<&str, Vec<&NodePlan>> = BTreeMap::new();
+    for n in nodes {
+        on_host.entry(n.host.as_str()).or_default().push(n);
+    }
     for l in links {
         let Some(text) = profile
             .reference
@@ -1244,10 +1284,11 @@ fn review_warnings(
         // that reserves the product's default ports readable.
         let mut near: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for &r in &h.reserved_ports {
-            let nearest = nodes
-                .iter()
-                .filter(|n| n.host == h.name)
-                .flat_map(|n| n.ports.iter().map(move |p| (n, p)))
+            let nearest = on_host
+                .get(h.name.as_str())
+                .into_iter()
+                .flatten()
+                .flat_map(|n| n.ports.iter().map(move |p| (*n, p)))
                 .filter(|(_, p)| p.effective != r && p.effective.abs_diff(r) <= RESERVED_NEAR)
                 .min_by_key(|(n, p)| (p.effective.abs_diff(r), p.effective, n.name.as_str()));
             if let Some((n, p)) = nearest {

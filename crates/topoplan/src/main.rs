@@ -6,6 +6,7 @@ mod check;
 mod diagnostics;
 mod embedded;
 mod export;
+mod generate;
 mod init;
 mod patch;
 mod profile_check;
@@ -163,6 +164,24 @@ enum Command {
         after_help = "Examples:\n  topoplan schema > topology.schema.json\n  # then, as the first line of a topology: #:schema ./topology.schema.json"
     )]
     Schema,
+    /// Print a seeded generated topology (for benchmarks and scale tests).
+    #[command(hide = true)]
+    Generate {
+        /// The product profile.
+        #[arg(long)]
+        product: String,
+        /// Number of hosts (`estate`).
+        #[arg(long, default_value_t = 10)]
+        hosts: usize,
+        /// Nodes per host.
+        #[arg(long, default_value_t = 5)]
+        per_host: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One host with `--per-host` nodes of every role, instead of an estate.
+        #[arg(long)]
+        dense: bool,
+    },
     /// Work on product profiles (docs/profiles.md).
     #[command(
         subcommand,
@@ -473,6 +492,22 @@ fn run(cli: Cli) -> Result<()> {
             let schema = topoplan_model::schema::topology_schema(&profiles(&templates)?);
             out(&format!("{}\n", serde_json::to_string_pretty(&schema)?))
         }
+        Command::Generate {
+            product,
+            hosts,
+            per_host,
+            seed,
+            dense,
+        } => {
+            let profile = templates.profile(&product).map_err(|e| profile_error(&e))?;
+            out(&generate::topology(&generate::Shape {
+                profile: &profile,
+                hosts,
+                per_host,
+                seed,
+                dense,
+            }))
+        }
         Command::Profile(ProfileCommand::Check { dir, home }) => {
             profile_check::run(&dir, home.as_deref())
         }
@@ -565,6 +600,23 @@ fn profile_error(problems: &[String]) -> anyhow::Error {
 /// The product a topology names, read leniently: only so that `plan` loads that one profile
 /// (a broken profile of another product never stops it). The full parse reports any error.
 fn product_of(src: &str) -> Option<String> {
+    // The usual layout, found without parsing the whole file (a large topology is megabytes):
+    // `product = "…"` in the `[deployment]` table. Anything else takes the full parse.
+    let mut in_deployment = false;
+    for line in src.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deployment = line == "[deployment]";
+        } else if in_deployment {
+            if let Some(v) = line.strip_prefix("product") {
+                let v = v.trim_start().strip_prefix('=')?.trim();
+                let v = v.split('#').next()?.trim();
+                let name = v.strip_prefix('"')?.strip_suffix('"')?;
+                if !name.contains(['\\', '"']) {
+                    return Some(name.to_string());
+                }
+            }
+        }
+    }
     let t: toml::Table = toml::from_str(src).ok()?;
     Some(t.get("deployment")?.get("product")?.as_str()?.to_string())
 }
