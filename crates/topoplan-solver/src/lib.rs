@@ -657,6 +657,7 @@ fn unserved_warnings(
 struct HostInfo {
     span: u32,
     minimal: bool,
+    lower_bound: u32,
 }
 
 fn offset_bases(profile: &Profile, mode: &str) -> Vec<u32> {
@@ -803,6 +804,7 @@ fn assign_offsets(
                 info.push(HostInfo {
                     span: sol.span,
                     minimal: sol.minimal,
+                    lower_bound: sol.lower_bound,
                 });
             }
             None => {
@@ -827,6 +829,7 @@ fn assign_offsets(
                 info.push(HostInfo {
                     span: 0,
                     minimal: false,
+                    lower_bound: 0,
                 });
             }
         }
@@ -1081,8 +1084,12 @@ fn build_plan(
                 Warning::new(
                     "span-not-proven",
                     format!(
-                        "host `{}` has too many nodes to prove the smallest span; kept a greedy assignment (span {})",
-                        h.name, host_info[hi].span
+                        "host `{}`: span {} is at most {} above the smallest possible (lower bound {}); the exact search covers up to {} nodes a host",
+                        h.name,
+                        host_info[hi].span,
+                        host_info[hi].span - host_info[hi].lower_bound,
+                        host_info[hi].lower_bound,
+                        offsets::EXACT_UP_TO
                     ),
                 )
                 .host(h.name.clone())
@@ -1096,6 +1103,7 @@ fn build_plan(
             reserved_ports: reserved,
             span: host_info[hi].span,
             span_minimal: host_info[hi].minimal,
+            span_lower_bound: host_info[hi].lower_bound,
         });
     }
     hosts.sort_by(|a, b| a.name.cmp(&b.name));

@@ -24,20 +24,64 @@ pub struct HostProblem<'a> {
 pub struct HostSolution {
     pub offsets: Vec<u32>,
     pub span: u32,
+    /// Whether no smaller span exists (proven by the lower bound or the exact search).
     pub minimal: bool,
+    /// A span no assignment can beat; equal to `span` when `minimal`.
+    pub lower_bound: u32,
 }
 
-/// Search steps before the exhaustive search gives up and keeps the greedy result.
-const BUDGET: u64 = 200_000;
+/// Hosts with at most this many nodes to place get the exact search when the bound alone does
+/// not prove the greedy span minimal.
+pub const EXACT_UP_TO: usize = 44;
+
+/// Search nodes the exact search may visit per host before it gives up (the greedy span is
+/// kept and the gap to the lower bound reported).
+const BUDGET: u64 = 2_000_000;
+
+/// A set of offsets `lo..=lo + len - 1`, one bit each.
+#[derive(Clone)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(len: usize) -> Bits {
+        Bits(vec![0; len.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn clear(&mut self, i: usize) {
+        if i / 64 < self.0.len() {
+            self.0[i / 64] &= !(1 << (i % 64));
+        }
+    }
+    fn get(&self, i: usize) -> bool {
+        i / 64 < self.0.len() && self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn count(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+    fn first(&self) -> Option<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(k, w)| k * 64 + w.trailing_zeros() as usize)
+    }
+}
 
 impl HostProblem<'_> {
-    fn diffs(&self) -> BTreeSet<u32> {
-        let mut d = BTreeSet::new();
+    /// Positive differences between two bases: two offsets this far apart share a port.
+    fn diffs(&self) -> Vec<u32> {
+        let mut d: Vec<u32> = Vec::new();
         for a in self.bases {
             for b in self.bases {
-                d.insert(a.abs_diff(*b));
+                if a > b {
+                    d.push(a - b);
+                }
             }
         }
+        d.sort_unstable();
+        d.dedup();
         d
     }
 
@@ -64,52 +108,134 @@ impl HostProblem<'_> {
             .find_map(|x| self.bases.iter().find(|y| *x + a == *y + b).map(|_| x + a))
     }
 
-    fn compatible(diffs: &BTreeSet<u32>, o: u32, taken: &[u32]) -> bool {
-        taken.iter().all(|t| !diffs.contains(&o.abs_diff(*t)))
-    }
-
-    /// Solves the host. `None` when no assignment exists within the port range.
+    /// Solves the host: the smallest span (largest offset) with pins kept, unpinned nodes in
+    /// increasing offsets (they are interchangeable). `None` when no assignment exists within
+    /// the port range.
+    ///
+    /// 1. Greedy, over a bit set of forbidden offsets: each node takes the smallest offset no
+    ///    pin, reserved port or earlier node rules out. Linear in the span times the number of
+    ///    base differences, so a host of thousands of nodes takes milliseconds.
+    /// 2. A lower bound: the smallest span whose usable offsets can hold every node. For each
+    ///    difference d, the usable offsets split into chains `x, x+d, x+2d, …`; two neighbours
+    ///    on a chain conflict, so a run of m usable offsets holds at most ⌈m/2⌉ nodes. The
+    ///    smallest over all d bounds the nodes a span can hold.
+    /// 3. When the greedy span exceeds the bound and at most [`EXACT_UP_TO`] nodes are to be
+    ///    placed: branch and bound over bit sets, each span from the bound up, pruned by the
+    ///    same chain bound on the offsets still open.
     pub fn solve(&self) -> Option<HostSolution> {
         let diffs = self.diffs();
         let (lo, hi) = self.bounds();
+        if lo > hi {
+            return None;
+        }
+        let clique = (
+            self.bases.len(),
+            (self.bases.iter().max().unwrap_or(&0) - self.bases.iter().min().unwrap_or(&0))
+                as usize,
+        );
+        let width = (hi - lo + 1) as usize;
         let fixed: Vec<u32> = self.pins.iter().flatten().copied().collect();
         let free: Vec<usize> = (0..self.pins.len())
             .filter(|&i| self.pins[i].is_none())
             .collect();
-
-        // Greedy: each free node takes the smallest offset that fits. Gives an upper bound.
-        let mut taken = fixed.clone();
-        let mut greedy = Vec::with_capacity(free.len());
-        for _ in &free {
-            let o = (lo..=hi).find(|&o| self.fits(o) && Self::compatible(&diffs, o, &taken))?;
-            taken.push(o);
-            greedy.push(o);
-        }
-        let span_of = |free_offs: &[u32]| fixed.iter().chain(free_offs).copied().max().unwrap_or(0);
-        let greedy_span = span_of(&greedy);
-        // The span can be no smaller than any pin, nor than n distinct offsets from `lo`.
-        let lower = fixed
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(0)
-            .max(lo + self.pins.len().saturating_sub(1) as u32);
-        let mut best = greedy;
-        let mut minimal = true;
-        let mut steps = 0u64;
-        for bound in lower..greedy_span {
-            let mut cur = Vec::new();
-            match self.dfs(&diffs, &fixed, free.len(), lo, bound, &mut cur, &mut steps) {
-                Some(true) => {
-                    best = cur;
-                    break;
-                }
-                Some(false) => continue,
-                None => {
-                    minimal = false;
-                    break;
+        let max_pin = fixed.iter().copied().max().unwrap_or(0);
+        // Offsets a pin rules out for everyone else.
+        let mut near_pins: BTreeSet<u32> = fixed.iter().copied().collect();
+        for &p in &fixed {
+            for d in &diffs {
+                near_pins.insert(p + d);
+                if let Some(x) = p.checked_sub(*d) {
+                    near_pins.insert(x);
                 }
             }
+        }
+        // The window of offsets looked at grows until the greedy places every node, so a host
+        // costs what its span needs, not the whole port range.
+        let mut window = (64 + 16 * self.pins.len()).min(width);
+        let (usable, greedy) = loop {
+            // 1. Greedy, over the offsets a free node may take: fits, and clear of every pin.
+            let mut usable = Bits::new(window);
+            for k in 0..window {
+                let o = lo + k as u32;
+                if !near_pins.contains(&o) && self.fits(o) {
+                    usable.set(k);
+                }
+            }
+            let mut open = usable.clone();
+            let mut greedy = Vec::with_capacity(free.len());
+            let mut from = 0usize;
+            for _ in &free {
+                let Some(k) = (from..window).find(|&k| open.get(k)) else {
+                    break;
+                };
+                greedy.push(lo + k as u32);
+                take(&mut open, k, &diffs);
+                from = k + 1;
+            }
+            if greedy.len() == free.len() {
+                break (usable, greedy);
+            }
+            if window == width {
+                return None;
+            }
+            window = (window * 2).min(width);
+        };
+        let greedy_span = greedy.iter().copied().max().unwrap_or(0).max(max_pin);
+
+        // 2. Lower bound on the free nodes' largest offset.
+        let n = free.len();
+        let lower = if n == 0 {
+            max_pin
+        } else {
+            let holds =
+                |span: u32| capacity(&usable, (span - lo) as usize + 1, &diffs, clique) >= n;
+            let (mut a, mut b) = (lo, greedy.iter().copied().max().unwrap_or(lo));
+            // `b` holds (the greedy found n offsets up to it); find the smallest that may.
+            while a < b {
+                let mid = a + (b - a) / 2;
+                if holds(mid) {
+                    b = mid;
+                } else {
+                    a = mid + 1;
+                }
+            }
+            a.max(max_pin)
+        };
+
+        // 3. Exact search between the bound and the greedy span.
+        let mut best = greedy;
+        let mut minimal = greedy_span <= lower;
+        let mut proven_lower = lower;
+        if !minimal && n <= EXACT_UP_TO {
+            let mut steps = 0u64;
+            minimal = true;
+            for span in lower..greedy_span {
+                let len = (span - lo) as usize + 1;
+                let mut avail = Bits::new(len);
+                for k in 0..len {
+                    if usable.get(k) {
+                        avail.set(k);
+                    }
+                }
+                let mut chosen = Vec::new();
+                match search(&avail, len, n, &diffs, clique, &mut chosen, &mut steps) {
+                    Some(true) => {
+                        best = chosen.iter().map(|&k| lo + k as u32).collect();
+                        proven_lower = span.max(max_pin);
+                        break;
+                    }
+                    Some(false) => proven_lower = span + 1,
+                    None => {
+                        minimal = false;
+                        break;
+                    }
+                }
+            }
+            if minimal && proven_lower >= greedy_span {
+                proven_lower = greedy_span;
+            }
+        } else if minimal {
+            proven_lower = greedy_span;
         }
         let mut offsets = vec![0; self.pins.len()];
         for (i, p) in self.pins.iter().enumerate() {
@@ -120,47 +246,104 @@ impl HostProblem<'_> {
         for (k, &i) in free.iter().enumerate() {
             offsets[i] = best[k];
         }
+        let span = offsets.iter().copied().max().unwrap_or(0);
         Some(HostSolution {
-            span: offsets.iter().copied().max().unwrap_or(0),
+            span,
             offsets,
             minimal,
+            lower_bound: if minimal {
+                span
+            } else {
+                proven_lower.min(span)
+            },
         })
     }
+}
 
-    /// Depth-first search for free offsets, increasing, all within `bound`.
-    /// `Some(found)`, or `None` when the step budget ran out.
-    #[allow(clippy::too_many_arguments)]
-    fn dfs(
-        &self,
-        diffs: &BTreeSet<u32>,
-        fixed: &[u32],
-        remaining: usize,
-        from: u32,
-        bound: u32,
-        cur: &mut Vec<u32>,
-        steps: &mut u64,
-    ) -> Option<bool> {
-        if remaining == 0 {
-            return Some(true);
+/// Takes offset `k`: it and every offset a difference away are no longer open.
+fn take(open: &mut Bits, k: usize, diffs: &[u32]) {
+    open.clear(k);
+    for &d in diffs {
+        open.clear(k + d as usize);
+        if let Some(x) = k.checked_sub(d as usize) {
+            open.clear(x);
         }
-        let mut o = from;
-        while o <= bound {
-            *steps += 1;
-            if *steps > BUDGET {
-                return None;
-            }
-            if self.fits(o) && Self::compatible(diffs, o, fixed) && Self::compatible(diffs, o, cur)
-            {
-                cur.push(o);
-                if self.dfs(diffs, fixed, remaining - 1, o + 1, bound, cur, steps)? {
-                    return Some(true);
-                }
-                cur.pop();
-            }
-            o += 1;
-        }
-        Some(false)
     }
+}
+
+/// An upper bound on how many pairwise compatible offsets the open ones among the first `len`
+/// hold: their count; for each difference d the chain bound (a run of m open offsets
+/// `x, x+d, …` holds at most ⌈m/2⌉); and the clique bound. The offsets `max(B) - b` for the
+/// bases b are pairwise a difference apart (a clique of |B|), so every window of
+/// `max(B) - min(B) + 1` offsets holds at most one node per translate. Counting each node in
+/// the |B| translates of the clique that contain it, `len` offsets hold at most
+/// `(len + max(B) - min(B)) / |B|` nodes.
+fn capacity(open: &Bits, len: usize, diffs: &[u32], clique: (usize, usize)) -> usize {
+    let mut best = (0..len).filter(|&k| open.get(k)).count();
+    let (size, spread) = clique;
+    if size > 1 {
+        best = best.min((len + spread) / size);
+    }
+    for &d in diffs.iter().filter(|&&d| (d as usize) < len) {
+        let d = d as usize;
+        let mut total = 0;
+        for r in 0..d {
+            let mut run = 0usize;
+            let mut k = r;
+            while k < len {
+                if open.get(k) {
+                    run += 1;
+                } else {
+                    total += run.div_ceil(2);
+                    run = 0;
+                }
+                k += d;
+            }
+            total += run.div_ceil(2);
+            if total >= best {
+                break;
+            }
+        }
+        best = best.min(total);
+    }
+    best
+}
+
+/// Branch and bound: `need` pairwise compatible offsets among `open` (first `len`).
+/// `Some(found)`, or `None` when the step budget ran out.
+fn search(
+    open: &Bits,
+    len: usize,
+    need: usize,
+    diffs: &[u32],
+    clique: (usize, usize),
+    chosen: &mut Vec<usize>,
+    steps: &mut u64,
+) -> Option<bool> {
+    if need == 0 {
+        return Some(true);
+    }
+    *steps += 1;
+    if *steps > BUDGET {
+        return None;
+    }
+    if open.count() < need || capacity(open, len, diffs, clique) < need {
+        return Some(false);
+    }
+    let Some(k) = open.first() else {
+        return Some(false);
+    };
+    // Take the lowest open offset, or leave it out.
+    let mut with = open.clone();
+    take(&mut with, k, diffs);
+    chosen.push(k);
+    if search(&with, len, need - 1, diffs, clique, chosen, steps)? {
+        return Some(true);
+    }
+    chosen.pop();
+    let mut without = open.clone();
+    without.clear(k);
+    search(&without, len, need, diffs, clique, chosen, steps)
 }
 
 #[cfg(test)]

@@ -184,9 +184,12 @@ pub struct HostPlan {
     pub reserved_ports: Vec<u32>,
     /// Largest offset on the host.
     pub span: u32,
-    /// Whether the search proved no smaller span exists (false when the host was too large
-    /// to search exhaustively and a greedy assignment was kept).
+    /// Whether no smaller span exists: proven by the lower bound, or by the exact search
+    /// (hosts of up to 44 nodes to place).
     pub span_minimal: bool,
+    /// A span no assignment can beat; `span - span_lower_bound` is the most the greedy span
+    /// can be above the optimum (0 when minimal).
+    pub span_lower_bound: u32,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

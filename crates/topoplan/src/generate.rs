@@ -58,12 +58,30 @@ pub fn topology(s: &Shape) -> String {
             .collect();
         let _ = writeln!(out, "reserved_ports = [{}]\n", reserved.join(", "));
         if s.dense {
-            // Many nodes on one host: each has every role, so it serves itself and needs no
-            // link; the offset search is what is measured.
+            // Many nodes on one host, of the role that reads least from others (nothing it
+            // cannot do without), so the offset search is what is measured, not the lists
+            // every node of a mesh would hold.
+            let role = roles
+                .iter()
+                .min_by_key(|r| {
+                    s.profile
+                        .reference
+                        .iter()
+                        .filter(|x| x.readers.contains(r) && x.provider != **r)
+                        .count()
+                        + 1000
+                            * usize::from(
+                                s.profile
+                                    .reference
+                                    .iter()
+                                    .any(|x| x.required_for.contains(r)),
+                            )
+                })
+                .expect("profiles have roles");
             for k in 0..s.per_host {
                 let _ = writeln!(
                     out,
-                    "[[node]]\nname = \"n{h}-{k}\"\nroles = [\"all\"]\nhost = \"h{h}\"\n"
+                    "[[node]]\nname = \"n{h}-{k}\"\nroles = [{role:?}]\nhost = \"h{h}\"\n"
                 );
             }
             continue;
