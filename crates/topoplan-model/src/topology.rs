@@ -140,8 +140,8 @@ pub fn parse_with(
     // Structure first, over the whole file: every misspelt or missing key at once. Misspelt
     // keys are then blanked out (same byte length, so spans stay right) and the semantic
     // checks run too, so one run reports both kinds of problem.
-    let (clean, mut diags) = schema_pass(src)?;
-    let wire = match parse_wire(&clean) {
+    let (parsed, mut diags) = schema_pass(src)?;
+    let wire = match parse_wire(src, parsed) {
         Ok(w) => w,
         Err(more) => {
             diags.extend(more);
@@ -184,7 +184,7 @@ pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
 /// Checks every table's keys against the format. Returns the source with misspelt keys blanked
 /// and their diagnostics; `Err` when the structure is too broken to go on (a syntax error,
 /// a missing key, an unknown top-level table).
-fn schema_pass(src: &str) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
+fn schema_pass(src: &str) -> Result<(Parsed<'_>, Vec<Diagnostic>), Vec<Diagnostic>> {
     use toml::de::{DeTable, DeValue};
     let root = match DeTable::parse(src) {
         Ok(r) => r,
@@ -281,6 +281,11 @@ fn schema_pass(src: &str) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> 
         diags.sort_by_key(Diagnostic::position);
         return Err(diags);
     }
+    if blank.is_empty() {
+        // The usual case: the typed parse reads the tree already built (a large topology is
+        // parsed once, not twice).
+        return Ok((Parsed::Tree(root), diags));
+    }
     let mut clean = src.as_bytes().to_vec();
     for r in blank {
         for b in &mut clean[r.start.min(src.len())..r.end.min(src.len())] {
@@ -291,13 +296,25 @@ fn schema_pass(src: &str) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> 
     }
     // Only whole key-value runs were blanked, so the text is still UTF-8.
     let clean = String::from_utf8(clean).unwrap_or_else(|_| src.to_string());
-    Ok((clean, diags))
+    Ok((Parsed::Text(clean), diags))
+}
+
+/// What the typed parse reads: the spanned tree, or (when misspelt keys were blanked out so
+/// the rest can still be checked) the cleaned text.
+enum Parsed<'a> {
+    Tree(toml::Spanned<toml::de::DeTable<'a>>),
+    Text(String),
 }
 
 /// The typed parse. Syntax was checked by [`schema_pass`], on the same text, so every error
 /// here is about the shape (or range) of a value.
-fn parse_wire(src: &str) -> Result<TopologyWire, Vec<Diagnostic>> {
-    toml::from_str::<TopologyWire>(src).map_err(|e| {
+fn parse_wire(src: &str, parsed: Parsed) -> Result<TopologyWire, Vec<Diagnostic>> {
+    use serde::de::IntoDeserializer;
+    let result = match parsed {
+        Parsed::Tree(t) => TopologyWire::deserialize(t.into_deserializer()),
+        Parsed::Text(clean) => toml::from_str::<TopologyWire>(&clean),
+    };
+    result.map_err(|e| {
         let msg = first_line(e.message());
         let span = e.span().unwrap_or(0..0);
         let code = if msg.starts_with("unknown field") {

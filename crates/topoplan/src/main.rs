@@ -346,7 +346,14 @@ fn run(cli: Cli) -> Result<()> {
             if !matches!(format, PlanFormat::Text) {
                 print_warnings(&topology, &plan);
             }
-            out(&topoplan_report::print(&plan, fmt))?;
+            if fmt == topoplan_report::Format::Json {
+                // Streamed: a plan of 100,000 nodes is hundreds of megabytes of JSON.
+                let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                topoplan_report::write_json(&plan, &mut w)?;
+                w.flush()?;
+            } else {
+                out(&topoplan_report::print(&plan, fmt))?;
+            }
             let changed = plan.changes.as_ref().is_none_or(|c| !c.is_empty());
             if detailed_exitcode && changed && !write_lock {
                 return Err(Reported(2).into());
@@ -685,9 +692,10 @@ fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
             eprint!("{}", diagnostics::render(&name, &src, &diags));
             anyhow::Error::from(Reported(1))
         })?;
+    let lines = diagnostics::LineIndex::new(&src);
     for w in &mut plan.warnings {
         if let Some(span) = &w.span {
-            let (line, col) = diagnostics::line_col(&src, span.start);
+            let (line, col) = lines.line_col(span.start);
             w.line = Some(line);
             w.column = Some(col);
         }
