@@ -108,28 +108,28 @@ impl Diagram {
                     .collect(),
             })
             .collect();
-        let mut edges: Vec<Edge> = Vec::new();
+        // One edge per (consumer, provider, kind), gathered in a map: thousands of links.
         // A node that provides a reference to itself needs no arrow: nothing crosses a wire.
+        let mut grouped: std::collections::BTreeMap<(&str, &str, &str), Vec<u32>> =
+            Default::default();
         for l in plan.links.iter().filter(|l| l.from != l.to) {
-            match edges
-                .iter_mut()
-                .find(|e| e.from == l.from && e.to == l.to && e.kind == l.kind)
-            {
-                Some(e) => {
-                    if !e.ports.contains(&l.port) {
-                        e.ports.push(l.port);
-                        e.ports.sort_unstable();
-                    }
-                }
-                None => edges.push(Edge {
-                    from: l.from.clone(),
-                    to: l.to.clone(),
-                    kind: l.kind.clone(),
-                    ports: vec![l.port],
-                }),
+            let ports = grouped.entry((&l.from, &l.to, &l.kind)).or_default();
+            if !ports.contains(&l.port) {
+                ports.push(l.port);
             }
         }
-        edges.sort_by(|a, b| (&a.from, &a.to, &a.kind).cmp(&(&b.from, &b.to, &b.kind)));
+        let edges: Vec<Edge> = grouped
+            .into_iter()
+            .map(|((from, to, kind), mut ports)| {
+                ports.sort_unstable();
+                Edge {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    kind: kind.to_string(),
+                    ports,
+                }
+            })
+            .collect();
         Diagram {
             title: plan.deployment.clone(),
             clusters,
@@ -232,15 +232,14 @@ impl Diagram {
     /// Mermaid identifiers: `n<k>` by position, since node names may hold `.` and `-`,
     /// which Mermaid reads as syntax.
     fn mermaid_ids(&self) -> impl Fn(&str) -> String + '_ {
-        move |name: &str| {
-            let k = self
-                .clusters
-                .iter()
-                .flat_map(|c| c.nodes.iter())
-                .position(|n| n.name == name)
-                .unwrap_or(usize::MAX);
-            format!("n{k}")
-        }
+        let at: std::collections::HashMap<&str, usize> = self
+            .clusters
+            .iter()
+            .flat_map(|c| c.nodes.iter())
+            .enumerate()
+            .map(|(k, n)| (n.name.as_str(), k))
+            .collect();
+        move |name: &str| format!("n{}", at.get(name).copied().unwrap_or(usize::MAX))
     }
 
     /// A standalone SVG, laid out and drawn in-process (no Graphviz, no browser).

@@ -9,7 +9,7 @@
 //! swapped in with one rename (see [`write_bundle`]), so `out/` is all-old or all-new, and a
 //! folder topoplan did not write is never replaced.
 
-use crate::{render_node, RenderError, TemplateSet};
+use crate::{RenderError, TemplateSet};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -51,33 +51,57 @@ impl Bundle {
         for (name, text) in reviews {
             b.add(name, text);
         }
-        for node in &plan.nodes {
-            let overlays = render_node(set, plan, &node.name)?;
+        // Who points at each node, indexed once (the plan's links are sorted by reader only).
+        let mut used_by: BTreeMap<&str, Vec<&topoplan_solver::LinkPlan>> = BTreeMap::new();
+        for l in plan.links.iter().filter(|l| l.from != l.to) {
+            used_by.entry(l.to.as_str()).or_default().push(l);
+        }
+        let renderer = crate::Renderer::new(set, &plan.product)?;
+        let start_script = StartScript::new(set, plan)?;
+        // Each node's files on every core; the engines are shared, read-only.
+        let per_node = parallel_map(&plan.nodes, |node| -> Result<_, RenderError> {
+            let mut files: Vec<(String, BundleFile)> = Vec::new();
+            let plain = |text: String| BundleFile {
+                text,
+                executable: false,
+            };
+            let overlays = renderer.render(plan, node)?;
             for o in &overlays {
-                b.add(
+                files.push((
                     format!("{}/{}", node.name, o.bundle_path()),
-                    o.patch.clone(),
-                );
+                    plain(o.patch.clone()),
+                ));
             }
-            let start = start_sh(set, plan, node)?;
+            let start = start_script
+                .as_ref()
+                .map(|s| s.render(plan, node))
+                .transpose()?;
             if let Some(text) = &start {
-                b.files.insert(
+                files.push((
                     format!("{}/bin/start.sh", node.name),
                     BundleFile {
                         text: text.clone(),
                         executable: true,
                     },
-                );
+                ));
             }
-            b.add(
+            files.push((
                 format!("{}/node.json", node.name),
-                json(&node_slice(plan, node)),
-            );
-            let files: Vec<&str> = overlays.iter().map(|o| o.path.as_str()).collect();
-            b.add(
+                plain(json(&node_slice(
+                    plan,
+                    node,
+                    used_by.get(node.name.as_str()).cloned().unwrap_or_default(),
+                ))),
+            ));
+            let paths: Vec<&str> = overlays.iter().map(|o| o.path.as_str()).collect();
+            files.push((
                 format!("{}/README.md", node.name),
-                node_readme(plan, node, &files, start.is_some()),
-            );
+                plain(node_readme(plan, node, &paths, start.is_some())),
+            ));
+            Ok(files)
+        });
+        for files in per_node {
+            b.files.extend(files?);
         }
         Ok(b)
     }
@@ -101,7 +125,11 @@ struct NodeSlice<'a> {
     used_by: Vec<&'a topoplan_solver::LinkPlan>,
 }
 
-fn node_slice<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeSlice<'a> {
+fn node_slice<'a>(
+    plan: &'a Plan,
+    node: &'a NodePlan,
+    used_by: Vec<&'a topoplan_solver::LinkPlan>,
+) -> NodeSlice<'a> {
     NodeSlice {
         deployment: &plan.deployment,
         product: &plan.product,
@@ -109,35 +137,54 @@ fn node_slice<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeSlice<'a> {
         key_validation: &plan.key_validation,
         node,
         uses: plan.uses(&node.name).collect(),
-        used_by: plan.used_by(&node.name).collect(),
+        used_by,
     }
 }
 
 /// The profile's start script template (`<product>/start.sh.tera`), if it has one.
 pub const START_TEMPLATE: &str = "start.sh.tera";
 
-/// The start script, rendered from the profile's template with the node's view. Every value a
-/// template prints passes [`shell_safe`], so no name can add shell syntax, whatever the
-/// template does with it (names are validated before, this is the second wall).
+/// The profile's start script template, parsed once. Every value it prints passes
+/// [`shell_safe`], so no name can add shell syntax, whatever the template does with it (names
+/// are validated before, this is the second wall).
+struct StartScript {
+    name: String,
+    tera: tera::Tera,
+}
+
+impl StartScript {
+    fn new(set: &TemplateSet, plan: &Plan) -> Result<Option<StartScript>, RenderError> {
+        let name = format!("{}/{START_TEMPLATE}", plan.product);
+        let Some(src) = set.files.get(&name) else {
+            return Ok(None);
+        };
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![".tera"]);
+        tera.set_escape_fn(shell_safe);
+        tera.add_raw_template(&name, src)
+            .map_err(|e| crate::template_error(&name, &e))?;
+        Ok(Some(StartScript { name, tera }))
+    }
+
+    fn render(&self, plan: &Plan, node: &NodePlan) -> Result<String, RenderError> {
+        let ctx = tera::Context::from_serialize(crate::view(plan, node))
+            .map_err(|e| crate::template_error(&self.name, &e))?;
+        self.tera
+            .render(&self.name, &ctx)
+            .map_err(|e| crate::template_error(&self.name, &e))
+    }
+}
+
+/// The start script of `node` (`None` when the profile has no `start.sh.tera`).
+#[cfg(test)]
 fn start_sh(
     set: &TemplateSet,
     plan: &Plan,
     node: &NodePlan,
 ) -> Result<Option<String>, RenderError> {
-    let name = format!("{}/{START_TEMPLATE}", plan.product);
-    let Some(src) = set.files.get(&name) else {
-        return Ok(None);
-    };
-    let mut tera = tera::Tera::default();
-    tera.autoescape_on(vec![".tera"]);
-    tera.set_escape_fn(shell_safe);
-    tera.add_raw_template(&name, src)
-        .map_err(|e| crate::template_error(&name, &e))?;
-    let ctx = tera::Context::from_serialize(crate::view(plan, node))
-        .map_err(|e| crate::template_error(&name, &e))?;
-    tera.render(&name, &ctx)
-        .map(Some)
-        .map_err(|e| crate::template_error(&name, &e))
+    StartScript::new(set, plan)?
+        .map(|s| s.render(plan, node))
+        .transpose()
 }
 
 /// A value for a shell script: letters, digits and `._,:@/+=-` and spaces pass; anything the
@@ -243,6 +290,53 @@ const MANIFEST_HEAD: &str =
 pub struct WriteReport {
     /// Node folders of the previous bundle that the new plan no longer has (removed).
     pub removed_nodes: Vec<String>,
+    /// Files whose content (or mode) differs from the previous bundle, or are new.
+    pub changed: usize,
+    /// Files kept as they were (linked into the new bundle, so their mtime stays).
+    pub unchanged: usize,
+}
+
+/// Whether `path` is a regular file (not a symlink) holding exactly `f`.
+fn same_file(path: &Path, f: &BundleFile) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() != f.text.len() as u64 {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if f.executable { 0o755 } else { 0o644 };
+        if meta.permissions().mode() & 0o7777 != mode {
+            return false;
+        }
+    }
+    fs::read(path).is_ok_and(|b| b == f.text.as_bytes())
+}
+
+/// Writes one file of a new bundle with its mode, creating it exclusively.
+fn create_file(path: &Path, f: &BundleFile) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(if f.executable { 0o755 } else { 0o644 });
+    }
+    let mut file = o.open(path)?;
+    file.write_all(f.text.as_bytes())?;
+    // The process umask may have narrowed the mode given at creation.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if f.executable { 0o755 } else { 0o644 };
+        if file.metadata()?.permissions().mode() & 0o7777 != mode {
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
 }
 
 fn manifest_files(dir: &Path) -> Option<std::collections::BTreeSet<String>> {
@@ -262,6 +356,7 @@ fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<Strin
         base: &Path,
         d: &Path,
         listed: &std::collections::BTreeSet<String>,
+        dirs: &std::collections::BTreeSet<String>,
         out: &mut Vec<String>,
     ) {
         let Ok(entries) = fs::read_dir(d) else {
@@ -280,9 +375,8 @@ fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<Strin
             }
             match e.file_type() {
                 Ok(t) if t.is_dir() => {
-                    let prefix = format!("{rel}/");
-                    if listed.iter().any(|f| f.starts_with(&prefix)) {
-                        walk(base, &p, listed, out);
+                    if dirs.contains(&rel) {
+                        walk(base, &p, listed, dirs, out);
                     } else {
                         out.push(format!("{rel}/"));
                     }
@@ -292,9 +386,41 @@ fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<Strin
             }
         }
     }
-    walk(dir, dir, listed, &mut out);
+    // Every folder that holds a listed file, found once (not a scan of the list per folder).
+    let mut dirs = std::collections::BTreeSet::new();
+    for f in listed {
+        let mut p = f.as_str();
+        while let Some((d, _)) = p.rsplit_once('/') {
+            if !dirs.insert(d.to_string()) {
+                break;
+            }
+            p = d;
+        }
+    }
+    walk(dir, dir, listed, &dirs, &mut out);
     out.sort();
     out
+}
+
+/// `f` over `items` on every core (at most 8 threads), results in order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || items.len() < 256 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("bundle worker panicked"))
+            .collect()
+    })
 }
 
 fn tops(files: &std::collections::BTreeSet<String>) -> std::collections::BTreeSet<String> {
@@ -359,25 +485,61 @@ pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<WriteReport, RenderEr
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(out)(e)),
     };
+    let mut manifest = String::from(MANIFEST_HEAD);
+    for rel in bundle.files.keys() {
+        manifest.push_str(rel);
+        manifest.push('\n');
+    }
+    // Which files the previous bundle already holds, byte for byte and mode for mode.
+    let same: Vec<bool> = match &old_files {
+        Some(old) => {
+            let files: Vec<(&String, &BundleFile)> = bundle.files.iter().collect();
+            parallel_map(&files, |(rel, f)| {
+                old.contains(*rel) && same_file(&out.join(rel), f)
+            })
+        }
+        None => vec![false; bundle.files.len()],
+    };
+    report.unchanged = same.iter().filter(|s| **s).count();
+    report.changed = bundle.files.len() - report.unchanged;
+    if let Some(old) = &old_files {
+        let same_set =
+            old.len() == bundle.files.len() && bundle.files.keys().all(|k| old.contains(k));
+        if same_set && report.changed == 0 {
+            // Nothing to do: every file is already what the plan writes. No write at all,
+            // so every mtime stays.
+            return Ok(report);
+        }
+    }
     let staging = tempfile::Builder::new()
         .prefix(".topoplan-bundle-")
         .tempdir_in(&parent)
         .map_err(io(&parent))?;
-    let mut manifest = String::from(MANIFEST_HEAD);
-    for (rel, f) in &bundle.files {
-        let path = staging.path().join(rel);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io(dir))?;
-        }
-        fs::write(&path, &f.text).map_err(io(&path))?;
-        #[cfg(unix)]
+    // Folders once each, then the files: unchanged ones are hard links to the previous
+    // bundle's (checked above to be regular files), so their mtime stays; the rest are new.
+    let mut dirs: std::collections::BTreeSet<PathBuf> = Default::default();
+    for rel in bundle.files.keys() {
+        if let Some(d) = Path::new(rel)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = if f.executable { 0o755 } else { 0o644 };
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io(&path))?;
+            dirs.insert(d.to_path_buf());
         }
-        manifest.push_str(rel);
-        manifest.push('\n');
+    }
+    for d in &dirs {
+        let path = staging.path().join(d);
+        fs::create_dir_all(&path).map_err(io(&path))?;
+    }
+    let files: Vec<((&String, &BundleFile), bool)> = bundle.files.iter().zip(same).collect();
+    let results = parallel_map(&files, |((rel, f), same)| {
+        let path = staging.path().join(rel);
+        if *same && fs::hard_link(out.join(rel), &path).is_ok() {
+            return Ok(());
+        }
+        create_file(&path, f).map_err(|e| (path, e))
+    });
+    for r in results {
+        r.map_err(|(path, e)| io(&path)(e))?;
     }
     fs::write(staging.path().join(MANIFEST), manifest).map_err(io(staging.path()))?;
     #[cfg(unix)]

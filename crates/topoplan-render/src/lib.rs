@@ -319,7 +319,7 @@ fn port_map(n: &NodePlan) -> BTreeMap<String, u32> {
 /// Builds the view-model of one node.
 pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
     let mut links: BTreeMap<String, Links> = BTreeMap::new();
-    for l in plan.links.iter().filter(|l| l.from == node.name) {
+    for l in plan.links_from(&node.name) {
         let Some(to) = plan.node(&l.to) else { continue };
         let v = LinkView {
             to: to.name.clone(),
@@ -370,46 +370,65 @@ pub fn render_node(
     let node = plan
         .node(node_name)
         .ok_or_else(|| RenderError::UnknownNode(node_name.to_string()))?;
-    let overlays = set.overlays(&plan.product);
-    if overlays.is_empty() {
-        return Err(RenderError::NoTemplates(plan.product.clone()));
-    }
-    // One engine per format, each escaping every `{{ }}` for its syntax, so no name or
-    // address can add markup to a patch whatever a template does with it.
-    let mut engines = Vec::new();
-    for format in [PatchFormat::Xml, PatchFormat::Json] {
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![".tera"]);
-        tera.set_escape_fn(format.escape_fn());
-        tera.add_raw_templates(
-            overlays
-                .iter()
-                .filter(|(_, _, f)| *f == format)
-                .map(|(_, name, _)| (name.as_str(), set.files[name].as_str())),
-        )
-        .map_err(|e| template_error("(loading)", &e))?;
-        engines.push((format, tera));
-    }
-    let ctx = tera::Context::from_serialize(view(plan, node))
-        .map_err(|e| template_error("(context)", &e))?;
-    let mut out = Vec::new();
-    for (path, name, format) in overlays {
-        let (_, tera) = engines
-            .iter()
-            .find(|(f, _)| *f == format)
-            .expect("an engine per format");
-        let text = tera
-            .render(&name, &ctx)
-            .map_err(|e| template_error(&name, &e))?;
-        if format.has_operation(&text) {
-            out.push(Overlay {
-                path,
-                format,
-                patch: text,
-            });
+    Renderer::new(set, &plan.product)?.render(plan, node)
+}
+
+/// A product's overlay templates, parsed once: a bundle of thousands of nodes renders each
+/// node with the same engines.
+pub struct Renderer {
+    overlays: Vec<(String, String, PatchFormat)>,
+    /// One engine per format, each escaping every `{{ }}` for its syntax, so no name or
+    /// address can add markup to a patch whatever a template does with it.
+    engines: Vec<(PatchFormat, tera::Tera)>,
+}
+
+impl Renderer {
+    pub fn new(set: &TemplateSet, product: &str) -> Result<Renderer, RenderError> {
+        let overlays = set.overlays(product);
+        if overlays.is_empty() {
+            return Err(RenderError::NoTemplates(product.to_string()));
         }
+        let mut engines = Vec::new();
+        for format in [PatchFormat::Xml, PatchFormat::Json] {
+            let mut tera = tera::Tera::default();
+            tera.autoescape_on(vec![".tera"]);
+            tera.set_escape_fn(format.escape_fn());
+            tera.add_raw_templates(
+                overlays
+                    .iter()
+                    .filter(|(_, _, f)| *f == format)
+                    .map(|(_, name, _)| (name.as_str(), set.files[name].as_str())),
+            )
+            .map_err(|e| template_error("(loading)", &e))?;
+            engines.push((format, tera));
+        }
+        Ok(Renderer { overlays, engines })
     }
-    Ok(out)
+
+    /// Every overlay of `node`; templates that render no operation are dropped.
+    pub fn render(&self, plan: &Plan, node: &NodePlan) -> Result<Vec<Overlay>, RenderError> {
+        let ctx = tera::Context::from_serialize(view(plan, node))
+            .map_err(|e| template_error("(context)", &e))?;
+        let mut out = Vec::new();
+        for (path, name, format) in &self.overlays {
+            let (_, tera) = self
+                .engines
+                .iter()
+                .find(|(f, _)| f == format)
+                .expect("an engine per format");
+            let text = tera
+                .render(name, &ctx)
+                .map_err(|e| template_error(name, &e))?;
+            if format.has_operation(&text) {
+                out.push(Overlay {
+                    path: path.clone(),
+                    format: *format,
+                    patch: text,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 pub(crate) fn template_error(name: &str, e: &tera::Error) -> RenderError {

@@ -55,9 +55,9 @@ fn cell(plan: &Plan, n: &topoplan_solver::NodePlan, c: &topoplan_solver::Column)
     }
     let server = own.map_or_else(|| "off".to_string(), |p| format!("server {p}"));
     let client = plan
-        .links
+        .links_from(&n.name)
         .iter()
-        .filter(|l| l.from == n.name && l.port_name == c.port)
+        .filter(|l| l.port_name == c.port)
         .find_map(|l| {
             let to = plan.node(&l.to)?;
             Some(format!(
@@ -74,15 +74,17 @@ fn cell(plan: &Plan, n: &topoplan_solver::NodePlan, c: &topoplan_solver::Column)
 
 /// Links grouped by (from, to, kind) with their ports, for compact listings.
 fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
+    // In the order each group first appears, found through a map (thousands of links).
+    let mut at: std::collections::HashMap<(&str, &str, &str), usize> = Default::default();
     let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
     for l in plan.links.iter().filter(|l| l.from != l.to) {
         let label = format!("{}:{}", l.reference, l.port);
-        match out
-            .iter_mut()
-            .find(|g| g.0 == l.from && g.1 == l.to && g.2 == l.kind)
-        {
-            Some(g) => g.3.push(label),
-            None => out.push((l.from.clone(), l.to.clone(), l.kind.clone(), vec![label])),
+        match at.get(&(l.from.as_str(), l.to.as_str(), l.kind.as_str())) {
+            Some(&i) => out[i].3.push(label),
+            None => {
+                at.insert((&l.from, &l.to, &l.kind), out.len());
+                out.push((l.from.clone(), l.to.clone(), l.kind.clone(), vec![label]));
+            }
         }
     }
     out
@@ -393,6 +395,10 @@ pub struct FirewallRow {
 /// Openings needed by the links, merged per (source host, destination host, port).
 pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
     let mut rows: Vec<FirewallRow> = Vec::new();
+    // Rows by (source host, destination host, port), and each row's reasons, in maps: an
+    // estate has thousands of links.
+    let mut at: std::collections::HashMap<(String, String, u32), usize> = Default::default();
+    let mut seen: std::collections::HashSet<(usize, String)> = Default::default();
     for l in plan.links.iter().filter(|l| l.from != l.to) {
         let (Some(from), Some(to)) = (plan.node(&l.from), plan.node(&l.to)) else {
             continue;
@@ -403,25 +409,27 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
             .find(|p| p.effective == l.port)
             .map_or("tcp".into(), |p| p.protocol.clone());
         let why = format!("{} {}→{}", l.kind, l.from, l.to);
-        match rows
-            .iter_mut()
-            .find(|r| r.from_host == from.host && r.to_host == to.host && r.port == l.port)
-        {
-            Some(r) => {
-                if !r.why.contains(&why) {
-                    r.why.push(why);
+        let key = (from.host.clone(), to.host.clone(), l.port);
+        match at.get(&key) {
+            Some(&i) => {
+                if seen.insert((i, why.clone())) {
+                    rows[i].why.push(why);
                 }
             }
-            None => rows.push(FirewallRow {
-                from_host: from.host.clone(),
-                from_address: from.address.clone(),
-                to_host: to.host.clone(),
-                to_address: to.address.clone(),
-                port: l.port,
-                protocol,
-                same_host: from.host == to.host,
-                why: vec![why],
-            }),
+            None => {
+                at.insert(key, rows.len());
+                seen.insert((rows.len(), why.clone()));
+                rows.push(FirewallRow {
+                    from_host: from.host.clone(),
+                    from_address: from.address.clone(),
+                    to_host: to.host.clone(),
+                    to_address: to.address.clone(),
+                    port: l.port,
+                    protocol,
+                    same_host: from.host == to.host,
+                    why: vec![why],
+                });
+            }
         }
     }
     rows.sort_by(|a, b| {

@@ -149,22 +149,34 @@ impl PlanChange {
 }
 
 impl Plan {
+    /// A node by name: a binary search, as `nodes` is sorted by name.
     pub fn node(&self, name: &str) -> Option<&NodePlan> {
-        self.nodes.iter().find(|n| n.name == name)
+        match self.nodes.binary_search_by(|n| n.name.as_str().cmp(name)) {
+            Ok(i) => Some(&self.nodes[i]),
+            // Not sorted (a plan built by hand): look at every node.
+            Err(_) => self.nodes.iter().find(|n| n.name == name),
+        }
+    }
+
+    /// Every link `node` holds, itself included: a range of `links`, which the solver sorts
+    /// by reader (a binary search, so a bundle of thousands of nodes stays linear).
+    pub fn links_from<'a>(&'a self, node: &str) -> &'a [LinkPlan] {
+        let start = self.links.partition_point(|l| l.from.as_str() < node);
+        let end = start + self.links[start..].partition_point(|l| l.from.as_str() <= node);
+        &self.links[start..end]
     }
 
     /// Links `node` holds that point at another node (a node serving itself crosses no wire).
     pub fn uses<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a LinkPlan> + 'a {
-        self.links
-            .iter()
-            .filter(move |l| l.from == node && l.to != node)
+        self.links_from(node).iter().filter(move |l| l.to != node)
     }
 
     /// Manual steps that concern `node` (its roles read the site).
     pub fn manual_for<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a ManualStep> + 'a {
+        // `nodes` of a step are in name order, as the plan's nodes are.
         self.manual
             .iter()
-            .filter(move |m| m.nodes.iter().any(|n| n == node))
+            .filter(move |m| m.nodes.binary_search_by(|n| n.as_str().cmp(node)).is_ok())
     }
 
     /// Links of other nodes that point at `node`.
@@ -287,6 +299,20 @@ impl ManualStep {
     /// The step as one Markdown list item, for the review and the node READMEs. For a node
     /// that has the provider role itself, only its own value is shown.
     pub fn markdown(&self, for_node: Option<&str>) -> String {
+        /// Beyond this many, lists are cut with a count: a README of one node of thousands
+        /// must not list every other node.
+        const SHOWN: usize = 6;
+        let list = |items: Vec<String>| {
+            if items.len() <= SHOWN {
+                items.join(", ")
+            } else {
+                format!(
+                    "{}, and {} more (review.md lists them all)",
+                    items[..SHOWN - 1].join(", "),
+                    items.len() - (SHOWN - 1)
+                )
+            }
+        };
         let mut s = format!(
             "- **{}**: `{}` ({}), default `{}`. {}",
             self.name, self.file, self.element, self.default, self.action
@@ -295,22 +321,28 @@ impl ManualStep {
             let nodes: Vec<String> = self.nodes.iter().map(|n| format!("`{n}`")).collect();
             s.push_str(&format!(" Nodes: {}.", nodes.join(", ")));
         }
-        let own: Vec<&ManualValue> = self
-            .values
-            .iter()
-            .filter(|v| Some(v.node.as_str()) == for_node)
-            .collect();
-        let values = if own.is_empty() {
-            self.values.iter().collect()
-        } else {
-            own
+        // Values are in node-name order (the plan's), so the node's own is a binary search.
+        let own = for_node.and_then(|n| {
+            self.values
+                .binary_search_by(|v| v.node.as_str().cmp(n))
+                .ok()
+                .map(|i| &self.values[i])
+        });
+        let values: Vec<&ManualValue> = match own {
+            Some(v) => vec![v],
+            None => self.values.iter().collect(),
         };
         if !values.is_empty() {
             let v: Vec<String> = values
                 .iter()
                 .map(|v| format!("`{}` `{}`", v.node, v.value))
                 .collect();
-            s.push_str(&format!(" Values: {}.", v.join(", ")));
+            let v = if for_node.is_some() {
+                list(v)
+            } else {
+                v.join(", ")
+            };
+            s.push_str(&format!(" Values: {v}."));
         }
         s
     }

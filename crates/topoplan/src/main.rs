@@ -293,6 +293,45 @@ fn review_html(plan: &Plan, templates: &TemplateSet) -> Result<String> {
     Ok(topoplan_report::html(plan, template)?)
 }
 
+/// A spinner with the current step, on standard error, shown only when that is a terminal and
+/// the work has taken over a second (indicatif hides it otherwise), so scripts and short runs
+/// stay quiet.
+struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn start(step: &str) -> Progress {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
+        bar.set_message(step.to_string());
+        let shown = bar.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            if !shown.is_finished() {
+                shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                shown.enable_steady_tick(std::time::Duration::from_millis(120));
+            }
+        });
+        Progress { bar }
+    }
+
+    fn step(&self, step: String) {
+        self.bar.set_message(step);
+    }
+
+    fn done(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for Progress {
+    /// An error on the way clears the line before it is printed.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// A failure that has already been reported to the user, with its exit code.
 #[derive(Debug)]
 struct Reported(u8);
@@ -372,16 +411,30 @@ fn run(cli: Cli) -> Result<()> {
             ))
         }
         Command::Bundle { topology, out: dir } => {
+            let progress = Progress::start("planning");
             let plan = plan_file(&topology, &templates)?;
+            progress.step(format!("rendering {} node bundle(s)", plan.nodes.len()));
             let bundle = build_bundle(&plan, &templates)?;
+            progress.step(format!("writing {} file(s)", bundle.files.len()));
             let report = topoplan_render::write_bundle(&dir, &bundle)?;
+            progress.done();
             print_warnings(&topology, &plan);
-            let mut text = format!(
-                "wrote {} node bundle(s) to `{}`: {}\n",
-                plan.nodes.len(),
-                dir.display(),
-                node_names(&plan)
-            );
+            let mut text = if report.changed == 0 {
+                format!(
+                    "`{}` already holds this plan's {} node bundle(s): nothing written\n",
+                    dir.display(),
+                    plan.nodes.len()
+                )
+            } else {
+                format!(
+                    "wrote {} node bundle(s) to `{}` ({} file(s) new or changed, {} kept): {}\n",
+                    plan.nodes.len(),
+                    dir.display(),
+                    report.changed,
+                    report.unchanged,
+                    node_names(&plan)
+                )
+            };
             if !report.removed_nodes.is_empty() {
                 text.push_str(&format!(
                     "removed the bundles of nodes no longer in the plan: {}\n",
@@ -556,11 +609,17 @@ fn to_file_or_stdout(file: Option<&Path>, text: &str) -> Result<()> {
 
 /// The plan's node names, comma-separated, for messages.
 fn node_names(plan: &Plan) -> String {
-    plan.nodes
-        .iter()
-        .map(|n| n.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    const SHOWN: usize = 12;
+    let names: Vec<&str> = plan.nodes.iter().map(|n| n.name.as_str()).collect();
+    if names.len() <= SHOWN {
+        names.join(", ")
+    } else {
+        format!(
+            "{}, ... ({} more)",
+            names[..SHOWN].join(", "),
+            names.len() - SHOWN
+        )
+    }
 }
 
 /// `warning[code]: file:line:col: message`, as cargo prints a located warning.

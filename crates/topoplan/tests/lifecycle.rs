@@ -232,3 +232,70 @@ fn check_finds_exactly_the_value_edited_by_hand() {
     let (_, text) = run(&[]);
     insta::assert_snapshot!("drift-report", text);
 }
+
+/// Re-bundling an unchanged plan writes nothing (every mtime stays); a change rewrites only
+/// the files whose content changed, and the rest keep their mtime.
+#[test]
+fn rebundling_writes_only_what_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("t.toml");
+    let src =
+        std::fs::read_to_string(common::root().join("topologies/multi-host-ha.toml")).unwrap();
+    std::fs::write(&topo, &src).unwrap();
+    let out = d.path().join("out");
+    let bundle = || {
+        let o = common::topoplan()
+            .args([
+                "bundle",
+                topo.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let mtimes = || -> std::collections::BTreeMap<std::path::PathBuf, std::time::SystemTime> {
+        common::tree(&out)
+            .into_iter()
+            .map(|(p, _)| {
+                let m = std::fs::metadata(out.join(&p)).unwrap().modified().unwrap();
+                (p, m)
+            })
+            .collect()
+    };
+    bundle();
+    let before = mtimes();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let said = bundle();
+    assert!(said.contains("nothing written"), "{said}");
+    assert_eq!(mtimes(), before, "an unchanged plan rewrote files");
+    // Rename the deployment: every file that names it changes, the others are kept.
+    std::fs::write(&topo, src.replacen("name = \"", "name = \"renamed-", 1)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let said = bundle();
+    assert!(said.contains("kept"), "{said}");
+    let after = mtimes();
+    let kept = after
+        .iter()
+        .filter(|(p, m)| before.get(*p) == Some(m))
+        .count();
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(p, m)| before.get(*p) != Some(m))
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert!(
+        kept > 0 && !changed.is_empty(),
+        "kept {kept}, changed {changed:?}"
+    );
+    for p in &changed {
+        let text = std::fs::read_to_string(out.join(p)).unwrap_or_default();
+        assert!(
+            text.contains("renamed-") || p.ends_with(".topoplan-bundle"),
+            "{} was rewritten without a change",
+            p.display()
+        );
+    }
+}
