@@ -38,11 +38,16 @@ pub struct NodeBox {
     pub pinned: bool,
     /// The ports of the profile's columns that the node opens: (column title, port).
     pub ports: Vec<(String, u32)>,
+    /// In a summary drawing, the box stands for a whole host: its node count per role.
+    pub summary: Option<String>,
 }
 
 impl NodeBox {
     /// Box text, one entry per line.
     pub fn lines(&self) -> Vec<String> {
+        if let Some(s) = &self.summary {
+            return vec![self.name.clone(), s.clone()];
+        }
         let mut l = vec![self.name.clone(), self.roles.join(", ")];
         l.push(format!(
             "offset {}{}",
@@ -62,13 +67,19 @@ pub struct Edge {
     pub kind: String,
     /// Distinct provider ports the links of this kind carry, ascending.
     pub ports: Vec<u32>,
+    /// How many node-to-node edges this one stands for (summary drawings; 1 otherwise).
+    pub count: usize,
 }
 
 impl Edge {
     /// `kind port[, port]`: what the edge is and which port it needs open.
     pub fn label(&self) -> String {
         let ports: Vec<String> = self.ports.iter().map(u32::to_string).collect();
-        format!("{} {}", kind_label(&self.kind), ports.join(", "))
+        let mut l = format!("{} {}", kind_label(&self.kind), ports.join(", "));
+        if self.count > 1 {
+            l.push_str(&format!(" ×{}", self.count));
+        }
+        l
     }
 }
 
@@ -127,11 +138,98 @@ impl Diagram {
                     to: to.to_string(),
                     kind: kind.to_string(),
                     ports,
+                    count: 1,
                 }
             })
             .collect();
         Diagram {
             title: plan.deployment.clone(),
+            clusters,
+            edges,
+            colours: plan
+                .kinds
+                .iter()
+                .map(|k| (k.name.clone(), k.colour.clone()))
+                .collect(),
+        }
+    }
+
+    /// The picture of a large plan: one box per host (its node count per role) and one edge
+    /// per (source host, destination host, link kind), with its ports and how many node
+    /// links it stands for. Same-host links stay in the tables. Per-node detail is in the
+    /// plan's tables; this shows the shape of the estate.
+    pub fn summary(plan: &Plan) -> Diagram {
+        let mut host_of: std::collections::HashMap<&str, &str> = Default::default();
+        let mut roles: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, usize>> =
+            Default::default();
+        for n in &plan.nodes {
+            host_of.insert(&n.name, &n.host);
+            let counts = roles.entry(n.host.as_str()).or_default();
+            for r in &n.roles {
+                *counts.entry(r.as_str()).or_default() += 1;
+            }
+        }
+        // Every host box in one group: each box is already a host, and one group also keeps
+        // the layout engine from stacking a dozen one-box groups on top of each other.
+        let boxes = plan
+            .hosts
+            .iter()
+            .map(|h| {
+                let counts = roles.get(h.name.as_str());
+                let text = counts
+                    .map(|c| {
+                        c.iter()
+                            .map(|(r, k)| format!("{k} {r}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                NodeBox {
+                    name: h.name.clone(),
+                    roles: Vec::new(),
+                    offset: 0,
+                    pinned: false,
+                    ports: Vec::new(),
+                    summary: Some(format!("{} · {} node(s): {text}", h.address, h.nodes.len())),
+                }
+            })
+            .collect();
+        let clusters = vec![Cluster {
+            host: plan.deployment.clone(),
+            address: format!("{} hosts", plan.hosts.len()),
+            nodes: boxes,
+        }];
+        let mut grouped: std::collections::BTreeMap<(&str, &str, &str), (Vec<u32>, usize)> =
+            Default::default();
+        for l in &plan.links {
+            let (Some(&a), Some(&b)) = (host_of.get(l.from.as_str()), host_of.get(l.to.as_str()))
+            else {
+                continue;
+            };
+            if a == b {
+                continue;
+            }
+            let e = grouped.entry((a, b, &l.kind)).or_default();
+            if !e.0.contains(&l.port) {
+                e.0.push(l.port);
+            }
+            e.1 += 1;
+        }
+        let edges = grouped
+            .into_iter()
+            .map(|((from, to, kind), (mut ports, count))| {
+                ports.sort_unstable();
+                Edge {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    kind: kind.to_string(),
+                    ports,
+                    count,
+                }
+            })
+            .collect();
+        Diagram {
+            title: format!("{} (summary)", plan.deployment),
             clusters,
             edges,
             colours: plan
@@ -253,7 +351,25 @@ impl Diagram {
         // Room between ranks for edge labels, and box text on one line per fact.
         options.layout.rank_spacing = 70.0;
         options.layout.max_label_width_chars = 40;
-        mermaid_rs_renderer::render_strict(&src, options).map_err(|e| Error::Layout(e.to_string()))
+        // The layout engine asserts its own invariants with panics on some inputs (seen: "top-
+        // level flowchart subgraphs overlap"). A picture is never worth a crash: the panic
+        // becomes an error (quietly: the default hook would print it as if topoplan had
+        // crashed) and callers fall back to tables.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            mermaid_rs_renderer::render_strict(&src, options)
+        }));
+        std::panic::set_hook(hook);
+        match drawn {
+            Ok(r) => r.map_err(|e| Error::Layout(e.to_string())),
+            Err(p) => Err(Error::Layout(
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "the layout engine failed".into()),
+            )),
+        }
     }
 }
 
@@ -268,6 +384,7 @@ fn node_box(plan: &Plan, n: &NodePlan) -> NodeBox {
             .iter()
             .filter_map(|c| Some((c.title.clone(), n.port(&c.port)?)))
             .collect(),
+        summary: None,
     }
 }
 
@@ -308,6 +425,7 @@ mod tests {
                 ("https".to_string(), 9443 + offset),
                 ("pt-ssl".to_string(), 8243 + offset),
             ],
+            summary: None,
         };
         Diagram {
             title: "say \"hi\"".into(),
@@ -328,6 +446,7 @@ mod tests {
                 to: "km-1".into(),
                 kind: "oauth".into(),
                 ports: vec![9445],
+                count: 1,
             }],
             colours: [("oauth".to_string(), "#c2410c".to_string())].into(),
         }

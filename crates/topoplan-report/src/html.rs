@@ -101,7 +101,16 @@ struct PortRow {
 pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     let diagram = Diagram::from_plan(plan);
     let drawn = plan.nodes.len() <= DRAW_UP_TO;
-    let svg = if drawn { diagram.svg()? } else { String::new() };
+    // Above DRAW_UP_TO nodes: the per-host summary drawing while the hosts themselves stay
+    // few enough to read, and the per-host table in every case.
+    let svg = if drawn {
+        diagram.svg()?
+    } else if plan.hosts.len() <= DRAW_UP_TO {
+        // The table below carries the same facts, so a layout failure only drops the picture.
+        Diagram::summary(plan).svg().unwrap_or_default()
+    } else {
+        String::new()
+    };
     let summary = if drawn {
         Vec::new()
     } else {

@@ -454,6 +454,22 @@ fn run(cli: Cli) -> Result<()> {
             let text = match format {
                 GraphFormat::Dot => diagram.dot(),
                 GraphFormat::Mermaid => diagram.mermaid(),
+                // Above the size where boxes stay readable (and the in-process layout stays
+                // fast), the picture is the per-host summary; DOT keeps every node.
+                GraphFormat::Svg if plan.nodes.len() > topoplan_report::DRAW_UP_TO => {
+                    anyhow::ensure!(
+                        plan.hosts.len() <= topoplan_report::DRAW_UP_TO,
+                        "{} nodes on {} hosts are too many to draw in-process (above {} hosts even the per-host summary is unreadable); use `--format dot` and Graphviz (`dot -Tsvg`), or `topoplan review`'s per-host table",
+                        plan.nodes.len(),
+                        plan.hosts.len(),
+                        topoplan_report::DRAW_UP_TO
+                    );
+                    eprintln!(
+                        "{} nodes: drawing one box per host (node counts per role) and the links between hosts; `--format dot` has every node",
+                        plan.nodes.len()
+                    );
+                    topoplan_diagram::Diagram::summary(&plan).svg()?
+                }
                 GraphFormat::Svg => diagram.svg()?,
             };
             to_file_or_stdout(file.as_deref(), &text)

@@ -437,7 +437,7 @@ fn review_format_comes_from_the_file_name_or_is_refused() {
 /// Above the drawing limit the review counts nodes per host instead of drawing them, so a
 /// large estate's review costs milliseconds, not minutes; every node is still in the tables.
 #[test]
-fn large_plans_get_a_host_summary_instead_of_a_drawing() {
+fn large_plans_get_a_host_summary_instead_of_a_node_drawing() {
     let hosts = 10;
     let per_host = topoplan_report::DRAW_UP_TO / hosts + 1;
     let mut t = String::from("[deployment]\nname = \"big\"\nproduct = \"appm-1.2.0\"\n");
@@ -470,7 +470,11 @@ fn large_plans_get_a_host_summary_instead_of_a_drawing() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(!page.contains("<svg"), "a drawing above the limit");
+    // Not the node drawing: the per-host summary (one box per host).
+    let svg = &page[page.find("<svg").expect("a summary drawing")..page.find("</svg>").unwrap()];
+    assert!(!svg.contains("n0-0"), "a node box above the limit");
+    assert!(svg.contains(">h0<"), "host boxes");
+    assert!(page.contains("Each box is a host"));
     assert!(page.contains("counts the nodes per host"));
     for h in 0..hosts {
         assert!(
@@ -483,4 +487,74 @@ fn large_plans_get_a_host_summary_instead_of_a_drawing() {
             assert!(page.contains(&format!("n{h}-{k}")), "node n{h}-{k} missing");
         }
     }
+}
+
+/// Above 40 nodes, `graph --format svg` and the review draw one box per host (node counts
+/// per role) and the links between hosts with their counts; DOT keeps every node.
+#[test]
+fn large_plans_draw_a_per_host_summary() {
+    let d = tempfile::tempdir().unwrap();
+    let t = d.path().join("estate.toml");
+    let out = topoplan()
+        .args([
+            "generate",
+            "--product",
+            "appm-1.1.0",
+            "--hosts",
+            "12",
+            "--per-host",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(&t, &out.stdout).unwrap();
+    let svg_path = d.path().join("g.svg");
+    let o = topoplan()
+        .args([
+            "graph",
+            t.to_str().unwrap(),
+            "--format",
+            "svg",
+            "-o",
+            svg_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("one box per host"));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let text: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("10.0.0.1 · 5 node(s): 2 gateway, 1")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("key-manager, 1 publisher, 1 store")),
+        "{text:?}"
+    );
+    // Hosts link to nothing but themselves in this estate: no arrow crosses hosts, and no node
+    // box is drawn.
+    assert!(!text.iter().any(|t| t.starts_with("n0-")), "{text:?}");
+    let html = d.path().join("r.html");
+    topoplan()
+        .args(["review", t.to_str().unwrap(), "-o", html.to_str().unwrap()])
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Each box is a host") && page.contains("<svg"),
+        "summary drawing missing"
+    );
+    let dot = topoplan()
+        .args(["graph", t.to_str().unwrap(), "--format", "dot"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&dot.stdout).contains("\"n11-4\""),
+        "DOT keeps every node"
+    );
 }
