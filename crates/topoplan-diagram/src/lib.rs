@@ -121,36 +121,20 @@ impl Diagram {
             .collect();
         // One edge per (consumer, provider, kind), gathered in a map: thousands of links.
         // A node that provides a reference to itself needs no arrow: nothing crosses a wire.
-        let mut grouped: std::collections::BTreeMap<(&str, &str, &str), Vec<u32>> =
-            Default::default();
+        let mut grouped: Grouped = Default::default();
         for l in plan.links.iter().filter(|l| l.from != l.to) {
-            let ports = grouped.entry((&l.from, &l.to, &l.kind)).or_default();
-            if !ports.contains(&l.port) {
-                ports.push(l.port);
+            let e = grouped.entry((&l.from, &l.to, &l.kind)).or_default();
+            if !e.0.contains(&l.port) {
+                e.0.push(l.port);
             }
         }
-        let edges: Vec<Edge> = grouped
-            .into_iter()
-            .map(|((from, to, kind), mut ports)| {
-                ports.sort_unstable();
-                Edge {
-                    from: from.to_string(),
-                    to: to.to_string(),
-                    kind: kind.to_string(),
-                    ports,
-                    count: 1,
-                }
-            })
-            .collect();
+        // Between nodes, an edge is one arrow however many references it carries.
+        let edges = edges_of(grouped, false);
         Diagram {
             title: plan.deployment.clone(),
             clusters,
             edges,
-            colours: plan
-                .kinds
-                .iter()
-                .map(|k| (k.name.clone(), k.colour.clone()))
-                .collect(),
+            colours: colours(plan),
         }
     }
 
@@ -199,8 +183,7 @@ impl Diagram {
             address: format!("{} hosts", plan.hosts.len()),
             nodes: boxes,
         }];
-        let mut grouped: std::collections::BTreeMap<(&str, &str, &str), (Vec<u32>, usize)> =
-            Default::default();
+        let mut grouped: Grouped = Default::default();
         for l in &plan.links {
             let (Some(&a), Some(&b)) = (host_of.get(l.from.as_str()), host_of.get(l.to.as_str()))
             else {
@@ -215,28 +198,12 @@ impl Diagram {
             }
             e.1 += 1;
         }
-        let edges = grouped
-            .into_iter()
-            .map(|((from, to, kind), (mut ports, count))| {
-                ports.sort_unstable();
-                Edge {
-                    from: from.to_string(),
-                    to: to.to_string(),
-                    kind: kind.to_string(),
-                    ports,
-                    count,
-                }
-            })
-            .collect();
+        let edges = edges_of(grouped, true);
         Diagram {
             title: format!("{} (summary)", plan.deployment),
             clusters,
             edges,
-            colours: plan
-                .kinds
-                .iter()
-                .map(|k| (k.name.clone(), k.colour.clone()))
-                .collect(),
+            colours: colours(plan),
         }
     }
 
@@ -371,6 +338,35 @@ impl Diagram {
             )),
         }
     }
+}
+
+/// Links gathered per (from, to, kind): their distinct ports and how many there are.
+type Grouped<'a> = std::collections::BTreeMap<(&'a str, &'a str, &'a str), (Vec<u32>, usize)>;
+
+/// The edges of gathered links, ports ascending; `counted` keeps how many links each stands
+/// for (the summary's host-to-host arrows), else each is one.
+fn edges_of(grouped: Grouped, counted: bool) -> Vec<Edge> {
+    grouped
+        .into_iter()
+        .map(|((from, to, kind), (mut ports, count))| {
+            ports.sort_unstable();
+            Edge {
+                from: from.to_string(),
+                to: to.to_string(),
+                kind: kind.to_string(),
+                ports,
+                count: if counted { count } else { 1 },
+            }
+        })
+        .collect()
+}
+
+/// Edge colour per link kind, from the plan's (the profile's) kinds.
+fn colours(plan: &Plan) -> std::collections::BTreeMap<String, String> {
+    plan.kinds
+        .iter()
+        .map(|k| (k.name.clone(), k.colour.clone()))
+        .collect()
 }
 
 fn node_box(plan: &Plan, n: &NodePlan) -> NodeBox {

@@ -129,6 +129,20 @@ fn renamed_copy(dir: &Path) -> std::path::PathBuf {
         }
         l
     };
+    // A topology's `roles = [...]` lines (node names and links stay as they are).
+    let rename_topology = |text: &str| {
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("roles = ") {
+                    rename_roles(l)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        lines.join("\n") + "\n"
+    };
     for v in ["appm-1.1.0", "appm-1.2.0"] {
         let p = templates.join(v).join("profile.toml");
         let text = std::fs::read_to_string(&p).unwrap();
@@ -154,35 +168,15 @@ fn renamed_copy(dir: &Path) -> std::path::PathBuf {
         for preset in std::fs::read_dir(templates.join(v).join("presets")).unwrap() {
             let f = preset.unwrap().path();
             let t = std::fs::read_to_string(&f).unwrap();
-            let renamed: Vec<String> = t
-                .lines()
-                .map(|l| {
-                    if l.starts_with("roles = ") {
-                        rename_roles(l)
-                    } else {
-                        l.to_string()
-                    }
-                })
-                .collect();
-            std::fs::write(&f, renamed.join("\n") + "\n").unwrap();
+            std::fs::write(&f, rename_topology(&t)).unwrap();
         }
     }
     let topologies = dir.join("topologies");
     std::fs::create_dir_all(&topologies).unwrap();
     for f in toml_files("topologies") {
         let t = std::fs::read_to_string(root().join(&f)).unwrap();
-        let renamed: Vec<String> = t
-            .lines()
-            .map(|l| {
-                if l.starts_with("roles = ") {
-                    rename_roles(l)
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect();
         let name = Path::new(&f).file_name().unwrap();
-        std::fs::write(topologies.join(name), renamed.join("\n") + "\n").unwrap();
+        std::fs::write(topologies.join(name), rename_topology(&t)).unwrap();
     }
     templates
 }
