@@ -533,8 +533,13 @@ pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<WriteReport, RenderEr
     let files: Vec<((&String, &BundleFile), bool)> = bundle.files.iter().zip(same).collect();
     let results = parallel_map(&files, |((rel, f), same)| {
         let path = staging.path().join(rel);
+        // Linked only if what got linked is still a regular file (it was checked before, but
+        // the old folder could have changed since): never a symlink into a new bundle.
         if *same && fs::hard_link(out.join(rel), &path).is_ok() {
-            return Ok(());
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                return Ok(());
+            }
+            fs::remove_file(&path).map_err(|e| (path.clone(), e))?;
         }
         create_file(&path, f).map_err(|e| (path, e))
     });
