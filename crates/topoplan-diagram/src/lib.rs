@@ -143,31 +143,19 @@ impl Diagram {
     /// links it stands for. Same-host links stay in the tables. Per-node detail is in the
     /// plan's tables; this shows the shape of the estate.
     pub fn summary(plan: &Plan) -> Diagram {
-        let mut host_of: std::collections::HashMap<&str, &str> = Default::default();
-        let mut roles: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, usize>> =
-            Default::default();
-        for n in &plan.nodes {
-            host_of.insert(&n.name, &n.host);
-            let counts = roles.entry(n.host.as_str()).or_default();
-            for r in &n.roles {
-                *counts.entry(r.as_str()).or_default() += 1;
-            }
-        }
+        let host_of: std::collections::HashMap<&str, &str> = plan
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.host.as_str()))
+            .collect();
+        let roles = role_counts(plan);
         // Every host box in one group: each box is already a host, and one group also keeps
         // the layout engine from stacking a dozen one-box groups on top of each other.
         let boxes = plan
             .hosts
             .iter()
             .map(|h| {
-                let counts = roles.get(h.name.as_str());
-                let text = counts
-                    .map(|c| {
-                        c.iter()
-                            .map(|(r, k)| format!("{k} {r}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
+                let text = roles.get(h.name.as_str()).cloned().unwrap_or_default();
                 NodeBox {
                     name: h.name.clone(),
                     roles: Vec::new(),
@@ -338,6 +326,25 @@ impl Diagram {
             )),
         }
     }
+}
+
+/// Per host, its nodes counted per role (`2 gateway, 1 key-manager`), for summaries.
+pub fn role_counts(plan: &Plan) -> std::collections::BTreeMap<&str, String> {
+    let mut counts: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, usize>> =
+        Default::default();
+    for n in &plan.nodes {
+        let c = counts.entry(n.host.as_str()).or_default();
+        for r in &n.roles {
+            *c.entry(r.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(h, c)| {
+            let text: Vec<String> = c.iter().map(|(r, k)| format!("{k} {r}")).collect();
+            (h, text.join(", "))
+        })
+        .collect()
 }
 
 /// Links gathered per (from, to, kind): their distinct ports and how many there are.

@@ -50,6 +50,29 @@ struct Context<'a> {
 /// bundles. `graph --format dot` still draws every node (Graphviz scales).
 pub const DRAW_UP_TO: usize = 40;
 
+/// What a plan is drawn as, decided here for `graph --format svg` and the review alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Picture {
+    /// Up to [`DRAW_UP_TO`] nodes: every node.
+    Nodes,
+    /// More nodes on up to [`DRAW_UP_TO`] hosts: one box per host ([`Diagram::summary`]).
+    Hosts,
+    /// More hosts: no drawing, the tables (and DOT for Graphviz).
+    Tables,
+}
+
+impl Picture {
+    pub fn of(plan: &Plan) -> Picture {
+        if plan.nodes.len() <= DRAW_UP_TO {
+            Picture::Nodes
+        } else if plan.hosts.len() <= DRAW_UP_TO {
+            Picture::Hosts
+        } else {
+            Picture::Tables
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct HostSummary {
     name: String,
@@ -99,40 +122,26 @@ struct PortRow {
 
 /// Renders the review page of `plan` with `template` (the text of [`TEMPLATE`]).
 pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
+    let picture = Picture::of(plan);
+    // The legend lists the link kinds of the plan, whatever is drawn.
     let diagram = Diagram::from_plan(plan);
-    let drawn = plan.nodes.len() <= DRAW_UP_TO;
-    // Above DRAW_UP_TO nodes: the per-host summary drawing while the hosts themselves stay
-    // few enough to read, and the per-host table in every case.
-    let svg = if drawn {
-        diagram.svg()?
-    } else if plan.hosts.len() <= DRAW_UP_TO {
-        // The table below carries the same facts, so a layout failure only drops the picture.
-        Diagram::summary(plan).svg().unwrap_or_default()
-    } else {
-        String::new()
+    let svg = match picture {
+        Picture::Nodes => diagram.svg()?,
+        // The host table carries the same facts, so a layout failure only drops the picture.
+        Picture::Hosts => Diagram::summary(plan).svg().unwrap_or_default(),
+        Picture::Tables => String::new(),
     };
-    let summary = if drawn {
+    let summary = if picture == Picture::Nodes {
         Vec::new()
     } else {
+        let roles = topoplan_diagram::role_counts(plan);
         plan.hosts
             .iter()
-            .map(|h| {
-                let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-                for n in plan.nodes.iter().filter(|n| n.host == h.name) {
-                    for r in &n.roles {
-                        *counts.entry(r.as_str()).or_default() += 1;
-                    }
-                }
-                HostSummary {
-                    name: h.name.clone(),
-                    address: h.address.clone(),
-                    nodes: h.nodes.len(),
-                    roles: counts
-                        .iter()
-                        .map(|(r, c)| format!("{c} {r}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
+            .map(|h| HostSummary {
+                name: h.name.clone(),
+                address: h.address.clone(),
+                nodes: h.nodes.len(),
+                roles: roles.get(h.name.as_str()).cloned().unwrap_or_default(),
             })
             .collect()
     };

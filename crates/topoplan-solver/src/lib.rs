@@ -70,7 +70,7 @@ pub fn solve_locked(
         return Err(diags);
     }
     let (offsets, host_info) = offsets.expect("no diagnostics means offsets were found");
-    let per_node = assign_per_node(topo, profile, &offsets, lock, &mut moved)?;
+    let per_node = assign_per_node(topo, profile, &offsets, &host_info, lock, &mut moved)?;
     let mut plan = build_plan(
         topo, profile, &graph, &offsets, &host_info, &per_node, warnings,
     );
@@ -655,6 +655,9 @@ fn unserved_warnings(
 /// Per-host solution facts kept for the plan.
 #[derive(Debug, Clone)]
 struct HostInfo {
+    /// The host's nodes (indices into `topo.nodes`), in name order: found once here, read by
+    /// the per-node ports and the plan.
+    members: Vec<usize>,
     span: u32,
     minimal: bool,
     lower_bound: u32,
@@ -735,8 +738,8 @@ fn assign_offsets(
     let mut offsets = vec![0u32; topo.nodes.len()];
     let mut info = Vec::new();
     let mut diags = Vec::new();
-    for (hi, host) in topo.hosts.iter().enumerate() {
-        let members = &by_host[hi];
+    for (host, members) in topo.hosts.iter().zip(by_host) {
+        let members = &members;
         let mut pins: Vec<Option<u32>> = members
             .iter()
             .map(|&i| topo.nodes[i].pin.as_ref().map(|p| p.0))
@@ -802,6 +805,7 @@ fn assign_offsets(
                     offsets[i] = sol.offsets[k];
                 }
                 info.push(HostInfo {
+                    members: members.clone(),
                     span: sol.span,
                     minimal: sol.minimal,
                     lower_bound: sol.lower_bound,
@@ -827,6 +831,7 @@ fn assign_offsets(
                     bases.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ")
                 )));
                 info.push(HostInfo {
+                    members: members.clone(),
                     span: 0,
                     minimal: false,
                     lower_bound: 0,
@@ -850,6 +855,7 @@ fn assign_per_node(
     topo: &Topology,
     profile: &Profile,
     offsets: &[u32],
+    host_info: &[HostInfo],
     lock: Option<&Lock>,
     moved: &mut BTreeMap<String, String>,
 ) -> Result<PerNode, Vec<Diagnostic>> {
@@ -865,9 +871,8 @@ fn assign_per_node(
     }
     let bases = offset_bases(profile, mode);
     let hi_limit = profile.product.port_range[1];
-    let members = host_members(topo);
-    for (hi, host) in topo.hosts.iter().enumerate() {
-        let on_host = &members[hi];
+    for (host, info) in topo.hosts.iter().zip(host_info) {
+        let on_host = &info.members;
         let mut used: BTreeSet<u32> = host.reserved_ports.iter().map(|r| r.0).collect();
         for &i in on_host.iter() {
             used.extend(bases.iter().map(|b| b + offsets[i]));
@@ -1009,7 +1014,6 @@ fn build_plan(
     mut warnings: Vec<Warning>,
 ) -> Plan {
     let mode = topo.key_validation.as_str();
-    let members = host_members(topo);
     let bases = offset_bases(profile, mode);
     let mut at: Vec<std::collections::HashMap<u32, usize>> =
         vec![Default::default(); topo.hosts.len()];
@@ -1075,7 +1079,8 @@ fn build_plan(
 
     let mut hosts = Vec::new();
     for (hi, h) in topo.hosts.iter().enumerate() {
-        let mut members: Vec<&NodePlan> = members[hi].iter().map(|&i| &nodes[i]).collect();
+        let mut members: Vec<&NodePlan> =
+            host_info[hi].members.iter().map(|&i| &nodes[i]).collect();
         members.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
         let mut reserved: Vec<u32> = h.reserved_ports.iter().map(|r| r.0).collect();
         reserved.sort_unstable();

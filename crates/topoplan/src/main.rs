@@ -450,27 +450,28 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = plan_file(&topology, &templates)?;
             print_warnings(&topology, &plan);
-            let diagram = topoplan_diagram::Diagram::from_plan(&plan);
+            use topoplan_diagram::Diagram;
+            use topoplan_report::{Picture, DRAW_UP_TO};
             let text = match format {
-                GraphFormat::Dot => diagram.dot(),
-                GraphFormat::Mermaid => diagram.mermaid(),
+                GraphFormat::Dot => Diagram::from_plan(&plan).dot(),
+                GraphFormat::Mermaid => Diagram::from_plan(&plan).mermaid(),
                 // Above the size where boxes stay readable (and the in-process layout stays
                 // fast), the picture is the per-host summary; DOT keeps every node.
-                GraphFormat::Svg if plan.nodes.len() > topoplan_report::DRAW_UP_TO => {
-                    anyhow::ensure!(
-                        plan.hosts.len() <= topoplan_report::DRAW_UP_TO,
-                        "{} nodes on {} hosts are too many to draw in-process (above {} hosts even the per-host summary is unreadable); use `--format dot` and Graphviz (`dot -Tsvg`), or `topoplan review`'s per-host table",
+                GraphFormat::Svg => match Picture::of(&plan) {
+                    Picture::Nodes => Diagram::from_plan(&plan).svg()?,
+                    Picture::Hosts => {
+                        eprintln!(
+                            "{} nodes: drawing one box per host (node counts per role) and the links between hosts; `--format dot` has every node",
+                            plan.nodes.len()
+                        );
+                        Diagram::summary(&plan).svg()?
+                    }
+                    Picture::Tables => anyhow::bail!(
+                        "{} nodes on {} hosts are too many to draw in-process (above {DRAW_UP_TO} hosts even the per-host summary is unreadable); use `--format dot` and Graphviz (`dot -Tsvg`), or `topoplan review`'s per-host table",
                         plan.nodes.len(),
                         plan.hosts.len(),
-                        topoplan_report::DRAW_UP_TO
-                    );
-                    eprintln!(
-                        "{} nodes: drawing one box per host (node counts per role) and the links between hosts; `--format dot` has every node",
-                        plan.nodes.len()
-                    );
-                    topoplan_diagram::Diagram::summary(&plan).svg()?
-                }
-                GraphFormat::Svg => diagram.svg()?,
+                    ),
+                },
             };
             to_file_or_stdout(file.as_deref(), &text)
         }

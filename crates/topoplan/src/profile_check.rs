@@ -203,8 +203,20 @@ fn check_readers(
     problems: &mut Vec<Problem>,
     counts: &mut Counts,
 ) -> Result<()> {
+    // The templates are parsed once; each reader is rendered with and without one link.
+    let renderer = match topoplan_render::Renderer::new(set, &plan.product) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(Problem {
+                at: shown.to_string(),
+                message: format!("loading the templates: {e}"),
+            });
+            return Ok(());
+        }
+    };
     let patch_of = |plan: &Plan, node: &str, file: &str| -> Result<String, String> {
-        let overlays = topoplan_render::render_node(set, plan, node).map_err(|e| e.to_string())?;
+        let n = plan.node(node).ok_or_else(|| format!("no node `{node}`"))?;
+        let overlays = renderer.render(plan, n).map_err(|e| e.to_string())?;
         Ok(overlays
             .iter()
             .filter(|o| o.path == file)
@@ -266,8 +278,12 @@ fn check_home(
     counts: &mut Counts,
 ) -> Result<()> {
     let mut seen = BTreeSet::new();
+    // Template errors are reported by the reader check; here there is nothing to apply.
+    let Ok(renderer) = topoplan_render::Renderer::new(set, &plan.product) else {
+        return Ok(());
+    };
     for n in &plan.nodes {
-        let Ok(overlays) = topoplan_render::render_node(set, plan, &n.name) else {
+        let Ok(overlays) = renderer.render(plan, n) else {
             continue;
         };
         for o in overlays {
