@@ -78,7 +78,7 @@ fn main() {
             std::hint::black_box(d.mermaid());
         });
         let (svg, runs) = median(|| {
-            std::hint::black_box(d.svg().unwrap());
+            std::hint::black_box(d.svg());
         });
         println!(
             "| {name} | {} | {} | {:.3} ms | {:.3} ms | {:.1} ms | {runs} |",

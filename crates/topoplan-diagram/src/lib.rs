@@ -7,19 +7,13 @@
 //!
 //! [`Diagram::from_plan`] builds that picture once; the printers ([`Diagram::dot`],
 //! [`Diagram::mermaid`], [`Diagram::svg`]) only draw it, so the three formats can never
-//! disagree about what is connected to what. The SVG is laid out in-process from the Mermaid
-//! text by `mermaid-rs-renderer`, so nothing needs to be installed to get a picture.
+//! disagree about what is connected to what. The SVG is laid out and drawn in-process by a
+//! layout written for this picture ([`svg`]), so nothing needs to be installed to get one.
 
 use std::fmt::Write;
-use topoplan_solver::{nodes_by_host, NodePlan, Plan};
 
-/// Why an SVG could not be drawn.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The layout engine rejected the Mermaid text we generated: a bug in this crate.
-    #[error("drawing the diagram failed: {0}")]
-    Layout(String),
-}
+mod svg;
+use topoplan_solver::{nodes_by_host, NodePlan, Plan};
 
 /// One host and the nodes that run on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +40,9 @@ impl NodeBox {
     /// Box text, one entry per line.
     pub fn lines(&self) -> Vec<String> {
         if let Some(s) = &self.summary {
-            return vec![self.name.clone(), s.clone()];
+            let mut l = vec![self.name.clone()];
+            l.extend(s.lines().map(str::to_string));
+            return l;
         }
         let mut l = vec![self.name.clone(), self.roles.join(", ")];
         l.push(format!(
@@ -162,7 +158,12 @@ impl Diagram {
                     offset: 0,
                     pinned: false,
                     ports: Vec::new(),
-                    summary: Some(format!("{} · {} node(s): {text}", h.address, h.nodes.len())),
+                    summary: Some(format!(
+                        "{} · {} node(s)\n{}",
+                        h.address,
+                        h.nodes.len(),
+                        wrap(&text, 30)
+                    )),
                 }
             })
             .collect();
@@ -295,36 +296,11 @@ impl Diagram {
         move |name: &str| format!("n{}", at.get(name).copied().unwrap_or(usize::MAX))
     }
 
-    /// A standalone SVG, laid out and drawn in-process (no Graphviz, no browser).
-    ///
-    /// Text is measured with the renderer's built-in estimates rather than the machine's
-    /// fonts, so the same plan gives the same bytes everywhere (reviews can be diffed).
-    pub fn svg(&self) -> Result<String, Error> {
-        let src = self.mermaid();
-        let mut options = mermaid_rs_renderer::RenderOptions::default();
-        options.layout.fast_text_metrics = true;
-        // Room between ranks for edge labels, and box text on one line per fact.
-        options.layout.rank_spacing = 70.0;
-        options.layout.max_label_width_chars = 40;
-        // The layout engine asserts its own invariants with panics on some inputs (seen: "top-
-        // level flowchart subgraphs overlap"). A picture is never worth a crash: the panic
-        // becomes an error (quietly: the default hook would print it as if topoplan had
-        // crashed) and callers fall back to tables.
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            mermaid_rs_renderer::render_strict(&src, options)
-        }));
-        std::panic::set_hook(hook);
-        match drawn {
-            Ok(r) => r.map_err(|e| Error::Layout(e.to_string())),
-            Err(p) => Err(Error::Layout(
-                p.downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "the layout engine failed".into()),
-            )),
-        }
+    /// A standalone SVG, laid out and drawn in-process (no Graphviz, no browser) by a layout
+    /// written for this picture ([`svg`] module docs): milliseconds, and the same bytes for
+    /// the same plan on every machine.
+    pub fn svg(&self) -> String {
+        svg::draw(self)
     }
 }
 
@@ -345,6 +321,26 @@ pub fn role_counts(plan: &Plan) -> std::collections::BTreeMap<&str, String> {
             (h, text.join(", "))
         })
         .collect()
+}
+
+/// `a, b, c` broken after a comma wherever a line would pass `width` characters.
+fn wrap(list: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for (k, item) in list.split(", ").enumerate() {
+        if k > 0 {
+            if line + 2 + item.chars().count() > width {
+                out.push_str(",\n");
+                line = 0;
+            } else {
+                out.push_str(", ");
+                line += 2;
+            }
+        }
+        out.push_str(item);
+        line += item.chars().count();
+    }
+    out
 }
 
 /// Links gathered per (from, to, kind): their distinct ports and how many there are.
@@ -484,13 +480,22 @@ mod tests {
 
     #[test]
     fn svg_is_well_formed_and_names_every_node() {
-        let svg = sample().svg().unwrap();
+        let svg = sample().svg();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let text: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
         for want in ["gw.1", "km-1", "oauth 9445", "dmz · 10.0.0.1"] {
             assert!(text.contains(&want), "{want} missing from {text:?}");
         }
-        assert_eq!(svg, sample().svg().unwrap(), "same diagram, same bytes");
+        assert_eq!(svg, sample().svg(), "same diagram, same bytes");
+    }
+
+    #[test]
+    fn summary_lists_wrap_after_a_comma() {
+        assert_eq!(
+            wrap("2 gateway, 1 key-manager, 1 publisher, 1 store", 30),
+            "2 gateway, 1 key-manager,\n1 publisher, 1 store"
+        );
+        assert_eq!(wrap("1 store", 3), "1 store");
     }
 
     #[test]

@@ -283,7 +283,162 @@ pub const MANIFEST: &str = ".topoplan-bundle";
 
 const MANIFEST_HEAD: &str =
     "# Written by `topoplan bundle`: the files of this bundle, one per line. `bundle -o` replaces\n\
-# a folder only when this file lists everything in it.\n";
+# a folder only when this file lists everything in it. After a tab, what each file was when\n\
+# written (size, mtime, ctime, inode, mode), and below, the digest of what the bundle was made\n\
+# from: while both still hold, bundling the same inputs again has nothing to write.\n";
+
+/// The manifest line that holds the digest of a bundle's inputs ([`inputs_digest`]).
+const INPUTS: &str = "# inputs sha256:";
+
+/// The digest of everything a bundle is made from: the program that renders it (`program`,
+/// which the caller makes unique per build), every template by name, and the plan (its
+/// JSON holds every value a template can read). Equal digests mean equal bundles, which is
+/// what lets [`is_current`] skip the render.
+pub fn inputs_digest(plan: &Plan, set: &TemplateSet, program: &str) -> String {
+    use sha2::Digest;
+    /// Feeds the plan's JSON to the hash as it is written, without building the text.
+    struct Feed<'a>(&'a mut sha2::Sha256);
+    impl std::io::Write for Feed<'_> {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.update(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = sha2::Sha256::new();
+    // Every piece length-prefixed, so no two different inputs run together the same way.
+    let piece = |h: &mut sha2::Sha256, b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    piece(&mut h, program.as_bytes());
+    for (name, text) in &set.files {
+        piece(&mut h, name.as_bytes());
+        piece(&mut h, text.as_bytes());
+    }
+    // Serialising a plan cannot fail (no maps with non-string keys); were it to, the digest
+    // would simply not match and the bundle be rendered in full.
+    let _ = serde_json::to_writer(Feed(&mut h), plan);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a file of a bundle was when it was written: any edit, replacement, `chmod` or new
+/// link changes one of these (ctime cannot be set back by user tools).
+#[cfg(unix)]
+fn stamp(m: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {}.{} {}.{} {} {:o}",
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+        m.ino(),
+        m.mode()
+    )
+}
+
+/// Whether `out` still holds, untouched, the bundle made from `inputs` (a digest from
+/// [`inputs_digest`]): the manifest records that digest, and every file it lists is the
+/// regular file it recorded, by size, times, inode and mode. Reads only the manifest and one
+/// `stat` per file, so an unchanged plan is known to be bundled without rendering it.
+pub fn is_current(out: &Path, inputs: &str) -> bool {
+    #[cfg(unix)]
+    {
+        if !fs::symlink_metadata(out).is_ok_and(|m| m.is_dir()) {
+            return false;
+        }
+        let Ok(text) = fs::read_to_string(out.join(MANIFEST)) else {
+            return false;
+        };
+        let mut found = false;
+        let mut entries = Vec::new();
+        for line in text.lines() {
+            if let Some(d) = line.strip_prefix(INPUTS) {
+                found = d == inputs;
+            } else if !line.starts_with('#') && !line.is_empty() {
+                let Some(entry) = line.split_once('\t') else {
+                    return false;
+                };
+                entries.push(entry);
+            }
+        }
+        if !found || entries.is_empty() {
+            return false;
+        }
+        // The root holds exactly the manifest and the top-level entries listed.
+        let tops: std::collections::BTreeSet<&str> = entries
+            .iter()
+            .map(|(rel, _)| rel.split_once('/').map_or(*rel, |(top, _)| top))
+            .collect();
+        let Ok(dir) = fs::read_dir(out) else {
+            return false;
+        };
+        let mut seen = 0;
+        for e in dir {
+            let Ok(e) = e else { return false };
+            let name = e.file_name();
+            let Some(name) = name.to_str() else {
+                return false;
+            };
+            if name != MANIFEST && !tops.contains(name) {
+                return false;
+            }
+            seen += 1;
+        }
+        seen == tops.len() + 1
+            && parallel_map(&entries, |(rel, want)| {
+                fs::symlink_metadata(out.join(rel)).is_ok_and(|m| {
+                    (if rel.ends_with('/') {
+                        m.is_dir()
+                    } else {
+                        m.is_file()
+                    }) && stamp(&m) == *want
+                })
+            })
+            .into_iter()
+            .all(|ok| ok)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (out, inputs);
+        false
+    }
+}
+
+/// Rewrites the manifest of the bundle in `out` with each file's [`stamp`] and the digest of
+/// its inputs, once the bundle is in place (after the swap, so the times are final).
+#[cfg(unix)]
+fn record(out: &Path, bundle: &Bundle, inputs: &str) -> Result<(), RenderError> {
+    // Files, then every folder below the root as `path/`: a folder's times change when an
+    // entry is added to it, so a file the user drops into a bundle is noticed. (The root's
+    // entries are listed instead: writing this manifest changes the root's times.)
+    let mut entries: Vec<String> = bundle.files.keys().cloned().collect();
+    entries.extend(
+        sub_folders(bundle.files.keys())
+            .into_iter()
+            .map(|d| format!("{d}/")),
+    );
+    let stamps = parallel_map(&entries, |rel| {
+        fs::symlink_metadata(out.join(rel)).map(|m| stamp(&m))
+    });
+    let mut manifest = String::from(MANIFEST_HEAD);
+    for (rel, st) in entries.iter().zip(stamps) {
+        let st = st.map_err(io(&out.join(rel)))?;
+        manifest.push_str(rel);
+        manifest.push('\t');
+        manifest.push_str(&st);
+        manifest.push('\n');
+    }
+    manifest.push_str(INPUTS);
+    manifest.push_str(inputs);
+    manifest.push('\n');
+    topoplan_safefs::write_atomic(&out.join(MANIFEST), manifest.as_bytes())
+        .map_err(RenderError::Safe)
+}
 
 /// What [`write_bundle`] did beyond writing the new bundle.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -344,6 +499,9 @@ fn manifest_files(dir: &Path) -> Option<std::collections::BTreeSet<String>> {
     Some(
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split_once('\t').map_or(l, |(path, _)| path))
+            // Folders (`path/`) are recorded for `is_current`; the bundle is its files.
+            .filter(|path| !path.ends_with('/'))
             .map(str::to_string)
             .collect(),
     )
@@ -387,8 +545,16 @@ fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<Strin
         }
     }
     // Every folder that holds a listed file, found once (not a scan of the list per folder).
+    let dirs = sub_folders(listed.iter());
+    walk(dir, dir, listed, &dirs, &mut out);
+    out.sort();
+    out
+}
+
+/// Every folder below the root that holds one of `files` (relative paths), each once.
+fn sub_folders<'a>(files: impl Iterator<Item = &'a String>) -> std::collections::BTreeSet<String> {
     let mut dirs = std::collections::BTreeSet::new();
-    for f in listed {
+    for f in files {
         let mut p = f.as_str();
         while let Some((d, _)) = p.rsplit_once('/') {
             if !dirs.insert(d.to_string()) {
@@ -397,9 +563,7 @@ fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<Strin
             p = d;
         }
     }
-    walk(dir, dir, listed, &dirs, &mut out);
-    out.sort();
-    out
+    dirs
 }
 
 /// `f` over `items` on every core (at most 8 threads), results in order.
@@ -438,7 +602,14 @@ fn tops(files: &std::collections::BTreeSet<String>) -> std::collections::BTreeSe
 ///   in with one rename (`RENAME_EXCHANGE`), so a reader sees all-old or all-new; the old one
 ///   is then removed, and node folders the new plan no longer has are reported.
 /// - The parent folder is locked for the duration, so two runs never interleave.
-pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<WriteReport, RenderError> {
+///
+/// With `inputs` (the digest of what the bundle was made from, [`inputs_digest`]), the
+/// manifest records it and what each file is once in place, for [`is_current`].
+pub fn write_bundle(
+    out: &Path,
+    bundle: &Bundle,
+    inputs: Option<&str>,
+) -> Result<WriteReport, RenderError> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -506,8 +677,14 @@ pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<WriteReport, RenderEr
         let same_set =
             old.len() == bundle.files.len() && bundle.files.keys().all(|k| old.contains(k));
         if same_set && report.changed == 0 {
-            // Nothing to do: every file is already what the plan writes. No write at all,
-            // so every mtime stays.
+            // Nothing to do: every file is already what the plan writes, so every mtime
+            // stays. Only the manifest learns the digest, so next time a `stat` is enough.
+            #[cfg(unix)]
+            if let Some(d) = inputs {
+                if !is_current(out, d) {
+                    record(out, bundle, d)?;
+                }
+            }
             return Ok(report);
         }
     }
@@ -517,16 +694,7 @@ pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<WriteReport, RenderEr
         .map_err(io(&parent))?;
     // Folders once each, then the files: unchanged ones are hard links to the previous
     // bundle's (checked above to be regular files), so their mtime stays; the rest are new.
-    let mut dirs: std::collections::BTreeSet<PathBuf> = Default::default();
-    for rel in bundle.files.keys() {
-        if let Some(d) = Path::new(rel)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            dirs.insert(d.to_path_buf());
-        }
-    }
-    for d in &dirs {
+    for d in &sub_folders(bundle.files.keys()) {
         let path = staging.path().join(d);
         fs::create_dir_all(&path).map_err(io(&path))?;
     }
@@ -566,6 +734,10 @@ pub fn write_bundle(out: &Path, bundle: &Bundle) -> Result<WriteReport, RenderEr
             report.removed_nodes = tops(&old).difference(&new_tops).cloned().collect();
             staging.close().map_err(io(out))?;
         }
+    }
+    #[cfg(unix)]
+    if let Some(d) = inputs {
+        record(out, bundle, d)?;
     }
     Ok(report)
 }

@@ -18,8 +18,6 @@ pub const TEMPLATE: &str = "review/review.html.tera";
 pub enum ReviewError {
     #[error("template `{TEMPLATE}`: {0}")]
     Template(String),
-    #[error(transparent)]
-    Diagram(#[from] topoplan_diagram::Error),
 }
 
 /// Tera keeps the useful part of a message in the source chain: flatten it once, here.
@@ -44,18 +42,22 @@ struct Context<'a> {
     firewall: Vec<FirewallRow>,
 }
 
-/// The in-process layout takes seconds for a few dozen boxes and minutes for a hundred, and
-/// boxes stop being readable long before: above this many nodes the review shows a per-host
-/// summary instead of the drawing, so `bundle` never spends more on the review than on the
-/// bundles. `graph --format dot` still draws every node (Graphviz scales).
+/// Boxes stop being readable long before the layout gets slow (it takes milliseconds): above
+/// this many nodes the review and `graph --format svg` draw one box per host instead (node
+/// counts per role, links aggregated between hosts). Per-node detail stays in the tables, and
+/// `graph --format dot` still draws every node for Graphviz.
 pub const DRAW_UP_TO: usize = 40;
+
+/// Above this many hosts even the per-host summary is a wall of boxes: the review keeps its
+/// tables, and `graph --format svg` points to DOT.
+pub const SUMMARY_UP_TO: usize = 250;
 
 /// What a plan is drawn as, decided here for `graph --format svg` and the review alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Picture {
     /// Up to [`DRAW_UP_TO`] nodes: every node.
     Nodes,
-    /// More nodes on up to [`DRAW_UP_TO`] hosts: one box per host ([`Diagram::summary`]).
+    /// More nodes on up to [`SUMMARY_UP_TO`] hosts: one box per host ([`Diagram::summary`]).
     Hosts,
     /// More hosts: no drawing, the tables (and DOT for Graphviz).
     Tables,
@@ -65,7 +67,7 @@ impl Picture {
     pub fn of(plan: &Plan) -> Picture {
         if plan.nodes.len() <= DRAW_UP_TO {
             Picture::Nodes
-        } else if plan.hosts.len() <= DRAW_UP_TO {
+        } else if plan.hosts.len() <= SUMMARY_UP_TO {
             Picture::Hosts
         } else {
             Picture::Tables
@@ -126,9 +128,8 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     // The legend lists the link kinds of the plan, whatever is drawn.
     let diagram = Diagram::from_plan(plan);
     let svg = match picture {
-        Picture::Nodes => diagram.svg()?,
-        // The host table carries the same facts, so a layout failure only drops the picture.
-        Picture::Hosts => Diagram::summary(plan).svg().unwrap_or_default(),
+        Picture::Nodes => diagram.svg(),
+        Picture::Hosts => Diagram::summary(plan).svg(),
         Picture::Tables => String::new(),
     };
     let summary = if picture == Picture::Nodes {

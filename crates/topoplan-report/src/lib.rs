@@ -6,7 +6,7 @@
 
 mod html;
 
-pub use html::{html, Picture, ReviewError, DRAW_UP_TO, TEMPLATE as HTML_TEMPLATE};
+pub use html::{html, Picture, ReviewError, DRAW_UP_TO, SUMMARY_UP_TO, TEMPLATE as HTML_TEMPLATE};
 
 use std::fmt::Write;
 use topoplan_diagram::Diagram;

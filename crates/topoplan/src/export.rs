@@ -158,7 +158,7 @@ pub fn write(
     bundle: &topoplan_render::Bundle,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
-    topoplan_render::write_bundle(&dir.join("bundles"), bundle)?;
+    topoplan_render::write_bundle(&dir.join("bundles"), bundle, None)?;
     topoplan_safefs::write_atomic(
         &dir.join("inventory.yml"),
         inventory(plan, profile, topology).as_bytes(),

@@ -285,6 +285,26 @@ fn build_bundle(plan: &Plan, templates: &TemplateSet) -> Result<Bundle> {
     Ok(Bundle::build(templates, plan, reviews)?)
 }
 
+/// This build of topoplan, for the digest of a bundle's inputs: the version, and the size and
+/// modification time of the executable, so a rebuilt program never trusts a bundle an older
+/// one rendered. `None` (no way to tell) turns the shortcut off.
+fn program_id() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let m = std::fs::metadata(exe).ok()?;
+    let t = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!(
+        "topoplan {} {} {}.{:09}",
+        env!("CARGO_PKG_VERSION"),
+        m.len(),
+        t.as_secs(),
+        t.subsec_nanos()
+    ))
+}
+
 fn review_html(plan: &Plan, templates: &TemplateSet) -> Result<String> {
     let template = templates
         .files
@@ -413,10 +433,26 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bundle { topology, out: dir } => {
             let progress = Progress::start("planning");
             let plan = plan_file(&topology, &templates)?;
+            // What this bundle is made from; a folder that already holds it, untouched, needs
+            // neither a render nor a compare (one `stat` per file).
+            let inputs =
+                program_id().map(|p| topoplan_render::inputs_digest(&plan, &templates, &p));
+            if inputs
+                .as_deref()
+                .is_some_and(|d| topoplan_render::is_current(&dir, d))
+            {
+                progress.done();
+                print_warnings(&topology, &plan);
+                return out(&format!(
+                    "`{}` already holds this plan's {} node bundle(s), untouched: nothing written\n",
+                    dir.display(),
+                    plan.nodes.len()
+                ));
+            }
             progress.step(format!("rendering {} node bundle(s)", plan.nodes.len()));
             let bundle = build_bundle(&plan, &templates)?;
             progress.step(format!("writing {} file(s)", bundle.files.len()));
-            let report = topoplan_render::write_bundle(&dir, &bundle)?;
+            let report = topoplan_render::write_bundle(&dir, &bundle, inputs.as_deref())?;
             progress.done();
             print_warnings(&topology, &plan);
             let mut text = if report.changed == 0 {
@@ -451,23 +487,23 @@ fn run(cli: Cli) -> Result<()> {
             let plan = plan_file(&topology, &templates)?;
             print_warnings(&topology, &plan);
             use topoplan_diagram::Diagram;
-            use topoplan_report::{Picture, DRAW_UP_TO};
+            use topoplan_report::{Picture, SUMMARY_UP_TO};
             let text = match format {
                 GraphFormat::Dot => Diagram::from_plan(&plan).dot(),
                 GraphFormat::Mermaid => Diagram::from_plan(&plan).mermaid(),
                 // Above the size where boxes stay readable (and the in-process layout stays
                 // fast), the picture is the per-host summary; DOT keeps every node.
                 GraphFormat::Svg => match Picture::of(&plan) {
-                    Picture::Nodes => Diagram::from_plan(&plan).svg()?,
+                    Picture::Nodes => Diagram::from_plan(&plan).svg(),
                     Picture::Hosts => {
                         eprintln!(
                             "{} nodes: drawing one box per host (node counts per role) and the links between hosts; `--format dot` has every node",
                             plan.nodes.len()
                         );
-                        Diagram::summary(&plan).svg()?
+                        Diagram::summary(&plan).svg()
                     }
                     Picture::Tables => anyhow::bail!(
-                        "{} nodes on {} hosts are too many to draw in-process (above {DRAW_UP_TO} hosts even the per-host summary is unreadable); use `--format dot` and Graphviz (`dot -Tsvg`), or `topoplan review`'s per-host table",
+                        "{} nodes on {} hosts are too many to draw in-process (above {SUMMARY_UP_TO} hosts even the per-host summary is unreadable); use `--format dot` and Graphviz (`dot -Tsvg`), or `topoplan review`'s per-host table",
                         plan.nodes.len(),
                         plan.hosts.len(),
                     ),

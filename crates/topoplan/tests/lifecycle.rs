@@ -299,3 +299,55 @@ fn rebundling_writes_only_what_changed() {
         );
     }
 }
+
+/// Re-bundling an unchanged plan trusts the folder only while it is untouched: the manifest's
+/// digest of the inputs and each file's stat. An edit that keeps the size, or a file dropped
+/// in, sends the run down the full render and compare, which restores or refuses.
+#[test]
+fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("t.toml");
+    std::fs::copy(
+        common::root().join("topologies/thrift-cross-host.toml"),
+        &topo,
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let bundle = || {
+        common::topoplan()
+            .args([
+                "bundle",
+                topo.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    assert!(bundle().status.success());
+    let o = bundle();
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("untouched: nothing written"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Same size, one byte different: the stat no longer matches, the compare finds it.
+    let start = out.join("km/bin/start.sh");
+    let good = std::fs::read_to_string(&start).unwrap();
+    let i = good.find("portOffset=").expect("the offset option") + "portOffset=".len();
+    let mut bad = good.clone().into_bytes();
+    bad[i] = if bad[i] == b'9' { b'8' } else { b'9' };
+    std::fs::write(&start, &bad).unwrap();
+    let o = bundle();
+    assert!(o.status.success());
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("(1 file(s) new or changed"), "{said}");
+    assert_eq!(std::fs::read_to_string(&start).unwrap(), good);
+    // Trusted again after the repair; then a file the user drops in is refused, not skipped.
+    assert!(String::from_utf8_lossy(&bundle().stdout).contains("untouched"));
+    std::fs::write(out.join("km/bin/notes.txt"), "mine").unwrap();
+    let o = bundle();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("km/bin/notes.txt"));
+}
