@@ -374,7 +374,7 @@ fn colours(plan: &Plan) -> std::collections::BTreeMap<String, String> {
 
 fn node_box(plan: &Plan, n: &NodePlan) -> NodeBox {
     NodeBox {
-        name: n.name.clone(),
+        name: n.name.to_string(),
         roles: n.roles.clone(),
         offset: n.offset,
         pinned: n.pinned,

@@ -297,14 +297,14 @@ pub enum Links {
 #[derive(Debug, Serialize)]
 pub struct LinkView {
     /// Provider node name.
-    pub to: String,
+    pub to: topoplan_solver::Text,
     /// Provider host address, bare (IPv6 unbracketed): for elements that hold a host alone.
-    pub address: String,
+    pub address: topoplan_solver::Text,
     /// Provider host as a URL's host part (IPv6 bracketed).
     pub url_host: String,
     pub port: u32,
     /// `scheme://address:port`, when the port speaks HTTP(S).
-    pub url: Option<String>,
+    pub url: Option<topoplan_solver::Text>,
     /// All effective ports of the provider, by name with `_`.
     pub ports: BTreeMap<String, u32>,
 }
@@ -331,14 +331,14 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
         };
         if l.each {
             match links
-                .entry(l.reference.clone())
+                .entry(l.reference.to_string())
                 .or_insert_with(|| Links::Each(Vec::new()))
             {
                 Links::Each(list) => list.push(v),
                 Links::One(_) => {}
             }
         } else {
-            links.insert(l.reference.clone(), Links::One(v));
+            links.insert(l.reference.to_string(), Links::One(v));
         }
     }
     NodeView {

@@ -160,9 +160,9 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
         .nodes
         .iter()
         .map(|n| NodeRow {
-            name: n.name.clone(),
-            host: n.host.clone(),
-            address: n.address.clone(),
+            name: n.name.to_string(),
+            host: n.host.to_string(),
+            address: n.address.to_string(),
             roles: n.roles.clone(),
             offset: n.offset,
             pinned: n.pinned,
@@ -181,9 +181,9 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
                 .flat_map(|n| {
                     n.ports.iter().map(|p| PortRow {
                         effective: p.effective,
-                        node: n.name.clone(),
-                        name: p.name.clone(),
-                        protocol: p.protocol.clone(),
+                        node: n.name.to_string(),
+                        name: p.name.to_string(),
+                        protocol: p.protocol.to_string(),
                         base: p.base,
                         follows_offset: p.follows_offset,
                     })

@@ -10,7 +10,7 @@ pub use html::{html, Picture, ReviewError, DRAW_UP_TO, SUMMARY_UP_TO, TEMPLATE a
 
 use std::fmt::Write;
 use topoplan_diagram::Diagram;
-use topoplan_solver::{nodes_by_host, Plan};
+use topoplan_solver::{nodes_by_host, Plan, Text};
 
 /// Output formats of `topoplan plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,12 @@ fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
             Some(&i) => out[i].3.push(label),
             None => {
                 at.insert((&l.from, &l.to, &l.kind), out.len());
-                out.push((l.from.clone(), l.to.clone(), l.kind.clone(), vec![label]));
+                out.push((
+                    l.from.to_string(),
+                    l.to.to_string(),
+                    l.kind.to_string(),
+                    vec![label],
+                ));
             }
         }
     }
@@ -397,7 +402,7 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
     let mut rows: Vec<FirewallRow> = Vec::new();
     // Rows by (source host, destination host, port), and each row's reasons, in maps: an
     // estate has thousands of links.
-    let mut at: std::collections::HashMap<(String, String, u32), usize> = Default::default();
+    let mut at: std::collections::HashMap<(Text, Text, u32), usize> = Default::default();
     let mut seen: std::collections::HashSet<(usize, String)> = Default::default();
     for l in plan.links.iter().filter(|l| l.from != l.to) {
         let (Some(from), Some(to)) = (plan.node(&l.from), plan.node(&l.to)) else {
@@ -407,7 +412,7 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
             .ports
             .iter()
             .find(|p| p.effective == l.port)
-            .map_or("tcp".into(), |p| p.protocol.clone());
+            .map_or("tcp".into(), |p| p.protocol.to_string());
         let why = format!("{} {}→{}", l.kind, l.from, l.to);
         let key = (from.host.clone(), to.host.clone(), l.port);
         match at.get(&key) {
@@ -420,10 +425,10 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
                 at.insert(key, rows.len());
                 seen.insert((rows.len(), why.clone()));
                 rows.push(FirewallRow {
-                    from_host: from.host.clone(),
-                    from_address: from.address.clone(),
-                    to_host: to.host.clone(),
-                    to_address: to.address.clone(),
+                    from_host: from.host.to_string(),
+                    from_address: from.address.to_string(),
+                    to_host: to.host.to_string(),
+                    to_address: to.address.to_string(),
                     port: l.port,
                     protocol,
                     same_host: from.host == to.host,

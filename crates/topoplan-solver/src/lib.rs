@@ -21,7 +21,7 @@ pub mod plan;
 
 pub use plan::{
     Column, HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PlanChange, PortPlan,
-    Warning,
+    Text, Warning,
 };
 
 use offsets::HostProblem;
@@ -82,7 +82,7 @@ pub fn solve_locked(
             .map(|(i, n)| (n.name.as_str(), i))
             .collect();
         for n in plan.nodes.iter_mut() {
-            if let Some(why) = moved.get(&n.name) {
+            if let Some(why) = moved.get(n.name.as_str()) {
                 n.offset_reason = format!("{} (moved from the lock: {why})", n.offset_reason);
             } else if index
                 .get(n.name.as_str())
@@ -125,11 +125,11 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
         why,
     };
     for n in &plan.nodes {
-        match lock.nodes.get(&n.name) {
+        match lock.nodes.get(n.name.as_str()) {
             None => out.push(change(
                 "+",
                 "node",
-                n.name.clone(),
+                n.name.to_string(),
                 None,
                 Some(format!("offset {} on host {}", n.offset, n.host)),
                 None,
@@ -139,9 +139,9 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
                     out.push(change(
                         "~",
                         "host",
-                        n.name.clone(),
+                        n.name.to_string(),
                         Some(l.host.clone()),
-                        Some(n.host.clone()),
+                        Some(n.host.to_string()),
                         None,
                     ));
                 }
@@ -149,10 +149,10 @@ fn changes(lock: &Lock, plan: &Plan, moved: &BTreeMap<String, String>) -> Vec<Pl
                     out.push(change(
                         "~",
                         "offset",
-                        n.name.clone(),
+                        n.name.to_string(),
                         Some(l.offset.to_string()),
                         Some(n.offset.to_string()),
-                        moved.get(&n.name).cloned(),
+                        moved.get(n.name.as_str()).cloned(),
                     ));
                 }
                 let now = per_node_ports(n);
@@ -219,7 +219,7 @@ fn per_node_ports(n: &NodePlan) -> BTreeMap<String, u32> {
     n.ports
         .iter()
         .filter(|p| p.per_node)
-        .map(|p| (p.name.clone(), p.effective))
+        .map(|p| (p.name.to_string(), p.effective))
         .collect()
 }
 
@@ -234,9 +234,9 @@ pub fn lock_of(plan: &Plan) -> Lock {
             .iter()
             .map(|n| {
                 (
-                    n.name.clone(),
+                    n.name.to_string(),
                     LockedNode {
-                        host: n.host.clone(),
+                        host: n.host.to_string(),
                         offset: n.offset,
                         ports: per_node_ports(n),
                     },
@@ -248,11 +248,11 @@ pub fn lock_of(plan: &Plan) -> Lock {
                 .links
                 .iter()
                 .map(|l| topoplan_model::LockedLink {
-                    from: l.from.clone(),
-                    reference: l.reference.clone(),
-                    to: l.to.clone(),
+                    from: l.from.to_string(),
+                    reference: l.reference.to_string(),
+                    to: l.to.to_string(),
                     port: l.port,
-                    url: l.url.clone(),
+                    url: l.url.as_ref().map(Text::to_string),
                 })
                 .collect();
             v.sort();
@@ -1020,9 +1020,25 @@ fn build_plan(
     for (i, n) in topo.nodes.iter().enumerate() {
         at[n.host].insert(offsets[i], i);
     }
-    let mut nodes: Vec<NodePlan> = Vec::new();
+    // Every repeated string made once and shared (see `Text`): host names and addresses,
+    // port names and protocols, and below, each reference's strings and each provider URL.
+    let host_text: Vec<(Text, Text)> = topo
+        .hosts
+        .iter()
+        .map(|h| (Text::from(&h.name), Text::from(&h.address)))
+        .collect();
+    let port_text: std::collections::HashMap<&str, (Text, Text)> = profile
+        .port
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                (Text::from(&p.name), Text::from(&p.protocol)),
+            )
+        })
+        .collect();
+    let mut nodes: Vec<NodePlan> = Vec::with_capacity(topo.nodes.len());
     for (i, n) in topo.nodes.iter().enumerate() {
-        let host = &topo.hosts[n.host];
         let mut ports: Vec<PortPlan> = profile
             .opens(mode, &n.roles)
             .filter_map(|p| {
@@ -1031,9 +1047,10 @@ fn build_plan(
                     PortRule::Every if p.follows_offset => p.base + offsets[i],
                     PortRule::Every => p.base,
                 };
+                let (name, protocol) = port_text[p.name.as_str()].clone();
                 Some(PortPlan {
-                    name: p.name.clone(),
-                    protocol: p.protocol.clone(),
+                    name,
+                    protocol,
                     base: p.base,
                     effective,
                     follows_offset: p.follows_offset,
@@ -1041,11 +1058,12 @@ fn build_plan(
                 })
             })
             .collect();
-        ports.sort_by_key(|p| (p.effective, p.name.clone()));
+        ports.sort_by(|a, b| (a.effective, &a.name).cmp(&(b.effective, &b.name)));
+        let (host, address) = host_text[n.host].clone();
         nodes.push(NodePlan {
-            name: n.name.clone(),
-            host: host.name.clone(),
-            address: host.address.clone(),
+            name: Text::from(&n.name),
+            host,
+            address,
             roles: n.roles.clone(),
             offset: offsets[i],
             pinned: n.pin.is_some(),
@@ -1054,28 +1072,57 @@ fn build_plan(
         });
     }
 
-    let mut links = Vec::new();
-    for e in graph.edge_references() {
+    // Links in (reader name, reference name) order, sorted on ranks rather than strings;
+    // the sort is stable, so entries of one list keep the graph's order.
+    let mut by_name: Vec<usize> = (0..nodes.len()).collect();
+    by_name.sort_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
+    let mut name_rank = vec![0usize; nodes.len()];
+    for (rank, &i) in by_name.iter().enumerate() {
+        name_rank[i] = rank;
+    }
+    let mut ref_order: Vec<usize> = (0..profile.reference.len()).collect();
+    ref_order.sort_by(|&a, &b| profile.reference[a].name.cmp(&profile.reference[b].name));
+    let mut ref_rank = vec![0usize; profile.reference.len()];
+    for (rank, &r) in ref_order.iter().enumerate() {
+        ref_rank[r] = rank;
+    }
+    let mut edges: Vec<_> = graph.edge_references().collect();
+    edges.sort_by_key(|e| (name_rank[graph[e.source()]], ref_rank[e.weight().reference]));
+    let ref_text: Vec<[Text; 4]> = profile
+        .reference
+        .iter()
+        .map(|r| [&r.kind, &r.name, &r.port, &r.file].map(Text::from))
+        .collect();
+    let mut whys: std::collections::HashMap<&str, Text> = Default::default();
+    let mut urls: std::collections::HashMap<(usize, &str), Option<Text>> = Default::default();
+    let mut links = Vec::with_capacity(edges.len());
+    for e in edges {
         let (c, p) = (graph[e.source()], graph[e.target()]);
-        let r = &profile.reference[e.weight().reference];
+        let ri = e.weight().reference;
+        let r = &profile.reference[ri];
         let provider = &nodes[p];
         let port_def = profile.port(&r.port).expect("profile checked port names");
         let port = provider.port(&r.port).unwrap_or(port_def.base);
-        let url = url(&port_def.protocol, &provider.address, port);
+        let url = urls
+            .entry((p, r.port.as_str()))
+            .or_insert_with(|| url(&port_def.protocol, &provider.address, port).map(Text::from))
+            .clone();
+        let why = e.weight().why.as_str();
+        let why = whys.entry(why).or_insert_with(|| Text::from(why)).clone();
+        let [kind, reference, port_name, file] = ref_text[ri].clone();
         links.push(LinkPlan {
-            kind: r.kind.clone(),
-            reference: r.name.clone(),
+            kind,
+            reference,
             from: nodes[c].name.clone(),
             to: provider.name.clone(),
-            port_name: r.port.clone(),
+            port_name,
             port,
             url,
-            file: r.file.clone(),
-            why: e.weight().why.clone(),
+            file,
+            why,
             each: r.providers == Providers::Each,
         });
     }
-    links.sort_by(|a, b| (&a.from, &a.reference).cmp(&(&b.from, &b.reference)));
 
     let mut hosts = Vec::new();
     for (hi, h) in topo.hosts.iter().enumerate() {
@@ -1104,7 +1151,7 @@ fn build_plan(
         hosts.push(HostPlan {
             name: h.name.clone(),
             address: h.address.clone(),
-            nodes: members.iter().map(|n| n.name.clone()).collect(),
+            nodes: members.iter().map(|n| n.name.to_string()).collect(),
             reserved_ports: reserved,
             span: host_info[hi].span,
             span_minimal: host_info[hi].minimal,
@@ -1198,7 +1245,7 @@ fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
                         .map(|n| {
                             let p = n.port(port).unwrap_or(def.base);
                             ManualValue {
-                                node: n.name.clone(),
+                                node: n.name.to_string(),
                                 value: url(&def.protocol, &n.address, p).unwrap_or_else(|| {
                                     format!("{}:{p}", topoplan_model::url_host(&n.address))
                                 }),
@@ -1214,7 +1261,7 @@ fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
                 element: m.element.clone(),
                 default: m.default.clone(),
                 action: m.action.clone(),
-                nodes: readers.iter().map(|n| n.name.clone()).collect(),
+                nodes: readers.iter().map(|n| n.name.to_string()).collect(),
                 values,
                 evidence: m.evidence.clone(),
             }

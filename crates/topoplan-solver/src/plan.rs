@@ -4,6 +4,124 @@
 //! as is), so field names are part of the documented schema in `docs/plan-json.md`.
 
 use serde::Serialize;
+use std::sync::Arc;
+
+/// A shared, immutable string. A plan repeats a few values (node, host and address names,
+/// link kinds, references, files, provider URLs) across hundreds of thousands of links and
+/// ports; sharing each once keeps a 100,000-node plan in a few hundred megabytes and makes
+/// cloning a link a few reference counts. Reads as a `str` and serialises as one.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(Arc<str>);
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text(Arc::from(""))
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    /// As a `str` prints: width, fill and alignment apply (the text tables pad names).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Self {
+        Text(Arc::from(s.as_str()))
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> Self {
+        t.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, o: &str) -> bool {
+        &*self.0 == o
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, o: &&str) -> bool {
+        &*self.0 == *o
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, o: &String) -> bool {
+        &*self.0 == o.as_str()
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, o: &Text) -> bool {
+        self == &*o.0
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, o: &Text) -> bool {
+        *self == &*o.0
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, o: &Text) -> bool {
+        self.as_str() == &*o.0
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Plan {
@@ -206,9 +324,9 @@ pub struct HostPlan {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NodePlan {
-    pub name: String,
-    pub host: String,
-    pub address: String,
+    pub name: Text,
+    pub host: Text,
+    pub address: Text,
     pub roles: Vec<String>,
     pub offset: u32,
     pub pinned: bool,
@@ -233,8 +351,8 @@ impl NodePlan {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PortPlan {
-    pub name: String,
-    pub protocol: String,
+    pub name: Text,
+    pub protocol: Text,
     pub base: u32,
     pub effective: u32,
     pub follows_offset: bool,
@@ -246,23 +364,23 @@ pub struct PortPlan {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LinkPlan {
     /// Link kind (a profile `[[kind]]`).
-    pub kind: String,
+    pub kind: Text,
     /// The profile reference this link fills.
-    pub reference: String,
+    pub reference: Text,
     /// Consumer node (holds the reference in its files).
-    pub from: String,
+    pub from: Text,
     /// Provider node.
-    pub to: String,
+    pub to: Text,
     /// Provider port name and number the reference carries.
-    pub port_name: String,
+    pub port_name: Text,
     pub port: u32,
     /// `scheme://address:port` of the provider, for URL references.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub url: Option<Text>,
     /// Product file (under the product home) of the consumer that holds the reference.
-    pub file: String,
+    pub file: Text,
     /// How the provider was chosen.
-    pub why: String,
+    pub why: Text,
     /// This link is one entry of a list (a profile reference with `providers = "each"`, such
     /// as the publisher's gateway environments). Entries of one list keep their order here:
     /// the first is the one the product treats as the default.
@@ -291,7 +409,9 @@ pub struct ManualStep {
 impl LinkPlan {
     /// What the reader holds: the URL, or the bare port for non-HTTP links.
     pub fn value(&self) -> String {
-        self.url.clone().unwrap_or_else(|| self.port.to_string())
+        self.url
+            .as_ref()
+            .map_or_else(|| self.port.to_string(), Text::to_string)
     }
 }
 

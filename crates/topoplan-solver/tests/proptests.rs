@@ -186,7 +186,7 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
             let host = if to.address.contains(':') {
                 format!("[{}]", to.address)
             } else {
-                to.address.clone()
+                to.address.to_string()
             };
             if !url.ends_with(&format!("://{host}:{}", l.port)) {
                 return Err(format!(

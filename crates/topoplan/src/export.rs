@@ -45,11 +45,11 @@ all:\n  vars:\n    topoplan_deployment: {}\n    topoplan_product: {}\n  hosts:\n
             let mut peers = serde_json::Map::new();
             for l in plan.uses(&n.name) {
                 let v = l.value();
-                match peers.get_mut(&l.reference) {
+                match peers.get_mut(l.reference.as_str()) {
                     Some(serde_json::Value::Array(a)) => a.push(v.into()),
                     Some(old) => *old = serde_json::Value::Array(vec![old.clone(), v.into()]),
                     None => {
-                        peers.insert(l.reference.clone(), v.into());
+                        peers.insert(l.reference.to_string(), v.into());
                     }
                 }
             }
