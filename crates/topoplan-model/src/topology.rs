@@ -24,6 +24,105 @@ struct TopologyWire {
     link: Vec<Spanned<LinkWire>>,
 }
 
+/// One piece of a large topology ([`chunks`]): the same tables, `[deployment]` optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChunkWire {
+    deployment: Option<Spanned<DeploymentWire>>,
+    #[serde(default)]
+    host: Vec<Spanned<HostWire>>,
+    #[serde(default)]
+    node: Vec<Spanned<NodeWire>>,
+    #[serde(default)]
+    link: Vec<Spanned<LinkWire>>,
+}
+
+/// Moves every span of a value parsed from a piece of the file to its place in the file.
+trait Shift: Sized {
+    fn shift(self, by: usize) -> Self;
+}
+
+impl<T: Shift> Shift for Spanned<T> {
+    fn shift(self, by: usize) -> Self {
+        let span = self.span();
+        Spanned::new(span.start + by..span.end + by, self.into_inner().shift(by))
+    }
+}
+
+impl<T: Shift> Shift for Option<T> {
+    fn shift(self, by: usize) -> Self {
+        self.map(|v| v.shift(by))
+    }
+}
+
+impl<T: Shift> Shift for Vec<T> {
+    fn shift(self, by: usize) -> Self {
+        self.into_iter().map(|v| v.shift(by)).collect()
+    }
+}
+
+impl Shift for String {
+    fn shift(self, _: usize) -> Self {
+        self
+    }
+}
+
+impl Shift for i64 {
+    fn shift(self, _: usize) -> Self {
+        self
+    }
+}
+
+impl Shift for DeploymentWire {
+    fn shift(self, by: usize) -> Self {
+        DeploymentWire {
+            name: self.name.shift(by),
+            product: self.product.shift(by),
+            key_validation: self.key_validation.shift(by),
+            allow: self.allow.shift(by),
+        }
+    }
+}
+
+impl Shift for HostWire {
+    fn shift(self, by: usize) -> Self {
+        HostWire {
+            name: self.name.shift(by),
+            address: self.address.shift(by),
+            reserved_ports: self.reserved_ports.shift(by),
+        }
+    }
+}
+
+impl Shift for NodeWire {
+    fn shift(self, by: usize) -> Self {
+        NodeWire {
+            name: self.name.shift(by),
+            roles: self.roles.shift(by),
+            host: self.host.shift(by),
+            offset: self.offset.shift(by),
+        }
+    }
+}
+
+impl Shift for LinkWire {
+    fn shift(self, by: usize) -> Self {
+        LinkWire {
+            from: self.from.shift(by),
+            to: self.to.shift(by),
+        }
+    }
+}
+
+impl Shift for Diagnostic {
+    fn shift(mut self, by: usize) -> Self {
+        for l in &mut self.labels {
+            l.span = l.span.start + by..l.span.end + by;
+        }
+        self
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeploymentWire {
@@ -140,15 +239,7 @@ pub fn parse_with(
     // Structure first, over the whole file: every misspelt or missing key at once. Misspelt
     // keys are then blanked out (same byte length, so spans stay right) and the semantic
     // checks run too, so one run reports both kinds of problem.
-    let (parsed, mut diags) = schema_pass(src)?;
-    let wire = match parse_wire(src, parsed) {
-        Ok(w) => w,
-        Err(more) => {
-            diags.extend(more);
-            diags.sort_by_key(Diagnostic::position);
-            return Err(diags);
-        }
-    };
+    let (wire, mut diags) = parse_chunks(src)?;
     match validate(wire, known, profiles) {
         Ok(t) if diags.is_empty() => Ok(t),
         Ok(_) => Err(diags),
@@ -184,7 +275,13 @@ pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
 /// Checks every table's keys against the format. Returns the source with misspelt keys blanked
 /// and their diagnostics; `Err` when the structure is too broken to go on (a syntax error,
 /// a missing key, an unknown top-level table).
-fn schema_pass(src: &str) -> Result<(Parsed<'_>, Vec<Diagnostic>), Vec<Diagnostic>> {
+///
+/// `has_deployment` is set once the text parses: whether it holds `[deployment]` (which one
+/// piece of a large file must, checked over all pieces by [`parse_chunks`]).
+fn schema_pass<'a>(
+    src: &'a str,
+    has_deployment: &mut Option<bool>,
+) -> Result<(Parsed<'a>, Vec<Diagnostic>), Vec<Diagnostic>> {
     use toml::de::{DeTable, DeValue};
     let root = match DeTable::parse(src) {
         Ok(r) => r,
@@ -193,6 +290,11 @@ fn schema_pass(src: &str) -> Result<(Parsed<'_>, Vec<Diagnostic>), Vec<Diagnosti
             return Err(vec![syntax_diagnostic(src, span, first_line(e.message()))]);
         }
     };
+    *has_deployment = Some(
+        root.get_ref()
+            .keys()
+            .any(|k| k.get_ref().as_ref() == "deployment"),
+    );
     let mut diags = Vec::new();
     let mut blank: Vec<Span> = Vec::new();
     let mut stop = false;
@@ -266,17 +368,6 @@ fn schema_pass(src: &str) -> Result<(Parsed<'_>, Vec<Diagnostic>), Vec<Diagnosti
             _ => {}
         }
     }
-    if !root
-        .get_ref()
-        .keys()
-        .any(|k| k.get_ref().as_ref() == "deployment")
-    {
-        diags.push(
-            Diagnostic::error("missing-key", "the topology has no `[deployment]` table")
-                .at(0..0, "add `[deployment]` with `name` and `product`"),
-        );
-        stop = true;
-    }
     if stop {
         diags.sort_by_key(Diagnostic::position);
         return Err(diags);
@@ -306,13 +397,244 @@ enum Parsed<'a> {
     Text(String),
 }
 
+/// Below this size a topology is parsed whole; above, in pieces ([`chunks`]).
+const CHUNK_FROM: usize = 512 * 1024;
+/// About how much text one piece holds.
+const CHUNK_SIZE: usize = 256 * 1024;
+
+/// Where a large topology may be cut: before each top-level `[deployment]`, `[[host]]`,
+/// `[[node]]` or `[[link]]` header, at most one cut per [`CHUNK_SIZE`] of text. Each piece is
+/// then a TOML document of its own with the same meaning, so pieces parse on every core and
+/// only one piece's parser state (about 40 times its text) is alive per core, instead of the
+/// whole file's: 100,000 nodes parse in a few hundred megabytes.
+///
+/// A cut is made only where the scanner is sure it stands at the top level (outside strings,
+/// comments, arrays and inline tables), and only when nothing but comments precedes the first
+/// header (a root key could otherwise clash with a later table). Anything unusual means no
+/// cut: the file is then one piece and parsed exactly as a small one.
+#[allow(clippy::single_range_in_vec_init)] // one piece: the whole file
+fn chunks(src: &str) -> Vec<Span> {
+    if src.len() < CHUNK_FROM {
+        return vec![0..src.len()];
+    }
+    let b = src.as_bytes();
+    let mut cuts = vec![0];
+    let (mut i, mut depth, mut line_start, mut seen_header) = (0usize, 0usize, true, false);
+    while i < b.len() {
+        let c = b[i];
+        if line_start && depth == 0 {
+            // Skip indentation, then look at what the line is.
+            let mut j = i;
+            while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+                j += 1;
+            }
+            if j < b.len() && b[j] == b'[' {
+                if is_cut_header(&src[j..]) && i - cuts[cuts.len() - 1] >= CHUNK_SIZE {
+                    cuts.push(i);
+                }
+                seen_header = true;
+            } else if !seen_header && j < b.len() && !matches!(b[j], b'#' | b'\n' | b'\r') {
+                // A root key before the first header: parse whole.
+                return vec![0..src.len()];
+            }
+        }
+        line_start = false;
+        match c {
+            b'\n' => line_start = true,
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' | b'\'' => {
+                let triple = b.len() >= i + 3 && b[i + 1] == c && b[i + 2] == c;
+                let Some(end) = string_end(b, i, c, triple) else {
+                    return vec![0..src.len()];
+                };
+                i = end;
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    cuts.push(src.len());
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// Whether `line` starts with one of the headers [`chunks`] cuts before.
+fn is_cut_header(line: &str) -> bool {
+    let line = line.split('\n').next().unwrap_or("");
+    let head = line.split('#').next().unwrap_or("").trim_end();
+    let compact: String = head.chars().filter(|c| *c != ' ' && *c != '\t').collect();
+    matches!(
+        compact.as_str(),
+        "[deployment]" | "[[host]]" | "[[node]]" | "[[link]]"
+    )
+}
+
+/// The index just past the string that opens at `i` (quote `q`, triple or not); `None` if it
+/// never closes.
+fn string_end(b: &[u8], i: usize, q: u8, triple: bool) -> Option<usize> {
+    let mut j = i + if triple { 3 } else { 1 };
+    while j < b.len() {
+        match b[j] {
+            // Escapes exist in basic strings only.
+            b'\\' if q == b'"' => j += 2,
+            b'\n' if !triple => return None,
+            c if c == q => {
+                if !triple {
+                    return Some(j + 1);
+                }
+                if b.len() >= j + 3 && b[j + 1] == q && b[j + 2] == q {
+                    // Up to two more quotes may belong to the content.
+                    let mut end = j + 3;
+                    while end < b.len() && b[end] == q && end < j + 5 {
+                        end += 1;
+                    }
+                    return Some(end);
+                }
+                j += 1;
+            }
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// The structural passes over every piece of the file (in parallel), merged: the typed
+/// topology and the problems found so far, or the problems that stop the parse.
+fn parse_chunks(src: &str) -> Result<(TopologyWire, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_pieces(src, &chunks(src))
+}
+
+/// [`parse_chunks`] over given pieces (tests compare a cut file with the file whole).
+fn parse_pieces(
+    src: &str,
+    pieces: &[Span],
+) -> Result<(TopologyWire, Vec<Diagnostic>), Vec<Diagnostic>> {
+    type Piece = (
+        Option<bool>,
+        Result<(ChunkWire, Vec<Diagnostic>), Vec<Diagnostic>>,
+    );
+    let one = |r: &Span| -> Piece {
+        let text = &src[r.clone()];
+        let shift = |d: Vec<Diagnostic>| d.into_iter().map(|d| d.shift(r.start)).collect();
+        let mut has_deployment = None;
+        let (parsed, diags) = match schema_pass(text, &mut has_deployment) {
+            Ok(p) => p,
+            Err(d) => return (has_deployment, Err(shift(d))),
+        };
+        // Without `[deployment]` the file is not planned: the shapes of the rest are not
+        // looked at (as the schema pass stops for a missing table).
+        if has_deployment == Some(false) && pieces.len() == 1 {
+            return (has_deployment, Err(shift(diags)));
+        }
+        let wire = match parse_wire(text, parsed) {
+            Ok(w) => w,
+            Err(more) => {
+                let mut all = diags;
+                all.extend(more);
+                return (has_deployment, Err(shift(all)));
+            }
+        };
+        (
+            has_deployment,
+            Ok((
+                ChunkWire {
+                    deployment: wire.deployment.shift(r.start),
+                    host: wire.host.shift(r.start),
+                    node: wire.node.shift(r.start),
+                    link: wire.link.shift(r.start),
+                },
+                shift(diags),
+            )),
+        )
+    };
+    let results: Vec<Piece> = if pieces.len() == 1 {
+        vec![one(&pieces[0])]
+    } else {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let per = pieces.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pieces
+                .chunks(per)
+                .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<Piece>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    let (mut diags, mut fatal) = (Vec::new(), false);
+    let mut deployment: Option<Spanned<DeploymentWire>> = None;
+    let (mut host, mut node, mut link) = (Vec::new(), Vec::new(), Vec::new());
+    // Every piece parsed and none holds `[deployment]`: the file lacks it.
+    let lacks_deployment = results.iter().all(|(has, _)| *has == Some(false));
+    for (_, r) in results {
+        match r {
+            Ok((w, d)) => {
+                diags.extend(d);
+                if let Some(dep) = w.deployment {
+                    if let Some(first) = &deployment {
+                        // What TOML says when one file defines the table twice.
+                        diags.push(
+                            Diagnostic::error("toml-syntax", "invalid TOML")
+                                .at(dep.span(), "duplicate key `deployment`")
+                                .also(first.span(), "first defined here"),
+                        );
+                        fatal = true;
+                    } else {
+                        deployment = Some(dep);
+                    }
+                }
+                host.extend(w.host);
+                node.extend(w.node);
+                link.extend(w.link);
+            }
+            Err(d) => {
+                diags.extend(d);
+                fatal = true;
+            }
+        }
+    }
+    let deployment = match deployment {
+        Some(d) if !fatal => d,
+        _ => {
+            if lacks_deployment {
+                diags.push(
+                    Diagnostic::error("missing-key", "the topology has no `[deployment]` table")
+                        .at(0..0, "add `[deployment]` with `name` and `product`"),
+                );
+            }
+            diags.sort_by_key(Diagnostic::position);
+            return Err(diags);
+        }
+    };
+    Ok((
+        TopologyWire {
+            deployment,
+            host,
+            node,
+            link,
+        },
+        diags,
+    ))
+}
+
 /// The typed parse. Syntax was checked by [`schema_pass`], on the same text, so every error
 /// here is about the shape (or range) of a value.
-fn parse_wire(src: &str, parsed: Parsed) -> Result<TopologyWire, Vec<Diagnostic>> {
+fn parse_wire(src: &str, parsed: Parsed) -> Result<ChunkWire, Vec<Diagnostic>> {
     use serde::de::IntoDeserializer;
     let result = match parsed {
-        Parsed::Tree(t) => TopologyWire::deserialize(t.into_deserializer()),
-        Parsed::Text(clean) => toml::from_str::<TopologyWire>(&clean),
+        Parsed::Tree(t) => ChunkWire::deserialize(t.into_deserializer()),
+        Parsed::Text(clean) => toml::from_str::<ChunkWire>(&clean),
     };
     result.map_err(|e| {
         let msg = first_line(e.message());
@@ -934,5 +1256,109 @@ fn check_pins(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
+mod tests {
+    use super::*;
+
+    /// A topology of `n` nodes, well over the size that is parsed in pieces, with comments,
+    /// multi-line arrays and literal strings that a careless cutter would trip on.
+    fn large(n: usize) -> String {
+        let mut t = String::from(
+            "# a large estate\n[deployment]\nname = \"big\"\nproduct = \"appm-1.1.0\"\n",
+        );
+        for h in 0..n / 5 {
+            t += &format!(
+                "\n[[host]]\nname = 'h{h}'\naddress = \"10.0.{}.{}\"\nreserved_ports = [\n  3306,\n]\n",
+                h / 250,
+                h % 250 + 1
+            );
+        }
+        for k in 0..n {
+            t += &format!(
+                "\n[[node]] # node {k}\nname = \"n{k}\"\nroles = [\"gateway\"]\nhost = \"h{}\"\n",
+                k / 5
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn a_large_file_parses_in_pieces_exactly_as_it_parses_whole() {
+        let src = large(10_000);
+        let pieces = chunks(&src);
+        assert!(
+            src.len() > CHUNK_FROM && pieces.len() > 2,
+            "{}",
+            pieces.len()
+        );
+        // The pieces tile the file, and each starts at a header.
+        assert_eq!(pieces[0].start, 0);
+        assert_eq!(pieces.last().unwrap().end, src.len());
+        for w in pieces.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+            assert!(is_cut_header(&src[w[1].start..]), "cut at {}", w[1].start);
+        }
+        let cut = parse_pieces(&src, &pieces).unwrap();
+        let whole = parse_pieces(&src, &[0..src.len()]).unwrap();
+        assert_eq!(
+            format!("{cut:?}"),
+            format!("{whole:?}"),
+            "same values, same spans"
+        );
+    }
+
+    #[test]
+    fn header_lines_inside_a_string_are_never_cut_and_problems_keep_their_place() {
+        let mut src = large(10_000);
+        let at = src.find("[[node]] # node 2000").unwrap();
+        // A multi-line string holding header lines, each a cut candidate if read naively.
+        let hidden = format!(
+            "[[node]]\nname = \"tricky\"\nroles = [\"gateway\"]\nhost = \"h0\"\nnote = \"\"\"\n{}\"\"\"\n",
+            "[[node]]\n".repeat(40_000)
+        );
+        src.insert_str(at, &hidden);
+        let pieces = chunks(&src);
+        assert!(pieces.len() > 2);
+        for p in &pieces {
+            assert!(
+                p.start <= at + 60 || p.start >= at + hidden.len(),
+                "cut inside the string at {}",
+                p.start
+            );
+        }
+        // `note` is no key of a node: reported, at its place in the whole file.
+        let diags = parse_pieces(&src, &pieces)
+            .map(|(_, d)| d)
+            .unwrap_or_else(|d| d);
+        let d = diags
+            .iter()
+            .find(|d| d.code == "unknown-key")
+            .expect("unknown key");
+        assert_eq!(&src[d.labels[0].span.start..][..4], "note");
+    }
+
+    #[test]
+    fn a_file_with_root_keys_is_parsed_whole() {
+        let src = format!("title = \"x\"\n{}", large(10_000));
+        assert_eq!(chunks(&src), vec![0..src.len()]);
+    }
+
+    #[test]
+    fn a_second_deployment_in_another_piece_is_a_located_error() {
+        let mut src = large(10_000);
+        src.push_str("\n[deployment]\nname = \"again\"\nproduct = \"appm-1.1.0\"\n");
+        assert!(chunks(&src).len() > 1);
+        let diags = parse_chunks(&src).unwrap_err();
+        let d = diags.iter().find(|d| d.message == "invalid TOML").unwrap();
+        let second = src.rfind("[deployment]").unwrap();
+        let span = d.labels[0].span.clone();
+        assert!(
+            span.start >= second && span.start < src.len(),
+            "{span:?} {second}"
+        );
     }
 }
