@@ -96,7 +96,14 @@ pub struct Diagram {
     /// Edge colour per link kind (the profile's `[[kind]]`), shared by every format so a
     /// reader who learned one picture can read the others.
     pub colours: std::collections::BTreeMap<String, String>,
+    /// Arrows a summary left out because there were too many to read ([`SUMMARY_ARROWS`]).
+    pub omitted_edges: usize,
 }
+
+/// A summary with more host-to-host arrows than this draws the hosts alone: past a few
+/// hundred the arrows are a solid mesh (every store of an estate is every gateway's CORS
+/// origin), and the firewall matrix lists them better.
+pub const SUMMARY_ARROWS: usize = 300;
 
 impl Diagram {
     pub fn from_plan(plan: &Plan) -> Diagram {
@@ -131,6 +138,7 @@ impl Diagram {
             clusters,
             edges,
             colours: colours(plan),
+            omitted_edges: 0,
         }
     }
 
@@ -187,12 +195,18 @@ impl Diagram {
             }
             e.1 += 1;
         }
-        let edges = edges_of(grouped, true);
+        let mut edges = edges_of(grouped, true);
+        let omitted_edges = if edges.len() > SUMMARY_ARROWS {
+            std::mem::take(&mut edges).len()
+        } else {
+            0
+        };
         Diagram {
             title: format!("{} (summary)", plan.deployment),
             clusters,
             edges,
             colours: colours(plan),
+            omitted_edges,
         }
     }
 
@@ -448,6 +462,7 @@ mod tests {
                 count: 1,
             }],
             colours: [("oauth".to_string(), "#c2410c".to_string())].into(),
+            omitted_edges: 0,
         }
     }
 

@@ -33,7 +33,7 @@ const V_GAP: f64 = 30.0;
 const COL_GAP: f64 = 120.0;
 /// Room between columns that no arrow touches.
 const IDLE_GAP: f64 = 30.0;
-const CLUSTER_GAP: f64 = 90.0;
+const CLUSTER_GAP: f64 = 120.0;
 const CLUSTER_PAD: f64 = 18.0;
 const CLUSTER_TITLE: f64 = 30.0;
 const MARGIN: f64 = 16.0;
@@ -614,17 +614,19 @@ fn place_labels(
     edges: &[(usize, usize, &Edge)],
     paths: &[Vec<Seg>],
 ) -> Vec<Rect> {
-    let mut fixed: Vec<Rect> = l.boxes.iter().map(|r| r.grow(3.0)).collect();
+    let mut obstacles = Grid::default();
+    for r in &l.boxes {
+        obstacles.insert(r.grow(3.0));
+    }
     for (c, r) in l.clusters.iter().enumerate() {
         let title = text_width(&cluster_title(d, c)) * BOLD + 2.0 * CLUSTER_PAD;
-        fixed.push(Rect {
+        obstacles.insert(Rect {
             x: r.x,
             y: r.y,
             w: title.min(r.w),
             h: CLUSTER_TITLE - 4.0,
         });
     }
-    let mut placed: Vec<Rect> = Vec::with_capacity(edges.len());
     // Labels of short arrows first: they have the fewest places to go.
     let mut order: Vec<usize> = (0..edges.len()).collect();
     order.sort_by_key(|&i| paths[i].len());
@@ -662,8 +664,7 @@ fn place_labels(
                 w,
                 h: LABEL_H,
             };
-            let cost: f64 = fixed.iter().map(|f| f.overlap(&r)).sum::<f64>()
-                + placed.iter().map(|p| p.grow(1.0).overlap(&r)).sum::<f64>();
+            let cost = obstacles.cover(&r);
             if best.is_none_or(|(c, _)| cost < c) {
                 best = Some((cost, r));
             }
@@ -673,10 +674,57 @@ fn place_labels(
         }
         if let Some((_, r)) = best {
             out[i] = r;
-            placed.push(r);
+            obstacles.insert(r.grow(1.0));
         }
     }
     out
+}
+
+/// Rectangles bucketed by the cells of a coarse grid they touch, so the area a new label
+/// would cover is summed over its neighbours only: placing thousands of labels stays linear.
+#[derive(Default)]
+struct Grid {
+    rects: Vec<Rect>,
+    cells: HashMap<(i64, i64), Vec<usize>>,
+}
+
+impl Grid {
+    const CELL: f64 = 96.0;
+
+    fn cells_of(r: &Rect) -> impl Iterator<Item = (i64, i64)> {
+        let (x0, x1) = (
+            (r.x / Self::CELL).floor() as i64,
+            (r.right() / Self::CELL).floor() as i64,
+        );
+        let (y0, y1) = (
+            (r.y / Self::CELL).floor() as i64,
+            (r.bottom() / Self::CELL).floor() as i64,
+        );
+        (x0..=x1).flat_map(move |x| (y0..=y1).map(move |y| (x, y)))
+    }
+
+    fn insert(&mut self, r: Rect) {
+        let i = self.rects.len();
+        self.rects.push(r);
+        for c in Self::cells_of(&r) {
+            self.cells.entry(c).or_default().push(i);
+        }
+    }
+
+    /// The area of `r` that the rectangles already here cover (each counted once).
+    fn cover(&self, r: &Rect) -> f64 {
+        let mut seen: Vec<usize> = Vec::new();
+        let mut sum = 0.0;
+        for c in Self::cells_of(r) {
+            for &i in self.cells.get(&c).into_iter().flatten() {
+                if !seen.contains(&i) {
+                    seen.push(i);
+                    sum += self.rects[i].overlap(r);
+                }
+            }
+        }
+        sum
+    }
 }
 
 fn xml(s: &str) -> String {

@@ -36,6 +36,8 @@ struct Context<'a> {
     /// Above [`DRAW_UP_TO`] nodes: one row per host with its nodes counted per role.
     summary: Vec<HostSummary>,
     draw_up_to: usize,
+    /// Host-to-host arrows the summary leaves out (too many to read).
+    omitted_arrows: usize,
     legend: Vec<LegendRow>,
     nodes: Vec<NodeRow>,
     hosts: Vec<HostMap>,
@@ -127,9 +129,14 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     let picture = Picture::of(plan);
     // The legend lists the link kinds of the plan, whatever is drawn.
     let diagram = Diagram::from_plan(plan);
+    let mut omitted_arrows = 0;
     let svg = match picture {
         Picture::Nodes => diagram.svg(),
-        Picture::Hosts => Diagram::summary(plan).svg(),
+        Picture::Hosts => {
+            let s = Diagram::summary(plan);
+            omitted_arrows = s.omitted_edges;
+            s.svg()
+        }
         Picture::Tables => String::new(),
     };
     let summary = if picture == Picture::Nodes {
@@ -206,6 +213,7 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
         svg,
         summary,
         draw_up_to: DRAW_UP_TO,
+        omitted_arrows,
         legend,
         nodes,
         hosts,

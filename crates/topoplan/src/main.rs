@@ -500,7 +500,14 @@ fn run(cli: Cli) -> Result<()> {
                             "{} nodes: drawing one box per host (node counts per role) and the links between hosts; `--format dot` has every node",
                             plan.nodes.len()
                         );
-                        Diagram::summary(&plan).svg()
+                        let d = Diagram::summary(&plan);
+                        if d.omitted_edges > 0 {
+                            eprintln!(
+                                "{} host-to-host arrows are too many to read: drawing the hosts alone; `topoplan review` lists every opening",
+                                d.omitted_edges
+                            );
+                        }
+                        d.svg()
                     }
                     Picture::Tables => anyhow::bail!(
                         "{} nodes on {} hosts are too many to draw in-process (above {SUMMARY_UP_TO} hosts even the per-host summary is unreadable); use `--format dot` and Graphviz (`dot -Tsvg`), or `topoplan review`'s per-host table",
