@@ -289,24 +289,26 @@ const MANIFEST_HEAD: &str =
 
 /// The manifest line that holds the digest of a bundle's inputs ([`inputs_digest`]).
 const INPUTS: &str = "# inputs sha256:";
+/// Manifest lines that carry what the caller wants back when the bundle is current (the
+/// plan's warnings, to print them again without planning).
+const NOTE: &str = "# note ";
+
+/// What a bundle records of its inputs: their digest ([`inputs_digest`]) and notes, one line
+/// each (the caller's; topoplan stores the plan's warnings as JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inputs {
+    pub digest: String,
+    pub notes: Vec<String>,
+}
 
 /// The digest of everything a bundle is made from: the program that renders it (`program`,
-/// which the caller makes unique per build), every template by name, and the plan (its
-/// JSON holds every value a template can read). Equal digests mean equal bundles, which is
-/// what lets [`is_current`] skip the render.
-pub fn inputs_digest(plan: &Plan, set: &TemplateSet, program: &str) -> String {
+/// which the caller makes unique per build), every template by name, and the texts the plan
+/// was made from (`sources`: the topology and its lock; planning is a function of these and
+/// the profile among the templates). Equal digests mean equal bundles, which is what lets
+/// [`is_current`] skip the render; hashing the inputs rather than the plan keeps the check to
+/// a few milliseconds.
+pub fn inputs_digest(sources: &[String], set: &TemplateSet, program: &str) -> String {
     use sha2::Digest;
-    /// Feeds the plan's JSON to the hash as it is written, without building the text.
-    struct Feed<'a>(&'a mut sha2::Sha256);
-    impl std::io::Write for Feed<'_> {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.update(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let mut h = sha2::Sha256::new();
     // Every piece length-prefixed, so no two different inputs run together the same way.
     let piece = |h: &mut sha2::Sha256, b: &[u8]| {
@@ -318,9 +320,10 @@ pub fn inputs_digest(plan: &Plan, set: &TemplateSet, program: &str) -> String {
         piece(&mut h, name.as_bytes());
         piece(&mut h, text.as_bytes());
     }
-    // Serialising a plan cannot fail (no maps with non-string keys); were it to, the digest
-    // would simply not match and the bundle be rendered in full.
-    let _ = serde_json::to_writer(Feed(&mut h), plan);
+    h.update((sources.len() as u64).to_le_bytes());
+    for s in sources {
+        piece(&mut h, s.as_bytes());
+    }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -341,78 +344,139 @@ fn stamp(m: &fs::Metadata) -> String {
     )
 }
 
+/// [`stamp`] of what `fstat`/`fstatat` returned (the same fields, the same text).
+#[cfg(unix)]
+fn stamp_of(st: &rustix::fs::Stat) -> String {
+    format!(
+        "{} {}.{} {}.{} {} {:o}",
+        st.st_size,
+        st.st_mtime,
+        st.st_mtime_nsec,
+        st.st_ctime,
+        st.st_ctime_nsec,
+        st.st_ino,
+        st.st_mode
+    )
+}
+
+/// Whether every entry (`path`, or `folder/`, with its recorded [`stamp`]) of the bundle in
+/// `out` is as recorded. Each node folder is opened once (never through a symlink) and the
+/// entries below it are looked up from there, which spares most of the path walk of one
+/// `lstat` per full path; node folders are checked on every core.
+#[cfg(unix)]
+fn stamps_hold(out: &Path, entries: &[(&str, &str)]) -> bool {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let open = |p: &Path| rustix::fs::open(p, flags, Mode::empty()).ok();
+    let holds = |st: &rustix::fs::Stat, dir: bool, want: &str| {
+        let t = FileType::from_raw_mode(st.st_mode);
+        (if dir {
+            t == FileType::Directory
+        } else {
+            t == FileType::RegularFile
+        }) && stamp_of(st) == want
+    };
+    // Top-level entry -> the entries below it (relative to it), the top itself as "".
+    let mut groups: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for &(rel, want) in entries {
+        match rel.split_once('/') {
+            Some((top, rest)) => groups.entry(top).or_default().push((rest, want)),
+            None => groups.entry(rel).or_default().push(("", want)),
+        }
+    }
+    let Some(root) = open(out) else {
+        return false;
+    };
+    let groups: Vec<(&str, Vec<(&str, &str)>)> = groups.into_iter().collect();
+    parallel_map(&groups, |(top, below)| {
+        if below.iter().all(|(rest, _)| rest.is_empty()) {
+            // A file at the root (plan.json, the reviews).
+            return below.iter().all(|(_, want)| {
+                rustix::fs::statat(&root, *top, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| holds(&st, false, want))
+            });
+        }
+        let Some(fd) = open(&out.join(top)) else {
+            return false;
+        };
+        below.iter().all(|(rest, want)| {
+            let st = if rest.is_empty() {
+                rustix::fs::fstat(&fd)
+            } else {
+                rustix::fs::statat(&fd, rest.trim_end_matches('/'), AtFlags::SYMLINK_NOFOLLOW)
+            };
+            st.is_ok_and(|st| holds(&st, rest.is_empty() || rest.ends_with('/'), want))
+        })
+    })
+    .into_iter()
+    .all(|ok| ok)
+}
+
 /// Whether `out` still holds, untouched, the bundle made from `inputs` (a digest from
 /// [`inputs_digest`]): the manifest records that digest, and every file it lists is the
 /// regular file it recorded, by size, times, inode and mode. Reads only the manifest and one
 /// `stat` per file, so an unchanged plan is known to be bundled without rendering it.
 pub fn is_current(out: &Path, inputs: &str) -> bool {
+    untouched(out).is_some_and(|r| r.digest == inputs)
+}
+
+/// The inputs digest recorded in the manifest of `out`, if every file and folder it lists is
+/// as recorded and the root holds nothing else (see [`is_current`]). Needs no plan, so a
+/// caller can run it while the plan is being made.
+pub fn untouched(out: &Path) -> Option<Inputs> {
     #[cfg(unix)]
     {
         if !fs::symlink_metadata(out).is_ok_and(|m| m.is_dir()) {
-            return false;
+            return None;
         }
-        let Ok(text) = fs::read_to_string(out.join(MANIFEST)) else {
-            return false;
-        };
-        let mut found = false;
+        let text = fs::read_to_string(out.join(MANIFEST)).ok()?;
+        let mut found = None;
+        let mut notes = Vec::new();
         let mut entries = Vec::new();
         for line in text.lines() {
             if let Some(d) = line.strip_prefix(INPUTS) {
-                found = d == inputs;
+                found = Some(d.to_string());
+            } else if let Some(n) = line.strip_prefix(NOTE) {
+                notes.push(n.to_string());
             } else if !line.starts_with('#') && !line.is_empty() {
-                let Some(entry) = line.split_once('\t') else {
-                    return false;
-                };
-                entries.push(entry);
+                entries.push(line.split_once('\t')?);
             }
         }
-        if !found || entries.is_empty() {
-            return false;
+        if entries.is_empty() {
+            return None;
         }
+        let found = found?;
         // The root holds exactly the manifest and the top-level entries listed.
         let tops: std::collections::BTreeSet<&str> = entries
             .iter()
             .map(|(rel, _)| rel.split_once('/').map_or(*rel, |(top, _)| top))
             .collect();
-        let Ok(dir) = fs::read_dir(out) else {
-            return false;
-        };
         let mut seen = 0;
-        for e in dir {
-            let Ok(e) = e else { return false };
-            let name = e.file_name();
-            let Some(name) = name.to_str() else {
-                return false;
-            };
+        for e in fs::read_dir(out).ok()? {
+            let name = e.ok()?.file_name();
+            let name = name.to_str()?;
             if name != MANIFEST && !tops.contains(name) {
-                return false;
+                return None;
             }
             seen += 1;
         }
-        seen == tops.len() + 1
-            && parallel_map(&entries, |(rel, want)| {
-                fs::symlink_metadata(out.join(rel)).is_ok_and(|m| {
-                    (if rel.ends_with('/') {
-                        m.is_dir()
-                    } else {
-                        m.is_file()
-                    }) && stamp(&m) == *want
-                })
-            })
-            .into_iter()
-            .all(|ok| ok)
+        let all = seen == tops.len() + 1 && stamps_hold(out, &entries);
+        all.then_some(Inputs {
+            digest: found,
+            notes,
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = (out, inputs);
-        false
+        let _ = out;
+        None
     }
 }
 
 /// Rewrites the manifest of the bundle in `out` with each file's [`stamp`] and the digest of
 /// its inputs, once the bundle is in place (after the swap, so the times are final).
 #[cfg(unix)]
-fn record(out: &Path, bundle: &Bundle, inputs: &str) -> Result<(), RenderError> {
+fn record(out: &Path, bundle: &Bundle, inputs: &Inputs) -> Result<(), RenderError> {
     // Files, then every folder below the root as `path/`: a folder's times change when an
     // entry is added to it, so a file the user drops into a bundle is noticed. (The root's
     // entries are listed instead: writing this manifest changes the root's times.)
@@ -434,8 +498,14 @@ fn record(out: &Path, bundle: &Bundle, inputs: &str) -> Result<(), RenderError> 
         manifest.push('\n');
     }
     manifest.push_str(INPUTS);
-    manifest.push_str(inputs);
+    manifest.push_str(&inputs.digest);
     manifest.push('\n');
+    for n in &inputs.notes {
+        // One line each: a note never breaks the manifest's format.
+        manifest.push_str(NOTE);
+        manifest.push_str(&n.replace(['\n', '\r'], " "));
+        manifest.push('\n');
+    }
     topoplan_safefs::write_atomic(&out.join(MANIFEST), manifest.as_bytes())
         .map_err(RenderError::Safe)
 }
@@ -608,7 +678,7 @@ fn tops(files: &std::collections::BTreeSet<String>) -> std::collections::BTreeSe
 pub fn write_bundle(
     out: &Path,
     bundle: &Bundle,
-    inputs: Option<&str>,
+    inputs: Option<&Inputs>,
 ) -> Result<WriteReport, RenderError> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -681,7 +751,7 @@ pub fn write_bundle(
             // stays. Only the manifest learns the digest, so next time a `stat` is enough.
             #[cfg(unix)]
             if let Some(d) = inputs {
-                if !is_current(out, d) {
+                if untouched(out).as_ref() != Some(d) {
                     record(out, bundle, d)?;
                 }
             }

@@ -432,27 +432,37 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bundle { topology, out: dir } => {
             let progress = Progress::start("planning");
-            let plan = plan_file(&topology, &templates)?;
-            // What this bundle is made from; a folder that already holds it, untouched, needs
-            // neither a render nor a compare (one `stat` per file).
-            let inputs =
-                program_id().map(|p| topoplan_render::inputs_digest(&plan, &templates, &p));
-            if inputs
-                .as_deref()
-                .is_some_and(|d| topoplan_render::is_current(&dir, d))
-            {
-                progress.done();
-                print_warnings(&topology, &plan);
-                return out(&format!(
-                    "`{}` already holds this plan's {} node bundle(s), untouched: nothing written\n",
-                    dir.display(),
-                    plan.nodes.len()
-                ));
+            let program = program_id();
+            // A folder that holds, untouched, the bundle of these very inputs (the topology,
+            // its lock, the templates, this program) needs no plan, render or compare: one
+            // digest and one `stat` per file. Planning is a function of those inputs, so the
+            // plan's warnings, recorded with the bundle, are printed again as they were.
+            if let (Some(p), Some(sources)) = (&program, read_sources(&topology)) {
+                let digest = topoplan_render::inputs_digest(&sources, &templates, p);
+                if let Some(rec) = topoplan_render::untouched(&dir).filter(|r| r.digest == digest) {
+                    progress.done();
+                    for note in &rec.notes {
+                        print_recorded_warning(&topology, note);
+                    }
+                    return out(&format!(
+                        "`{}` already holds the bundle of this topology, untouched: nothing written\n",
+                        dir.display()
+                    ));
+                }
             }
+            let (plan, sources) = plan_sources(&topology, &templates)?;
+            let inputs = program.map(|p| topoplan_render::Inputs {
+                digest: topoplan_render::inputs_digest(&sources, &templates, &p),
+                notes: plan
+                    .warnings
+                    .iter()
+                    .filter_map(|w| serde_json::to_string(w).ok())
+                    .collect(),
+            });
             progress.step(format!("rendering {} node bundle(s)", plan.nodes.len()));
             let bundle = build_bundle(&plan, &templates)?;
             progress.step(format!("writing {} file(s)", bundle.files.len()));
-            let report = topoplan_render::write_bundle(&dir, &bundle, inputs.as_deref())?;
+            let report = topoplan_render::write_bundle(&dir, &bundle, inputs.as_ref())?;
             progress.done();
             print_warnings(&topology, &plan);
             let mut text = if report.changed == 0 {
@@ -685,17 +695,47 @@ fn node_names(plan: &Plan) -> String {
 /// `warning[code]: file:line:col: message`, as cargo prints a located warning.
 fn print_warnings(topology: &Path, plan: &Plan) {
     for w in &plan.warnings {
-        let at = match (w.line, w.column) {
-            (Some(l), Some(c)) => format!("{}:{l}:{c}", topology.display()),
-            _ => topology.display().to_string(),
-        };
-        eprintln!(
-            "warning[{}]: {}: {}",
-            w.code,
-            diagnostics::visible(&at),
-            diagnostics::visible(&w.message)
-        );
+        print_warning(topology, &w.code, w.line.zip(w.column), &w.message);
     }
+}
+
+fn print_warning(topology: &Path, code: &str, at: Option<(usize, usize)>, message: &str) {
+    let at = match at {
+        Some((l, c)) => format!("{}:{l}:{c}", topology.display()),
+        None => topology.display().to_string(),
+    };
+    eprintln!(
+        "warning[{}]: {}: {}",
+        diagnostics::visible(code),
+        diagnostics::visible(&at),
+        diagnostics::visible(message)
+    );
+}
+
+/// A plan warning as a bundle recorded it (its JSON, `docs/plan-json.md`).
+fn print_recorded_warning(topology: &Path, note: &str) {
+    let Ok(w) = serde_json::from_str::<serde_json::Value>(note) else {
+        return;
+    };
+    let num = |k: &str| w[k].as_u64().and_then(|n| usize::try_from(n).ok());
+    print_warning(
+        topology,
+        w["code"].as_str().unwrap_or("warning"),
+        num("line").zip(num("column")),
+        w["message"].as_str().unwrap_or_default(),
+    );
+}
+
+/// The texts a plan of `path` is made from, as [`plan_sources`] reads them (the topology, and
+/// its lock if there is one); `None` if either cannot be read as text (planning will say why).
+fn read_sources(path: &Path) -> Option<Vec<String>> {
+    let mut sources = vec![std::fs::read_to_string(path).ok()?];
+    match std::fs::read_to_string(lock_path(path)) {
+        Ok(lock) => sources.push(lock),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => return None,
+    }
+    Some(sources)
 }
 
 /// Built-in templates, overridden file by file from `dir`.
@@ -761,6 +801,12 @@ fn write_lock_file(topology: &Path, plan: &Plan) -> Result<PathBuf> {
 
 /// Reads, validates and solves a topology; diagnostics are printed and become exit code 1.
 fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
+    Ok(plan_sources(path, templates)?.0)
+}
+
+/// [`plan_file`], and the texts the plan was made from (the topology, then its lock if there
+/// is one): with the templates and the program, everything a bundle depends on.
+fn plan_sources(path: &Path, templates: &TemplateSet) -> Result<(Plan, Vec<String>)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading topology `{}`", path.display()))?;
     let name = path.display().to_string();
@@ -792,9 +838,13 @@ fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
     };
     let profile = &profiles[&topo.product];
     let lock_file = lock_path(path);
+    let mut lock_text = None;
     let lock = match std::fs::read_to_string(&lock_file) {
         Ok(text) => match topoplan_model::Lock::parse(&text, &topo.name, &topo.product) {
-            Ok(l) => Some(l),
+            Ok(l) => {
+                lock_text = Some(text);
+                Some(l)
+            }
             Err(diags) => {
                 eprint!(
                     "{}",
@@ -819,5 +869,7 @@ fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
             w.column = Some(col);
         }
     }
-    Ok(plan)
+    let mut sources = vec![src];
+    sources.extend(lock_text);
+    Ok((plan, sources))
 }

@@ -324,7 +324,8 @@ fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
             .output()
             .unwrap()
     };
-    assert!(bundle().status.success());
+    let first = bundle();
+    assert!(first.status.success());
     let o = bundle();
     assert!(o.status.success());
     assert!(
@@ -332,6 +333,24 @@ fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    // Not planned again, yet the plan's warnings are printed as the first run printed them.
+    assert!(String::from_utf8_lossy(&first.stderr).contains("warning[cross-host-link]"));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // A new lock is a changed input: the plan is made again (its JSON now previews changes
+    // against the lock), then trusted again.
+    let lock = d.path().join("t.lock");
+    common::topoplan()
+        .args(["lock", topo.to_str().unwrap()])
+        .assert()
+        .success();
+    assert!(lock.exists());
+    let o = bundle();
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("untouched"));
+    assert!(String::from_utf8_lossy(&bundle().stdout).contains("untouched"));
     // Same size, one byte different: the stat no longer matches, the compare finds it.
     let start = out.join("km/bin/start.sh");
     let good = std::fs::read_to_string(&start).unwrap();
