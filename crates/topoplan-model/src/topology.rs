@@ -12,15 +12,12 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole file's tables, gathered from its pieces ([`ChunkWire`]).
+#[derive(Debug)]
 struct TopologyWire {
     deployment: Spanned<DeploymentWire>,
-    #[serde(default)]
     host: Vec<Spanned<HostWire>>,
-    #[serde(default)]
     node: Vec<Spanned<NodeWire>>,
-    #[serde(default)]
     link: Vec<Spanned<LinkWire>>,
 }
 

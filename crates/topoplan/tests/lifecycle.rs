@@ -34,12 +34,7 @@ fn code(args: &[&str], topology: &Path) -> i32 {
 #[test]
 fn adding_a_node_moves_nothing_locked_and_the_preview_shows_only_it() {
     let d = tempfile::tempdir().unwrap();
-    let topo = d.path().join("shared.toml");
-    std::fs::copy(
-        common::root().join("topologies/dense-shared-host.toml"),
-        &topo,
-    )
-    .unwrap();
+    let topo = common::copy_example("dense-shared-host.toml", d.path(), "shared.toml");
     assert_eq!(
         code(&["plan", "--detailed-exitcode"], &topo),
         2,
@@ -306,12 +301,7 @@ fn rebundling_writes_only_what_changed() {
 #[test]
 fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
     let d = tempfile::tempdir().unwrap();
-    let topo = d.path().join("t.toml");
-    std::fs::copy(
-        common::root().join("topologies/thrift-cross-host.toml"),
-        &topo,
-    )
-    .unwrap();
+    let topo = common::copy_example("thrift-cross-host.toml", d.path(), "t.toml");
     let out = d.path().join("out");
     let bundle = || {
         common::topoplan()

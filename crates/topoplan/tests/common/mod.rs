@@ -126,3 +126,11 @@ pub fn node_record(bundle: &Path, product: &str) {
     )
     .unwrap();
 }
+
+/// A copy of the example `topologies/<example>` as `<dir>/<name>`, for tests that edit it or
+/// write a lock beside it.
+pub fn copy_example(example: &str, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(root().join("topologies").join(example), &to).unwrap();
+    to
+}
