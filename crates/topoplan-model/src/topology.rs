@@ -396,8 +396,9 @@ enum Parsed<'a> {
 
 /// Below this size a topology is parsed whole; above, in pieces ([`chunks`]).
 const CHUNK_FROM: usize = 512 * 1024;
-/// About how much text one piece holds.
-const CHUNK_SIZE: usize = 256 * 1024;
+/// About how much text one piece holds: fewer, larger pieces cost less in fresh pages than
+/// they add to the peak (1 MiB of text is about 40 MiB of parser state, per core).
+const CHUNK_SIZE: usize = 1024 * 1024;
 
 /// Where a large topology may be cut: before each top-level `[deployment]`, `[[host]]`,
 /// `[[node]]` or `[[link]]` header, at most one cut per [`CHUNK_SIZE`] of text. Each piece is
@@ -409,9 +410,14 @@ const CHUNK_SIZE: usize = 256 * 1024;
 /// comments, arrays and inline tables), and only when nothing but comments precedes the first
 /// header (a root key could otherwise clash with a later table). Anything unusual means no
 /// cut: the file is then one piece and parsed exactly as a small one.
-#[allow(clippy::single_range_in_vec_init)] // one piece: the whole file
 fn chunks(src: &str) -> Vec<Span> {
-    if src.len() < CHUNK_FROM {
+    chunks_sized(src, CHUNK_FROM, CHUNK_SIZE)
+}
+
+/// [`chunks`] with its two sizes given (the tests cut small files).
+#[allow(clippy::single_range_in_vec_init)] // one piece: the whole file
+fn chunks_sized(src: &str, from: usize, size: usize) -> Vec<Span> {
+    if src.len() < from {
         return vec![0..src.len()];
     }
     let b = src.as_bytes();
@@ -426,7 +432,7 @@ fn chunks(src: &str) -> Vec<Span> {
                 j += 1;
             }
             if j < b.len() && b[j] == b'[' {
-                if is_cut_header(&src[j..]) && i - cuts[cuts.len() - 1] >= CHUNK_SIZE {
+                if is_cut_header(&src[j..]) && i - cuts[cuts.len() - 1] >= size {
                     cuts.push(i);
                 }
                 seen_header = true;
@@ -1261,6 +1267,10 @@ fn check_pins(
 mod tests {
     use super::*;
 
+    /// The tests cut files of a few hundred kilobytes into pieces of 64 KiB.
+    const SMALL_FROM: usize = 128 * 1024;
+    const SMALL_SIZE: usize = 64 * 1024;
+
     /// A topology of `n` nodes, well over the size that is parsed in pieces, with comments,
     /// multi-line arrays and literal strings that a careless cutter would trip on.
     fn large(n: usize) -> String {
@@ -1285,10 +1295,10 @@ mod tests {
 
     #[test]
     fn a_large_file_parses_in_pieces_exactly_as_it_parses_whole() {
-        let src = large(10_000);
-        let pieces = chunks(&src);
+        let src = large(3_000);
+        let pieces = chunks_sized(&src, SMALL_FROM, SMALL_SIZE);
         assert!(
-            src.len() > CHUNK_FROM && pieces.len() > 2,
+            src.len() > SMALL_FROM && pieces.len() > 2,
             "{}",
             pieces.len()
         );
@@ -1310,7 +1320,7 @@ mod tests {
 
     #[test]
     fn header_lines_inside_a_string_are_never_cut_and_problems_keep_their_place() {
-        let mut src = large(10_000);
+        let mut src = large(3_000);
         let at = src.find("[[node]] # node 2000").unwrap();
         // A multi-line string holding header lines, each a cut candidate if read naively.
         let hidden = format!(
@@ -1318,7 +1328,7 @@ mod tests {
             "[[node]]\n".repeat(40_000)
         );
         src.insert_str(at, &hidden);
-        let pieces = chunks(&src);
+        let pieces = chunks_sized(&src, SMALL_FROM, SMALL_SIZE);
         assert!(pieces.len() > 2);
         for p in &pieces {
             assert!(
@@ -1340,16 +1350,19 @@ mod tests {
 
     #[test]
     fn a_file_with_root_keys_is_parsed_whole() {
-        let src = format!("title = \"x\"\n{}", large(10_000));
-        assert_eq!(chunks(&src), vec![0..src.len()]);
+        let src = format!("title = \"x\"\n{}", large(3_000));
+        assert_eq!(
+            chunks_sized(&src, SMALL_FROM, SMALL_SIZE),
+            vec![0..src.len()]
+        );
     }
 
     #[test]
     fn a_second_deployment_in_another_piece_is_a_located_error() {
-        let mut src = large(10_000);
+        let mut src = large(3_000);
         src.push_str("\n[deployment]\nname = \"again\"\nproduct = \"appm-1.1.0\"\n");
-        assert!(chunks(&src).len() > 1);
-        let diags = parse_chunks(&src).unwrap_err();
+        assert!(chunks_sized(&src, SMALL_FROM, SMALL_SIZE).len() > 1);
+        let diags = parse_pieces(&src, &chunks_sized(&src, SMALL_FROM, SMALL_SIZE)).unwrap_err();
         let d = diags.iter().find(|d| d.message == "invalid TOML").unwrap();
         let second = src.rfind("[deployment]").unwrap();
         let span = d.labels[0].span.clone();
