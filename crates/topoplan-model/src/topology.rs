@@ -396,7 +396,9 @@ enum Parsed<'a> {
 
 /// Below this size a topology is parsed whole; above, in pieces ([`chunks`]).
 const CHUNK_FROM: usize = 512 * 1024;
-/// About how much text one piece holds: fewer, larger pieces cost less in fresh pages than
+/// The smallest piece worth a thread of its own.
+const MIN_CHUNK: usize = 128 * 1024;
+/// The most text one piece holds: fewer, larger pieces cost less in fresh pages than
 /// they add to the peak (1 MiB of text is about 40 MiB of parser state, per core).
 const CHUNK_SIZE: usize = 1024 * 1024;
 
@@ -411,7 +413,16 @@ const CHUNK_SIZE: usize = 1024 * 1024;
 /// header (a root key could otherwise clash with a later table). Anything unusual means no
 /// cut: the file is then one piece and parsed exactly as a small one.
 fn chunks(src: &str) -> Vec<Span> {
-    chunks_sized(src, CHUNK_FROM, CHUNK_SIZE)
+    // A few pieces per core, so cores finish together; never more text than CHUNK_SIZE a piece.
+    let size = (src.len() / (parse_threads() * 4)).clamp(MIN_CHUNK, CHUNK_SIZE);
+    chunks_sized(src, CHUNK_FROM, size)
+}
+
+/// Threads that parse pieces: the cores, at most eight.
+fn parse_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
 }
 
 /// [`chunks`] with its two sizes given (the tests cut small files).
@@ -560,20 +571,30 @@ fn parse_pieces(
     let results: Vec<Piece> = if pieces.len() == 1 {
         vec![one(&pieces[0])]
     } else {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let per = pieces.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = pieces
-                .chunks(per)
-                .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<Piece>>()))
+        // Each core takes the next piece when it is done with one, so uneven pieces still
+        // keep every core busy; results go back in file order.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, Piece)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..parse_threads())
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(r) = pieces.get(k) else { break };
+                            mine.push((k, one(r)));
+                        }
+                        mine
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
-        })
+        });
+        done.sort_by_key(|(k, _)| *k);
+        done.into_iter().map(|(_, p)| p).collect()
     };
     let (mut diags, mut fatal) = (Vec::new(), false);
     let mut deployment: Option<Spanned<DeploymentWire>> = None;
