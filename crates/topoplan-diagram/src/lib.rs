@@ -504,6 +504,47 @@ mod tests {
         assert_eq!(svg, sample().svg(), "same diagram, same bytes");
     }
 
+    /// A plan of `hosts` hosts: a key manager on the first, a gateway on each other, each
+    /// gateway linked to that key manager (several link kinds cross every host pair).
+    fn hub_plan(hosts: usize) -> Plan {
+        let profile = topoplan_model::Profile::parse(include_str!(
+            "../../../templates/appm-1.1.0/profile.toml"
+        ))
+        .unwrap();
+        let mut t = String::from("[deployment]\nname = \"hub\"\nproduct = \"appm-1.1.0\"\n");
+        for h in 0..hosts {
+            let role = if h == 0 { "key-manager" } else { "gateway" };
+            t += &format!(
+                "[[host]]\nname = \"h{h}\"\naddress = \"10.2.0.{}\"\n[[node]]\nname = \"n{h}\"\nroles = [\"{role}\"]\nhost = \"h{h}\"\n",
+                h + 1
+            );
+        }
+        let profiles = [("appm-1.1.0".to_string(), profile.clone())].into();
+        let topo = topoplan_model::parse(&t, &profiles).unwrap();
+        topoplan_solver::solve(&topo, &profile).unwrap()
+    }
+
+    #[test]
+    fn a_summary_draws_its_arrows_until_they_are_too_many_to_read() {
+        let few = Diagram::summary(&hub_plan(12));
+        assert!(!few.edges.is_empty() && few.omitted_edges == 0);
+        // Every arrow is between two hosts and counts its links.
+        assert!(few.edges.iter().all(|e| e.from != e.to && e.count >= 1));
+        let svg = few.svg();
+        assert!(svg.contains("class=\"edge\""));
+        let many = Diagram::summary(&hub_plan(120));
+        assert!(
+            many.omitted_edges > SUMMARY_ARROWS,
+            "{}",
+            many.omitted_edges
+        );
+        assert!(many.edges.is_empty());
+        // The hosts are still drawn, every one.
+        let svg = many.svg();
+        assert!(!svg.contains("class=\"edge\""));
+        assert_eq!(svg.matches("class=\"node\"").count(), 120);
+    }
+
     #[test]
     fn summary_lists_wrap_after_a_comma() {
         assert_eq!(
