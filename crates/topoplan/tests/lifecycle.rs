@@ -239,15 +239,7 @@ fn rebundling_writes_only_what_changed() {
     std::fs::write(&topo, &src).unwrap();
     let out = d.path().join("out");
     let bundle = || {
-        let o = common::topoplan()
-            .args([
-                "bundle",
-                topo.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
+        let o = common::bundle_to(&topo, &out);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
@@ -303,17 +295,7 @@ fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
     let d = tempfile::tempdir().unwrap();
     let topo = common::copy_example("thrift-cross-host.toml", d.path(), "t.toml");
     let out = d.path().join("out");
-    let bundle = || {
-        common::topoplan()
-            .args([
-                "bundle",
-                topo.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap()
-    };
+    let bundle = || common::bundle_to(&topo, &out);
     let first = bundle();
     assert!(first.status.success());
     let o = bundle();

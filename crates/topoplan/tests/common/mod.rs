@@ -134,3 +134,14 @@ pub fn copy_example(example: &str, dir: &Path, name: &str) -> PathBuf {
     std::fs::copy(root().join("topologies").join(example), &to).unwrap();
     to
 }
+
+/// `topoplan bundle TOPOLOGY -o OUT`, run to the end.
+pub fn bundle_to(topology: &Path, out: &Path) -> std::process::Output {
+    topoplan()
+        .arg("bundle")
+        .arg(topology)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap()
+}
