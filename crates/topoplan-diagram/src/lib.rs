@@ -153,8 +153,8 @@ impl Diagram {
             .map(|n| (n.name.as_str(), n.host.as_str()))
             .collect();
         let roles = role_counts(plan);
-        // Every host box in one group: each box is already a host, and one group also keeps
-        // the layout engine from stacking a dozen one-box groups on top of each other.
+        // Every host box in one group: each box is already a host, and one group lets the
+        // layout stand them in columns (a grid) instead of a row of one-box clusters.
         let boxes = plan
             .hosts
             .iter()
