@@ -305,9 +305,9 @@ pub struct Inputs {
 /// which the caller makes unique per build), every template by name, and the texts the plan
 /// was made from (`sources`: the topology and its lock; planning is a function of these and
 /// the profile among the templates). Equal digests mean equal bundles, which is what lets
-/// [`is_current`] skip the render; hashing the inputs rather than the plan keeps the check to
+/// [`untouched`] skip the render; hashing the inputs rather than the plan keeps the check to
 /// a few milliseconds.
-pub fn inputs_digest(sources: &[String], set: &TemplateSet, program: &str) -> String {
+pub fn inputs_digest(sources: &[&str], set: &TemplateSet, program: &str) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     // Every piece length-prefixed, so no two different inputs run together the same way.
@@ -327,26 +327,10 @@ pub fn inputs_digest(sources: &[String], set: &TemplateSet, program: &str) -> St
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What a file of a bundle was when it was written: any edit, replacement, `chmod` or new
-/// link changes one of these (ctime cannot be set back by user tools).
+/// What a file or folder of a bundle was when it was written: any edit, replacement, `chmod`
+/// or new link changes one of these (ctime cannot be set back by user tools).
 #[cfg(unix)]
-fn stamp(m: &fs::Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    format!(
-        "{} {}.{} {}.{} {} {:o}",
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-        m.ino(),
-        m.mode()
-    )
-}
-
-/// [`stamp`] of what `fstat`/`fstatat` returned (the same fields, the same text).
-#[cfg(unix)]
-fn stamp_of(st: &rustix::fs::Stat) -> String {
+fn stamp(st: &rustix::fs::Stat) -> String {
     format!(
         "{} {}.{} {}.{} {} {:o}",
         st.st_size,
@@ -374,7 +358,7 @@ fn stamps_hold(out: &Path, entries: &[(&str, &str)]) -> bool {
             t == FileType::Directory
         } else {
             t == FileType::RegularFile
-        }) && stamp_of(st) == want
+        }) && stamp(st) == want
     };
     // Top-level entry -> the entries below it (relative to it), the top itself as "".
     let mut groups: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
@@ -412,17 +396,11 @@ fn stamps_hold(out: &Path, entries: &[(&str, &str)]) -> bool {
     .all(|ok| ok)
 }
 
-/// Whether `out` still holds, untouched, the bundle made from `inputs` (a digest from
-/// [`inputs_digest`]): the manifest records that digest, and every file it lists is the
-/// regular file it recorded, by size, times, inode and mode. Reads only the manifest and one
-/// `stat` per file, so an unchanged plan is known to be bundled without rendering it.
-pub fn is_current(out: &Path, inputs: &str) -> bool {
-    untouched(out).is_some_and(|r| r.digest == inputs)
-}
-
-/// The inputs digest recorded in the manifest of `out`, if every file and folder it lists is
-/// as recorded and the root holds nothing else (see [`is_current`]). Needs no plan, so a
-/// caller can run it while the plan is being made.
+/// What the manifest of `out` records of the bundle's inputs, if `out` still holds that
+/// bundle untouched: every file and folder it lists is what it recorded (type, size, times,
+/// inode and mode) and the root holds nothing else. Reads only the manifest and one `stat` per
+/// entry, so a caller whose inputs have the recorded digest knows the bundle is current
+/// without planning or rendering it.
 pub fn untouched(out: &Path) -> Option<Inputs> {
     #[cfg(unix)]
     {
@@ -487,11 +465,11 @@ fn record(out: &Path, bundle: &Bundle, inputs: &Inputs) -> Result<(), RenderErro
             .map(|d| format!("{d}/")),
     );
     let stamps = parallel_map(&entries, |rel| {
-        fs::symlink_metadata(out.join(rel)).map(|m| stamp(&m))
+        rustix::fs::lstat(out.join(rel)).map(|st| stamp(&st))
     });
     let mut manifest = String::from(MANIFEST_HEAD);
     for (rel, st) in entries.iter().zip(stamps) {
-        let st = st.map_err(io(&out.join(rel)))?;
+        let st = st.map_err(|e| io(&out.join(rel))(e.into()))?;
         manifest.push_str(rel);
         manifest.push('\t');
         manifest.push_str(&st);
@@ -570,7 +548,7 @@ fn manifest_files(dir: &Path) -> Option<std::collections::BTreeSet<String>> {
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .map(|l| l.split_once('\t').map_or(l, |(path, _)| path))
-            // Folders (`path/`) are recorded for `is_current`; the bundle is its files.
+            // Folders (`path/`) are recorded for `untouched`; the bundle is its files.
             .filter(|path| !path.ends_with('/'))
             .map(str::to_string)
             .collect(),
@@ -674,7 +652,7 @@ fn tops(files: &std::collections::BTreeSet<String>) -> std::collections::BTreeSe
 /// - The parent folder is locked for the duration, so two runs never interleave.
 ///
 /// With `inputs` (the digest of what the bundle was made from, [`inputs_digest`]), the
-/// manifest records it and what each file is once in place, for [`is_current`].
+/// manifest records it and what each file is once in place, for [`untouched`].
 pub fn write_bundle(
     out: &Path,
     bundle: &Bundle,

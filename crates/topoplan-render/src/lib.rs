@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use topoplan_solver::{NodePlan, Plan};
 
 pub use bundle::{
-    comment_safe, inputs_digest, is_current, shell_safe, untouched, write_bundle, Bundle,
-    BundleFile, Inputs, WriteReport, MANIFEST, START_TEMPLATE,
+    comment_safe, inputs_digest, shell_safe, untouched, write_bundle, Bundle, BundleFile, Inputs,
+    WriteReport, MANIFEST, START_TEMPLATE,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -1004,6 +1004,17 @@ fn offset_reason(
     }
 }
 
+/// The place of each item in the order of `key`: comparing ranks is comparing keys.
+fn ranks<T, K: Ord + ?Sized>(items: &[T], key: impl Fn(&T) -> &K) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| key(&items[a]).cmp(key(&items[b])));
+    let mut rank = vec![0; items.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    rank
+}
+
 fn build_plan(
     topo: &Topology,
     profile: &Profile,
@@ -1074,18 +1085,8 @@ fn build_plan(
 
     // Links in (reader name, reference name) order, sorted on ranks rather than strings;
     // the sort is stable, so entries of one list keep the graph's order.
-    let mut by_name: Vec<usize> = (0..nodes.len()).collect();
-    by_name.sort_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name));
-    let mut name_rank = vec![0usize; nodes.len()];
-    for (rank, &i) in by_name.iter().enumerate() {
-        name_rank[i] = rank;
-    }
-    let mut ref_order: Vec<usize> = (0..profile.reference.len()).collect();
-    ref_order.sort_by(|&a, &b| profile.reference[a].name.cmp(&profile.reference[b].name));
-    let mut ref_rank = vec![0usize; profile.reference.len()];
-    for (rank, &r) in ref_order.iter().enumerate() {
-        ref_rank[r] = rank;
-    }
+    let name_rank = ranks(&nodes, |n| &n.name);
+    let ref_rank = ranks(&profile.reference, |r| &r.name);
     let mut edges: Vec<_> = graph.edge_references().collect();
     edges.sort_by_key(|e| (name_rank[graph[e.source()]], ref_rank[e.weight().reference]));
     let ref_text: Vec<[Text; 4]> = profile

@@ -446,9 +446,14 @@ fn run(cli: Cli) -> Result<()> {
             // its lock, the templates, this program) needs no plan, render or compare: one
             // digest and one `stat` per file. Planning is a function of those inputs, so the
             // plan's warnings, recorded with the bundle, are printed again as they were.
-            if let (Some(p), Some(sources)) = (&program, read_sources(&topology)) {
-                let digest = topoplan_render::inputs_digest(&sources, &templates, p);
-                if let Some(rec) = topoplan_render::untouched(&dir).filter(|r| r.digest == digest) {
+            let sources = read_sources(&topology)?;
+            let digest = program
+                .as_ref()
+                .zip(sources.texts())
+                .map(|(p, texts)| topoplan_render::inputs_digest(&texts, &templates, p));
+            if let Some(digest) = &digest {
+                if let Some(rec) = topoplan_render::untouched(&dir).filter(|r| r.digest == *digest)
+                {
                     progress.done();
                     for note in &rec.notes {
                         print_recorded_warning(&topology, note);
@@ -459,9 +464,9 @@ fn run(cli: Cli) -> Result<()> {
                     ));
                 }
             }
-            let (plan, sources) = plan_sources(&topology, &templates)?;
-            let inputs = program.map(|p| topoplan_render::Inputs {
-                digest: topoplan_render::inputs_digest(&sources, &templates, &p),
+            let plan = plan_texts(&topology, &sources, &templates)?;
+            let inputs = digest.map(|digest| topoplan_render::Inputs {
+                digest,
                 notes: plan
                     .warnings
                     .iter()
@@ -735,18 +740,6 @@ fn print_recorded_warning(topology: &Path, note: &str) {
     );
 }
 
-/// The texts a plan of `path` is made from, as [`plan_sources`] reads them (the topology, and
-/// its lock if there is one); `None` if either cannot be read as text (planning will say why).
-fn read_sources(path: &Path) -> Option<Vec<String>> {
-    let mut sources = vec![std::fs::read_to_string(path).ok()?];
-    match std::fs::read_to_string(lock_path(path)) {
-        Ok(lock) => sources.push(lock),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(_) => return None,
-    }
-    Some(sources)
-}
-
 /// Built-in templates, overridden file by file from `dir`.
 fn load_templates(dir: Option<&Path>) -> Result<TemplateSet> {
     let mut set = TemplateSet::default();
@@ -810,12 +803,32 @@ fn write_lock_file(topology: &Path, plan: &Plan) -> Result<PathBuf> {
 
 /// Reads, validates and solves a topology; diagnostics are printed and become exit code 1.
 fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
-    Ok(plan_sources(path, templates)?.0)
+    plan_texts(path, &read_sources(path)?, templates)
 }
 
-/// [`plan_file`], and the texts the plan was made from (the topology, then its lock if there
-/// is one): with the templates and the program, everything a bundle depends on.
-fn plan_sources(path: &Path, templates: &TemplateSet) -> Result<(Plan, Vec<String>)> {
+/// What a plan of a topology is made from, read once: its text and its lock's. The bundle
+/// digests exactly these texts, then plans from them.
+struct Sources {
+    topology: String,
+    /// The lock's text, `None` without a lock; a read error is reported where the lock is
+    /// used, after the topology's own problems.
+    lock: std::io::Result<Option<String>>,
+}
+
+impl Sources {
+    /// The texts, for a digest; `None` when the lock could not be read.
+    fn texts(&self) -> Option<Vec<&str>> {
+        let lock = self.lock.as_ref().ok()?;
+        Some(
+            std::iter::once(self.topology.as_str())
+                .chain(lock.as_deref())
+                .collect(),
+        )
+    }
+}
+
+/// Reads the topology (a non-UTF-8 file is a located error) and its lock, if any.
+fn read_sources(path: &Path) -> Result<Sources> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading topology `{}`", path.display()))?;
     let name = path.display().to_string();
@@ -833,44 +846,58 @@ fn plan_sources(path: &Path, templates: &TemplateSet) -> Result<(Plan, Vec<Strin
             return Err(Reported(1).into());
         }
     };
+    let lock = match std::fs::read_to_string(lock_path(path)) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    };
+    Ok(Sources {
+        topology: src,
+        lock,
+    })
+}
+
+/// Plans `path` from its texts, read by [`read_sources`].
+fn plan_texts(path: &Path, sources: &Sources, templates: &TemplateSet) -> Result<Plan> {
+    let name = path.display().to_string();
+    let src = &sources.topology;
     let mut profiles = BTreeMap::new();
-    if let Some(product) = product_of(&src).filter(|p| templates.products().contains(p)) {
+    if let Some(product) = product_of(src).filter(|p| templates.products().contains(p)) {
         let p = templates.profile(&product).map_err(|e| profile_error(&e))?;
         profiles.insert(product, p);
     }
-    let topo: Topology = match topoplan_model::parse_with(&src, &templates.products(), &profiles) {
+    let topo: Topology = match topoplan_model::parse_with(src, &templates.products(), &profiles) {
         Ok(t) => t,
         Err(diags) => {
-            eprint!("{}", diagnostics::render(&name, &src, &diags));
+            eprint!("{}", diagnostics::render(&name, src, &diags));
             return Err(Reported(1).into());
         }
     };
     let profile = &profiles[&topo.product];
     let lock_file = lock_path(path);
-    let mut lock_text = None;
-    let lock = match std::fs::read_to_string(&lock_file) {
-        Ok(text) => match topoplan_model::Lock::parse(&text, &topo.name, &topo.product) {
-            Ok(l) => {
-                lock_text = Some(text);
-                Some(l)
-            }
+    let lock = match &sources.lock {
+        Ok(Some(text)) => match topoplan_model::Lock::parse(text, &topo.name, &topo.product) {
+            Ok(l) => Some(l),
             Err(diags) => {
                 eprint!(
                     "{}",
-                    diagnostics::render(&lock_file.display().to_string(), &text, &diags)
+                    diagnostics::render(&lock_file.display().to_string(), text, &diags)
                 );
                 return Err(Reported(1).into());
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading `{}`", lock_file.display())),
+        Ok(None) => None,
+        Err(e) => {
+            return Err(std::io::Error::new(e.kind(), e.to_string()))
+                .with_context(|| format!("reading `{}`", lock_file.display()))
+        }
     };
     let mut plan =
         topoplan_solver::solve_locked(&topo, profile, lock.as_ref()).map_err(|diags| {
-            eprint!("{}", diagnostics::render(&name, &src, &diags));
+            eprint!("{}", diagnostics::render(&name, src, &diags));
             anyhow::Error::from(Reported(1))
         })?;
-    let lines = diagnostics::LineIndex::new(&src);
+    let lines = diagnostics::LineIndex::new(src);
     for w in &mut plan.warnings {
         if let Some(span) = &w.span {
             let (line, col) = lines.line_col(span.start);
@@ -878,7 +905,5 @@ fn plan_sources(path: &Path, templates: &TemplateSet) -> Result<(Plan, Vec<Strin
             w.column = Some(col);
         }
     }
-    let mut sources = vec![src];
-    sources.extend(lock_text);
-    Ok((plan, sources))
+    Ok(plan)
 }
