@@ -129,3 +129,59 @@ fn every_reader_role_gets_every_value_it_reads_in_the_real_files() {
     }
     assert!(checked >= 40, "only {checked} values checked");
 }
+
+/// With several environments the product takes the one typed `production` for every app's SAML
+/// service provider and access URL and fails without one (carbon-appmgt v1.2.2
+/// `AppManagerUtil.java` L1494-1515, v1.0.1 L987-1008). Every node that reads the environment list,
+/// in every shipped example, ends with exactly one, the first.
+#[test]
+fn every_environment_list_has_exactly_one_production_environment_first() {
+    let Some(fx) = fixtures() else { return };
+    let mut lists = 0;
+    for t in common::toml_files("topologies") {
+        let dir = tempfile::tempdir().unwrap();
+        let topo = common::copy_example(t.trim_start_matches("topologies/"), dir.path(), "t.toml");
+        let out = dir.path().join("out");
+        assert!(
+            common::bundle_to(&topo, &out).status.success(),
+            "{t}: bundle"
+        );
+        let plan: Value =
+            serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap();
+        let product = plan["product"].as_str().unwrap().to_string();
+        for node in plan["nodes"].as_array().unwrap() {
+            let name = node["name"].as_str().unwrap();
+            let home = dir.path().join("home").join(name);
+            copy_tree(&fx.join(&product), &home);
+            topoplan()
+                .arg("apply")
+                .arg(out.join(name))
+                .arg("--home")
+                .arg(&home)
+                .assert()
+                .success();
+            let text =
+                std::fs::read_to_string(home.join("repository/conf/app-manager.xml")).unwrap();
+            let doc = roxmltree::Document::parse(&text).unwrap();
+            let types: Vec<&str> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("Environment"))
+                .map(|n| n.attribute("type").unwrap_or(""))
+                .collect();
+            if types.len() < 2 {
+                continue;
+            }
+            lists += 1;
+            let production = types.iter().filter(|t| **t == "production").count();
+            assert_eq!(production, 1, "{t}: {name} has environments {types:?}");
+            assert_eq!(
+                types[0], "production",
+                "{t}: {name}: the first is not production"
+            );
+        }
+    }
+    assert!(
+        lists >= 4,
+        "only {lists} environment lists of several gateways checked"
+    );
+}
