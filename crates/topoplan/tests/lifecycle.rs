@@ -111,6 +111,28 @@ fn adding_a_node_moves_nothing_locked_and_the_preview_shows_only_it() {
     );
 }
 
+/// With `--detailed-exitcode`, 2 means "changed" and nothing else (as in terraform): a script
+/// that applies on 2 must never apply on a typo, a missing file or a broken topology.
+#[test]
+fn detailed_exitcode_keeps_2_for_changes_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = common::copy_example("guide-gateway-km.toml", d.path(), "site.toml");
+    let missing = d.path().join("no-such.toml");
+    assert_eq!(code(&["plan", "--detailed-exitcode"], &missing), 1, "missing file");
+    assert_eq!(code(&["plan"], &missing), 2, "missing file, plain plan");
+    assert_eq!(
+        code(&["plan", "--detailed-exitcode", "--fromat", "json"], &topo),
+        1,
+        "usage error"
+    );
+    let broken = d.path().join("broken.toml");
+    std::fs::write(&broken, "[deployment]\nname = \"x\"\nproduct = \"nope\"\n").unwrap();
+    assert_eq!(code(&["plan", "--detailed-exitcode"], &broken), 1, "problems");
+    assert_eq!(code(&["plan", "--detailed-exitcode"], &topo), 2, "no lock yet");
+    topoplan().arg("lock").arg(&topo).assert().success();
+    assert_eq!(code(&["plan", "--detailed-exitcode"], &topo), 0, "unchanged");
+}
+
 #[test]
 fn a_lock_of_another_topology_is_a_located_error() {
     let d = tempfile::tempdir().unwrap();

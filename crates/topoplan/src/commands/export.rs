@@ -12,8 +12,13 @@
 //! YAML is written in its JSON-compatible flow style for values (every string JSON-quoted), so
 //! no name or URL can change the document's structure.
 
+use crate::output::{out, print_warnings};
+use crate::session;
+use crate::status::ExitStatus;
 use anyhow::Result;
-use std::path::Path;
+use clap::ValueEnum;
+use std::path::{Path, PathBuf};
+use topoplan_render::TemplateSet;
 use topoplan_solver::Plan;
 
 fn q(s: &str) -> String {
@@ -150,7 +155,49 @@ pub fn site(profile: &topoplan_model::Profile) -> String {
     .replace("@HOME_BASE@", &topoplan_render::comment_safe(base))
 }
 
-pub fn write(
+#[derive(clap::Args)]
+pub struct Args {
+    /// The tool to export for.
+    #[arg(value_enum)]
+    tool: Tool,
+    topology: PathBuf,
+    /// Output folder.
+    #[arg(short, long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Tool {
+    /// An Ansible inventory and playbook around the bundles.
+    Ansible,
+}
+
+pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
+    let Tool::Ansible = args.tool;
+    let (topology, dir) = (&args.topology, &args.out);
+    let plan = session::plan_file(topology, templates)?;
+    let bundle = super::bundle::build(&plan, templates)?;
+    let profile = session::profile(templates, &plan.product)?;
+    write(
+        dir,
+        &plan,
+        &profile,
+        &topology.display().to_string(),
+        &bundle,
+    )?;
+    print_warnings(topology, &plan);
+    out(&format!(
+        "wrote `{}`: inventory.yml ({} host(s)), site.yml, bundles/ ({} node(s))\nrun: ansible-playbook -i {}/inventory.yml {}/site.yml\n",
+        dir.display(),
+        plan.hosts.len(),
+        plan.nodes.len(),
+        dir.display(),
+        dir.display()
+    ))?;
+    Ok(ExitStatus::Success)
+}
+
+fn write(
     dir: &Path,
     plan: &Plan,
     profile: &topoplan_model::Profile,

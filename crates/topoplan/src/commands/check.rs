@@ -8,8 +8,10 @@
 //! over the configuration file at run time, must agree with the offset.
 
 use crate::patch::AnyPatch;
-use crate::Reported;
+use crate::session;
+use crate::status::ExitStatus;
 use anyhow::{Context, Result};
+use clap::ValueEnum;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use topoplan_render::TemplateSet;
@@ -129,7 +131,39 @@ pub fn node_drift(
     Ok(out)
 }
 
-pub fn run(set: &TemplateSet, plan: &Plan, homes: &[(String, PathBuf)], json: bool) -> Result<()> {
+#[derive(clap::Args)]
+pub struct Args {
+    topology: PathBuf,
+    /// A node and its product home, `NODE=DIR`; repeat for more nodes.
+    #[arg(long = "home", value_name = "NODE=DIR")]
+    homes: Vec<String>,
+    /// A file of `NODE=DIR` lines, for many nodes.
+    #[arg(long, value_name = "FILE")]
+    homes_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
+    let plan = session::plan_file(&args.topology, templates)?;
+    let homes = homes(&args.homes, args.homes_file.as_deref())?;
+    report(templates, &plan, &homes, args.format == Format::Json)
+}
+
+/// Prints the drift of every node given a home; [`ExitStatus::Problems`] when anything drifted.
+fn report(
+    set: &TemplateSet,
+    plan: &Plan,
+    homes: &[(String, PathBuf)],
+    json: bool,
+) -> Result<ExitStatus> {
     anyhow::ensure!(
         !homes.is_empty(),
         "give at least one `--home NODE=DIR` (or `--homes-file FILE`)"
@@ -164,10 +198,10 @@ pub fn run(set: &TemplateSet, plan: &Plan, homes: &[(String, PathBuf)], json: bo
         s.push_str(&format!("{} value(s) drifted from the plan\n", all.len()));
         s
     };
-    crate::out(&text)?;
-    if all.is_empty() {
-        Ok(())
+    crate::output::out(&text)?;
+    Ok(if all.is_empty() {
+        ExitStatus::Success
     } else {
-        Err(Reported(1).into())
-    }
+        ExitStatus::Problems
+    })
 }

@@ -13,9 +13,10 @@
 //!   to the real product files, must match exactly one thing.
 
 use crate::patch::AnyPatch;
+use crate::status::ExitStatus;
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use topoplan_model::{Profile, Seg};
 use topoplan_render::{PatchFormat, TemplateSet};
 use topoplan_solver::Plan;
@@ -34,7 +35,39 @@ struct Counts {
     presets: usize,
 }
 
-pub fn run(dir: &Path, home: Option<&Path>) -> Result<()> {
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Report every problem of a profile folder, each as file:line:col.
+    #[command(
+        after_help = "Examples:\n  topoplan profile check templates/<product>\n  topoplan profile check my-product/ --home /srv/product/unpacked-home"
+    )]
+    Check {
+        /// The profile folder: profile.toml, overlay/, presets/, start.sh.tera.
+        dir: PathBuf,
+        /// A home of the product, unchanged: every selector and pointer of every overlay must
+        /// match exactly one thing in its files.
+        #[arg(long, value_name = "PRODUCT_HOME")]
+        home: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of profile.toml (for `#:schema` in taplo-based editors).
+    #[command(after_help = "Examples:\n  topoplan profile schema > profile.schema.json")]
+    Schema,
+}
+
+pub fn run(cmd: Command) -> Result<ExitStatus> {
+    match cmd {
+        Command::Check { dir, home } => {
+            check(&dir, home.as_deref())?;
+        }
+        Command::Schema => {
+            let schema = topoplan_model::profile_schema();
+            crate::output::out(&format!("{}\n", serde_json::to_string_pretty(&schema)?))?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
     let profile_path = dir.join("profile.toml");
     let src = std::fs::read_to_string(&profile_path)
         .with_context(|| format!("reading `{}`", profile_path.display()))?;
@@ -154,7 +187,7 @@ fn finish(shown: &str, problems: Vec<Problem>, counts: Option<&Counts>) -> Resul
         );
     }
     eprintln!("error: `{shown}` has {} problem(s)", problems.len());
-    Err(crate::Reported(1).into())
+    Err(crate::status::Reported.into())
 }
 
 /// One node per role, each alone on a host, so every value a reader holds crosses hosts and
@@ -384,7 +417,7 @@ fn check_presets(
     counts: &mut Counts,
 ) {
     let profiles = BTreeMap::from([(product.to_string(), profile.clone())]);
-    for preset in crate::init::presets(set, product) {
+    for preset in super::init::presets(set, product) {
         let key = format!("{product}/presets/{preset}.toml");
         let src = &set.files[&key];
         counts.presets += 1;

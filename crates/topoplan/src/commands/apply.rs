@@ -14,7 +14,7 @@
 //! A failure before step 5 writes nothing: staged files are removed when dropped.
 
 use crate::patch::AnyPatch;
-use crate::Reported;
+use crate::status::{ExitStatus, Reported};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use topoplan_model::HomeIdentity;
@@ -42,7 +42,7 @@ fn fail(problems: &[String]) -> anyhow::Error {
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
     );
-    Reported(1).into()
+    Reported.into()
 }
 
 #[derive(serde::Deserialize)]
@@ -101,7 +101,24 @@ fn check_home(bundle: &Path, home: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
+#[derive(clap::Args)]
+pub struct Args {
+    /// The node's bundle folder (`out/<node>`).
+    bundle: PathBuf,
+    /// The product home on this host (holds `repository/`).
+    #[arg(long, value_name = "DIR")]
+    home: PathBuf,
+    /// Print a unified diff of what would change and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitStatus> {
+    apply(&args.bundle, &args.home, args.dry_run)?;
+    Ok(ExitStatus::Success)
+}
+
+fn apply(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
     let overlay = bundle.join("overlay");
     anyhow::ensure!(
         overlay.is_dir(),
@@ -204,10 +221,10 @@ pub fn run(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
             changed.len(),
             changes.len() - changed.len()
         ));
-        return crate::out(&out);
+        return crate::output::out(&out);
     }
     write_all(home, &changed)?;
-    crate::out(&format!(
+    crate::output::out(&format!(
         "{} file(s) changed, {} already up to date; originals in `{}`\n",
         changed.len(),
         changes.len() - changed.len(),
@@ -273,7 +290,7 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
                     home.join(BACKUP_DIR).display()
                 );
             }
-            return Err(Reported(1).into());
+            return Err(Reported.into());
         }
         done.push(c);
     }

@@ -3,8 +3,44 @@
 //! the templates), so a new profile brings its own; every shipped one plans without errors
 //! (tested for every product and preset).
 
+use crate::output::out;
+use crate::status::ExitStatus;
 use anyhow::Result;
+use std::path::PathBuf;
 use topoplan_render::TemplateSet;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The product profile [default: the last product by name].
+    #[arg(long)]
+    product: Option<String>,
+    /// The shape of the deployment: a preset of the product.
+    #[arg(long, default_value = "distributed")]
+    preset: String,
+    /// Write to this file (refused if it exists) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
+    let text = starter(templates, args.product.as_deref(), &args.preset)?;
+    let Some(f) = args.out else {
+        out(&text)?;
+        return Ok(ExitStatus::Success);
+    };
+    anyhow::ensure!(
+        std::fs::symlink_metadata(&f).is_err(),
+        "`{}` exists; topoplan init does not overwrite files",
+        f.display()
+    );
+    topoplan_safefs::write_atomic(&f, text.as_bytes())?;
+    out(&format!(
+        "wrote `{}`; next: topoplan plan {}\n",
+        f.display(),
+        f.display()
+    ))?;
+    Ok(ExitStatus::Success)
+}
 
 /// The presets a product ships, by name.
 pub fn presets(set: &TemplateSet, product: &str) -> Vec<String> {
@@ -18,7 +54,7 @@ pub fn presets(set: &TemplateSet, product: &str) -> Vec<String> {
 }
 
 /// The starter topology of `preset` for `product` (the last product by name when `None`).
-pub fn starter(set: &TemplateSet, product: Option<&str>, preset: &str) -> Result<String> {
+fn starter(set: &TemplateSet, product: Option<&str>, preset: &str) -> Result<String> {
     let products = set.products();
     let product = match product {
         Some(p) => p.to_string(),

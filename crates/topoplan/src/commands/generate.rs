@@ -6,7 +6,41 @@
 //! ports), as a hosting provider runs them; `dense` puts `--per-host` nodes on one host.
 //! The roles come from the product's profile in order, so any product can be generated.
 
+use crate::output::out;
+use crate::session;
+use crate::status::ExitStatus;
 use std::fmt::Write;
+use topoplan_render::TemplateSet;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The product profile.
+    #[arg(long)]
+    product: String,
+    /// Number of hosts (`estate`).
+    #[arg(long, default_value_t = 10)]
+    hosts: usize,
+    /// Nodes per host.
+    #[arg(long, default_value_t = 5)]
+    per_host: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// One host with `--per-host` nodes of every role, instead of an estate.
+    #[arg(long)]
+    dense: bool,
+}
+
+pub fn run(args: Args, templates: &TemplateSet) -> anyhow::Result<ExitStatus> {
+    let profile = session::profile(templates, &args.product)?;
+    out(&topology(&Shape {
+        profile: &profile,
+        hosts: args.hosts,
+        per_host: args.per_host,
+        seed: args.seed,
+        dense: args.dense,
+    }))?;
+    Ok(ExitStatus::Success)
+}
 
 /// SplitMix64: a tiny, well-known seeded generator, enough for reproducible test data.
 struct Rng(u64);

@@ -1,0 +1,29 @@
+//! `topoplan explain`: one node, its offset and why, its ports and peers.
+
+use crate::output::{node_names, out};
+use crate::session;
+use crate::status::ExitStatus;
+use anyhow::Result;
+use std::path::PathBuf;
+use topoplan_render::TemplateSet;
+
+#[derive(clap::Args)]
+pub struct Args {
+    topology: PathBuf,
+    /// The node's name in the topology.
+    node: String,
+}
+
+pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
+    let plan = session::plan_file(&args.topology, templates)?;
+    match topoplan_report::explain(&plan, &args.node) {
+        Some(text) => out(&text)?,
+        None => anyhow::bail!(
+            "no node `{}` in `{}`; its nodes are: {}",
+            args.node,
+            args.topology.display(),
+            node_names(&plan)
+        ),
+    }
+    Ok(ExitStatus::Success)
+}
