@@ -118,7 +118,11 @@ fn detailed_exitcode_keeps_2_for_changes_alone() {
     let d = tempfile::tempdir().unwrap();
     let topo = common::copy_example("guide-gateway-km.toml", d.path(), "site.toml");
     let missing = d.path().join("no-such.toml");
-    assert_eq!(code(&["plan", "--detailed-exitcode"], &missing), 1, "missing file");
+    assert_eq!(
+        code(&["plan", "--detailed-exitcode"], &missing),
+        1,
+        "missing file"
+    );
     assert_eq!(code(&["plan"], &missing), 2, "missing file, plain plan");
     assert_eq!(
         code(&["plan", "--detailed-exitcode", "--fromat", "json"], &topo),
@@ -127,10 +131,22 @@ fn detailed_exitcode_keeps_2_for_changes_alone() {
     );
     let broken = d.path().join("broken.toml");
     std::fs::write(&broken, "[deployment]\nname = \"x\"\nproduct = \"nope\"\n").unwrap();
-    assert_eq!(code(&["plan", "--detailed-exitcode"], &broken), 1, "problems");
-    assert_eq!(code(&["plan", "--detailed-exitcode"], &topo), 2, "no lock yet");
+    assert_eq!(
+        code(&["plan", "--detailed-exitcode"], &broken),
+        1,
+        "problems"
+    );
+    assert_eq!(
+        code(&["plan", "--detailed-exitcode"], &topo),
+        2,
+        "no lock yet"
+    );
     topoplan().arg("lock").arg(&topo).assert().success();
-    assert_eq!(code(&["plan", "--detailed-exitcode"], &topo), 0, "unchanged");
+    assert_eq!(
+        code(&["plan", "--detailed-exitcode"], &topo),
+        0,
+        "unchanged"
+    );
 }
 
 #[test]
