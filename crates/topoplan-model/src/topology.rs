@@ -194,13 +194,6 @@ pub struct Node {
     pub pin: Option<(u32, Span)>,
 }
 
-impl Host {
-    /// The address as a URL's host part (IPv6 bracketed).
-    pub fn url_host(&self) -> String {
-        crate::address::url_host(&self.address)
-    }
-}
-
 impl Node {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
@@ -212,12 +205,6 @@ pub struct Link {
     pub from: usize,
     pub to: usize,
     pub span: Span,
-}
-
-impl Topology {
-    pub fn node_index(&self, name: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.name == name)
-    }
 }
 
 /// Parses `src` and validates it against the profile its `deployment.product` names.

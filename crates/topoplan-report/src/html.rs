@@ -200,8 +200,8 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
             HostMap {
                 name: h.name.clone(),
                 address: h.address.clone(),
-                span: h.span,
-                span_minimal: h.span_minimal,
+                span: h.max_offset,
+                span_minimal: h.max_offset_minimal,
                 reserved_ports: h.reserved_ports.clone(),
                 ports,
             }

@@ -12,22 +12,6 @@ use std::fmt::Write;
 use topoplan_diagram::Diagram;
 use topoplan_solver::{nodes_by_host, Plan, Text};
 
-/// Output formats of `topoplan plan`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-    Markdown,
-}
-
-pub fn print(plan: &Plan, format: Format) -> String {
-    match format {
-        Format::Text => text(plan),
-        Format::Json => json(plan),
-        Format::Markdown => markdown(plan),
-    }
-}
-
 /// The JSON document, written as it is produced.
 pub fn write_json(plan: &Plan, w: &mut impl std::io::Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, plan)?;
@@ -111,8 +95,8 @@ pub fn text(plan: &Plan) -> String {
             h.name,
             h.address,
             h.nodes.len(),
-            h.span,
-            if h.span_minimal {
+            h.max_offset,
+            if h.max_offset_minimal {
                 ""
             } else {
                 " (not proven minimal)"

@@ -296,13 +296,6 @@ impl Plan {
             .iter()
             .filter(move |m| m.nodes.binary_search_by(|n| n.as_str().cmp(node)).is_ok())
     }
-
-    /// Links of other nodes that point at `node`.
-    pub fn used_by<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a LinkPlan> + 'a {
-        self.links
-            .iter()
-            .filter(move |l| l.to == node && l.from != node)
-    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -312,14 +305,17 @@ pub struct HostPlan {
     /// Node names on this host, by offset.
     pub nodes: Vec<String>,
     pub reserved_ports: Vec<u32>,
-    /// Largest offset on the host.
-    pub span: u32,
-    /// Whether no smaller span exists: proven by the lower bound, or by the exact search
-    /// (hosts of up to 44 nodes to place).
-    pub span_minimal: bool,
-    /// A span no assignment can beat; `span - span_lower_bound` is the most the greedy span
-    /// can be above the optimum (0 when minimal).
-    pub span_lower_bound: u32,
+    /// Largest offset on the host (`span` in the JSON: the host's offsets span 0..=this).
+    #[serde(rename = "span")]
+    pub max_offset: u32,
+    /// Whether no smaller largest offset exists: proven by the lower bound, or by the exact
+    /// search (hosts of up to 44 nodes to place).
+    #[serde(rename = "span_minimal")]
+    pub max_offset_minimal: bool,
+    /// A largest offset no assignment can beat; `max_offset - max_offset_lower_bound` is the
+    /// most the greedy result can be above the optimum (0 when minimal).
+    #[serde(rename = "span_lower_bound")]
+    pub max_offset_lower_bound: u32,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

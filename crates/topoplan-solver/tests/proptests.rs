@@ -355,7 +355,7 @@ proptest! {
                     let members: Vec<_> = g.nodes.iter().filter(|n| n.0 == hi).collect();
                     if !members.is_empty() && members.len() <= 3 && members.iter().all(|n| n.2.is_none()) {
                         let h = plan.hosts.iter().find(|h| h.name == format!("h{hi}")).unwrap();
-                        prop_assert_eq!(Some(h.span), brute_span(&bases(g.product), reserved, members.len()));
+                        prop_assert_eq!(Some(h.max_offset), brute_span(&bases(g.product), reserved, members.len()));
                     }
                 }
             }

@@ -38,16 +38,10 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
         session::write_lock_file(&args.topology, &plan)?;
     }
     match args.format {
-        Format::Text => out(&topoplan_report::print(
-            &plan,
-            topoplan_report::Format::Text,
-        ))?,
+        Format::Text => out(&topoplan_report::text(&plan))?,
         Format::Markdown => {
             print_warnings(&args.topology, &plan);
-            out(&topoplan_report::print(
-                &plan,
-                topoplan_report::Format::Markdown,
-            ))?
+            out(&topoplan_report::markdown(&plan))?
         }
         Format::Json => {
             print_warnings(&args.topology, &plan);

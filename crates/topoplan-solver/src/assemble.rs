@@ -1,0 +1,273 @@
+//! Assembly: the solved offsets, ports and graph into a [`Plan`] sorted for byte-identical output.
+
+use crate::plan::*;
+use crate::DependencyGraph;
+use crate::{hosts::*, reasons::*, warnings::*};
+use petgraph::visit::EdgeRef;
+use topoplan_model::{PortRule, Profile, Providers, Topology};
+
+/// The place of each item in the order of `key`: comparing ranks is comparing keys.
+pub(crate) fn ranks<T, K: Ord + ?Sized>(items: &[T], key: impl Fn(&T) -> &K) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| key(&items[a]).cmp(key(&items[b])));
+    let mut rank = vec![0; items.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    rank
+}
+
+pub(crate) fn build_plan(
+    topo: &Topology,
+    profile: &Profile,
+    graph: &DependencyGraph,
+    offsets: &[u32],
+    host_info: &[HostInfo],
+    per_node: &PerNode,
+    mut warnings: Vec<Warning>,
+) -> Plan {
+    let mode = topo.key_validation.as_str();
+    let bases = offset_bases(profile, mode);
+    let mut at: Vec<std::collections::HashMap<u32, usize>> =
+        vec![Default::default(); topo.hosts.len()];
+    for (i, n) in topo.nodes.iter().enumerate() {
+        at[n.host].insert(offsets[i], i);
+    }
+    // Every repeated string made once and shared (see `Text`): host names and addresses,
+    // port names and protocols, and below, each reference's strings and each provider URL.
+    let host_text: Vec<(Text, Text)> = topo
+        .hosts
+        .iter()
+        .map(|h| (Text::from(&h.name), Text::from(&h.address)))
+        .collect();
+    let port_text: std::collections::HashMap<&str, (Text, Text)> = profile
+        .port
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                (Text::from(&p.name), Text::from(&p.protocol)),
+            )
+        })
+        .collect();
+    let mut nodes: Vec<NodePlan> = Vec::with_capacity(topo.nodes.len());
+    for (i, n) in topo.nodes.iter().enumerate() {
+        let mut ports: Vec<PortPlan> = profile
+            .opens(mode, &n.roles)
+            .filter_map(|p| {
+                let effective = match p.rule {
+                    PortRule::PerNode => *per_node[i].get(&p.name)?,
+                    PortRule::Every if p.follows_offset => p.base + offsets[i],
+                    PortRule::Every => p.base,
+                };
+                let (name, protocol) = port_text[p.name.as_str()].clone();
+                Some(PortPlan {
+                    name,
+                    protocol,
+                    base: p.base,
+                    effective,
+                    follows_offset: p.follows_offset,
+                    per_node: p.rule == PortRule::PerNode,
+                })
+            })
+            .collect();
+        ports.sort_by(|a, b| (a.effective, &a.name).cmp(&(b.effective, &b.name)));
+        let (host, address) = host_text[n.host].clone();
+        nodes.push(NodePlan {
+            name: Text::from(&n.name),
+            host,
+            address,
+            roles: n.roles.clone(),
+            offset: offsets[i],
+            pinned: n.pin.is_some(),
+            offset_reason: offset_reason(topo, &bases, offsets, i, &at[n.host]),
+            ports,
+        });
+    }
+
+    // Links in (reader name, reference name) order, sorted on ranks rather than strings;
+    // the sort is stable, so entries of one list keep the graph's order.
+    let name_rank = ranks(&nodes, |n| &n.name);
+    let ref_rank = ranks(&profile.reference, |r| &r.name);
+    let mut edges: Vec<_> = graph.edge_references().collect();
+    edges.sort_by_key(|e| (name_rank[graph[e.source()]], ref_rank[e.weight().reference]));
+    let ref_text: Vec<[Text; 4]> = profile
+        .reference
+        .iter()
+        .map(|r| [&r.kind, &r.name, &r.port, &r.file].map(Text::from))
+        .collect();
+    let mut whys: std::collections::HashMap<&str, Text> = Default::default();
+    let mut urls: std::collections::HashMap<(usize, &str), Option<Text>> = Default::default();
+    let mut links = Vec::with_capacity(edges.len());
+    for e in edges {
+        let (c, p) = (graph[e.source()], graph[e.target()]);
+        let ri = e.weight().reference;
+        let r = &profile.reference[ri];
+        let provider = &nodes[p];
+        let port_def = profile.port(&r.port).expect("profile checked port names");
+        let port = provider.port(&r.port).unwrap_or(port_def.base);
+        let url = urls
+            .entry((p, r.port.as_str()))
+            .or_insert_with(|| url(&port_def.protocol, &provider.address, port).map(Text::from))
+            .clone();
+        let why = e.weight().why.as_str();
+        let why = whys.entry(why).or_insert_with(|| Text::from(why)).clone();
+        let [kind, reference, port_name, file] = ref_text[ri].clone();
+        links.push(LinkPlan {
+            kind,
+            reference,
+            from: nodes[c].name.clone(),
+            to: provider.name.clone(),
+            port_name,
+            port,
+            url,
+            file,
+            why,
+            each: r.providers == Providers::Each,
+        });
+    }
+
+    let mut hosts = Vec::new();
+    for (hi, h) in topo.hosts.iter().enumerate() {
+        let mut members: Vec<&NodePlan> =
+            host_info[hi].members.iter().map(|&i| &nodes[i]).collect();
+        members.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
+        let mut reserved: Vec<u32> = h.reserved_ports.iter().map(|r| r.0).collect();
+        reserved.sort_unstable();
+        if !host_info[hi].minimal {
+            warnings.push(
+                Warning::new(
+                    "span-not-proven",
+                    format!(
+                        "host `{}`: span {} is at most {} above the smallest possible (lower bound {}); the exact search covers up to {} nodes a host",
+                        h.name,
+                        host_info[hi].max_offset,
+                        host_info[hi].max_offset - host_info[hi].lower_bound,
+                        host_info[hi].lower_bound,
+                        crate::offsets::EXACT_UP_TO
+                    ),
+                )
+                .host(h.name.clone())
+                .at(h.span.clone()),
+            );
+        }
+        hosts.push(HostPlan {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            nodes: members.iter().map(|n| n.name.to_string()).collect(),
+            reserved_ports: reserved,
+            max_offset: host_info[hi].max_offset,
+            max_offset_minimal: host_info[hi].minimal,
+            max_offset_lower_bound: host_info[hi].lower_bound,
+        });
+    }
+    hosts.sort_by(|a, b| a.name.cmp(&b.name));
+
+    if topo.nodes.len() > 1 {
+        for role in &profile.role {
+            let Some(why) = &role.single else { continue };
+            let mut with = topo.nodes.iter().filter(|n| n.has_role(&role.name));
+            if let (Some(only), None) = (with.next(), with.next()) {
+                warnings.push(
+                    Warning::new(
+                        format!("single-{}", role.name),
+                        format!("`{}` is the only `{}` node: {why}", only.name, role.name),
+                    )
+                    .node(only.name.clone())
+                    .at(only.name_span.clone()),
+                );
+            }
+        }
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    review_warnings(topo, profile, &nodes, &hosts, &links, &mut warnings);
+    warnings.sort_by(|a, b| (&a.code, &a.message).cmp(&(&b.code, &b.message)));
+    warnings.dedup_by(|a, b| a.code == b.code && a.message == b.message);
+    let before = warnings.len();
+    warnings.retain(|w| !topo.allow.iter().any(|(code, _)| *code == w.code));
+    let silenced = before - warnings.len();
+    let manual = manual_steps(profile, &nodes);
+    let columns = profile
+        .port
+        .iter()
+        .filter(|p| p.listens && p.in_mode(mode))
+        .filter_map(|p| {
+            Some(Column {
+                title: p.column.clone()?,
+                port: p.name.clone(),
+                per_node: p.rule == PortRule::PerNode,
+            })
+        })
+        .collect();
+
+    Plan {
+        schema: 1,
+        deployment: topo.name.clone(),
+        product: topo.product.clone(),
+        home: profile.product.home.clone(),
+        key_validation: topo.key_validation.clone(),
+        mode: profile.mode_values(mode),
+        columns,
+        kinds: profile.kind.clone(),
+        hosts,
+        nodes,
+        links,
+        warnings,
+        silenced,
+        manual,
+        changes: None,
+    }
+}
+
+/// `scheme://host:port` for a port that speaks HTTP(S), with IPv6 bracketed; `None` otherwise.
+pub(crate) fn url(protocol: &str, address: &str, port: u32) -> Option<String> {
+    matches!(protocol, "http" | "https")
+        .then(|| format!("{protocol}://{}:{port}", topoplan_model::url_host(address)))
+}
+
+/// The profile's manual sites, resolved to the nodes that read them and the values to set.
+pub(crate) fn manual_steps(profile: &Profile, nodes: &[NodePlan]) -> Vec<ManualStep> {
+    profile
+        .manual
+        .iter()
+        .map(|m| {
+            let readers: Vec<&NodePlan> = nodes
+                .iter()
+                .filter(|n| m.readers.iter().any(|r| n.has_role(r)))
+                .collect();
+            let values = match &m.port {
+                Some(port) => {
+                    let def = profile.port(port).expect("profile checked port names");
+                    // A provider role: every node of it; none: each reader's own port.
+                    let targets: Vec<&NodePlan> = match &m.provider {
+                        Some(role) => nodes.iter().filter(|n| n.has_role(role)).collect(),
+                        None => readers.clone(),
+                    };
+                    targets
+                        .iter()
+                        .map(|n| {
+                            let p = n.port(port).unwrap_or(def.base);
+                            ManualValue {
+                                node: n.name.to_string(),
+                                value: url(&def.protocol, &n.address, p).unwrap_or_else(|| {
+                                    format!("{}:{p}", topoplan_model::url_host(&n.address))
+                                }),
+                            }
+                        })
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            ManualStep {
+                name: m.name.clone(),
+                file: m.file.clone(),
+                element: m.element.clone(),
+                default: m.default.clone(),
+                action: m.action.clone(),
+                nodes: readers.iter().map(|n| n.name.to_string()).collect(),
+                values,
+                evidence: m.evidence.clone(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,112 @@
+//! Review warnings: what plans but will not work as the operator may expect, each with a code.
+
+use crate::plan::*;
+use std::collections::BTreeMap;
+use topoplan_model::{Profile, Topology};
+
+/// How close (in port numbers) a reserved port may sit to a used one before the review says
+/// so: within this distance, moving one node by an offset or two collides with the other
+/// software on the host.
+pub const RESERVED_NEAR: u32 = 2;
+
+/// Checks an architecture review asks for, beyond correctness: exposure and fragility.
+pub(crate) fn review_warnings(
+    topo: &Topology,
+    profile: &Profile,
+    nodes: &[NodePlan],
+    hosts: &[HostPlan],
+    links: &[LinkPlan],
+    warnings: &mut Vec<Warning>,
+) {
+    let by_name: BTreeMap<&str, &NodePlan> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let spans: std::collections::HashMap<&str, &topoplan_model::Span> = topo
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), &n.name_span))
+        .collect();
+    let span_of = |name: &str| spans.get(name).map(|s| (*s).clone());
+    let mut on_host: BTreeMap<&str, Vec<&NodePlan>> = BTreeMap::new();
+    for n in nodes {
+        on_host.entry(n.host.as_str()).or_default().push(n);
+    }
+    for l in links {
+        let Some(text) = profile
+            .reference
+            .iter()
+            .find(|r| r.name == l.reference)
+            .and_then(|r| r.cross_host.as_ref())
+        else {
+            continue;
+        };
+        let (Some(from), Some(to)) = (by_name.get(l.from.as_str()), by_name.get(l.to.as_str()))
+        else {
+            continue;
+        };
+        if from.host != to.host {
+            let mut w = Warning::new(
+                "cross-host-link",
+                format!(
+                    "`{}` {text} at `{}` on another host: open TCP {}:{} on `{}` to traffic from `{}` ({})",
+                    from.name, to.name, to.address, l.port, to.host, from.host, from.address
+                ),
+            )
+            .node(from.name.clone())
+            .node(to.name.clone());
+            if let Some(s) = span_of(&from.name) {
+                w = w.at(s);
+            }
+            warnings.push(w);
+        }
+    }
+    for n in nodes {
+        for p in n.ports.iter().filter(|p| p.effective < 1024) {
+            let mut w = Warning::new(
+                "privileged-port",
+                format!(
+                    "`{}` listens on {} port {} (below 1024): the JVM needs root or CAP_NET_BIND_SERVICE",
+                    n.name, p.name, p.effective
+                ),
+            )
+            .node(n.name.clone());
+            if let Some(s) = span_of(&n.name) {
+                w = w.at(s);
+            }
+            warnings.push(w);
+        }
+    }
+    for h in hosts {
+        // Per node, the reserved ports it sits next to; one warning per node keeps a host
+        // that reserves the product's default ports readable.
+        let mut near: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for &r in &h.reserved_ports {
+            let nearest = on_host
+                .get(h.name.as_str())
+                .into_iter()
+                .flatten()
+                .flat_map(|n| n.ports.iter().map(move |p| (*n, p)))
+                .filter(|(_, p)| p.effective != r && p.effective.abs_diff(r) <= RESERVED_NEAR)
+                .min_by_key(|(n, p)| (p.effective.abs_diff(r), p.effective, n.name.as_str()));
+            if let Some((n, p)) = nearest {
+                near.entry(n.name.as_str())
+                    .or_default()
+                    .push(format!("{r} (its {} is {})", p.name, p.effective));
+            }
+        }
+        for (n, pairs) in near {
+            let mut w = Warning::new(
+                "reserved-near",
+                format!(
+                    "`{n}` listens within {RESERVED_NEAR} of reserved port(s) on `{}`: {}; a small offset change would collide with the other software",
+                    h.name,
+                    pairs.join(", ")
+                ),
+            )
+            .node(n)
+            .host(h.name.clone());
+            if let Some(s) = span_of(n) {
+                w = w.at(s);
+            }
+            warnings.push(w);
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Step 1, wiring: a petgraph graph with one edge per (reader node, reference, provider), providers chosen
+//! by rule (the node itself, an explicit `[[link]]`, the lock's choice, the only candidate, the same host).
+
+use crate::plan::*;
+use crate::{Dependency, DependencyGraph};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use std::collections::{BTreeMap, BTreeSet};
+use topoplan_model::{Diagnostic, Lock, Profile, Providers, ReferenceDef, Topology};
+
+/// [`wire`], preferring among equal candidates the providers the lock recorded, so that a new
+/// node never takes over a value an existing node already points at.
+pub fn wire_locked(
+    topo: &Topology,
+    profile: &Profile,
+    lock: Option<&Lock>,
+    warnings: &mut Vec<Warning>,
+) -> (DependencyGraph, Vec<Diagnostic>) {
+    // The lock's providers per reader and reference, indexed once: looked up for every reader.
+    let mut locked: LockedProviders = BTreeMap::new();
+    for k in lock.iter().flat_map(|l| &l.links) {
+        locked
+            .entry(k.from.as_str())
+            .or_default()
+            .entry(k.reference.as_str())
+            .or_default()
+            .push(k.to.as_str());
+    }
+    let locked_to = |from: &str, reference: &str| locked_providers(&locked, from, reference);
+    let mut g = DependencyGraph::new();
+    let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| g.add_node(i)).collect();
+    let mut diags = Vec::new();
+    let mut reported: BTreeSet<(usize, String)> = BTreeSet::new();
+    let roles = RoleIndex::new(topo);
+    for (ci, consumer) in topo.nodes.iter().enumerate() {
+        for (ri, r) in profile.reference.iter().enumerate() {
+            if !r.in_mode(&topo.key_validation) || !r.readers.iter().any(|c| consumer.has_role(c)) {
+                continue;
+            }
+            if r.providers == Providers::Each {
+                let mut list = each_provider(topo, &roles, ci, r);
+                // Entries the lock already had keep their places before new ones, so the
+                // first entry (the product's default) stays.
+                let had = locked_to(&consumer.name, &r.name);
+                list.sort_by_key(|(p, _)| !had.contains(&topo.nodes[*p].name.as_str()));
+                for (pi, why) in list {
+                    g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
+                }
+                continue;
+            }
+            match choose_provider(topo, profile, &roles, ci, r) {
+                Ok((pi, why)) => {
+                    g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
+                }
+                Err(Choice::Conflict(links)) => {
+                    if reported.insert((ci, format!("conflict:{}", r.provider))) {
+                        let l0 = &topo.links[links[0]];
+                        let mut d = Diagnostic::error(
+                            "conflicting-links",
+                            format!(
+                                "`{}` reads one `{}` for `{}`, but its links name {}",
+                                consumer.name,
+                                r.provider,
+                                r.name,
+                                links
+                                    .iter()
+                                    .map(|&l| format!("`{}`", topo.nodes[topo.links[l].to].name))
+                                    .collect::<Vec<_>>()
+                                    .join(" and ")
+                            ),
+                        )
+                        .at(
+                            l0.span.clone(),
+                            format!("names `{}`", topo.nodes[l0.to].name),
+                        );
+                        for &l in &links[1..] {
+                            let link = &topo.links[l];
+                            d = d.also(
+                                link.span.clone(),
+                                format!("also names `{}`", topo.nodes[link.to].name),
+                            );
+                        }
+                        diags.push(d.note(format!(
+                            "{} ({}) holds a single `{}` address; keep one of these links",
+                            r.file, r.element, r.provider
+                        )));
+                    }
+                }
+                Err(Choice::None) => {
+                    if let Some(role) = required(r, consumer) {
+                        if reported.insert((ci, format!("required:{}", r.provider))) {
+                            diags.push(
+                                Diagnostic::error(
+                                    "missing-provider",
+                                    format!(
+                                        "`{}` ({role}) needs a `{}` node for `{}`, and there is none",
+                                        consumer.name, r.provider, r.name
+                                    ),
+                                )
+                                .at(consumer.roles_span.clone(), format!("this node is a `{role}`"))
+                                .note(format!(
+                                    "add a node with role `{}` (or give this node that role too)",
+                                    r.provider
+                                )),
+                            );
+                        }
+                    } else if reported.insert((ci, r.provider.clone())) {
+                        warnings.push(
+                            Warning::new(
+                                "unwired",
+                                format!(
+                                    "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
+                                    consumer.name,
+                                    consumer.roles.join(", "),
+                                    r.provider,
+                                    r.name
+                                ),
+                            )
+                            .node(consumer.name.clone())
+                            .at(consumer.roles_span.clone()),
+                        );
+                    }
+                }
+                Err(Choice::Many(cands)) => {
+                    if let Some(role) = required(r, consumer) {
+                        if reported.insert((ci, format!("required:{}", r.provider))) {
+                            let names: Vec<_> = cands
+                                .iter()
+                                .map(|&c| format!("`{}`", topo.nodes[c].name))
+                                .collect();
+                            let mut d = Diagnostic::error(
+                                "ambiguous-provider",
+                                format!(
+                                    "`{}` ({role}) could use `{}` nodes {} for `{}`",
+                                    consumer.name,
+                                    r.provider,
+                                    names.join(", "),
+                                    r.name
+                                ),
+                            )
+                            .at(
+                                consumer.name_span.clone(),
+                                format!("no `[[link]]` says which `{}` this node uses", r.provider),
+                            );
+                            for &c in &cands {
+                                d = d.also(topo.nodes[c].name_span.clone(), "a candidate");
+                            }
+                            diags.push(d.note(format!(
+                                "add a `[[link]]` with `from = \"{}\"` and `to = \"{}\"`",
+                                consumer.name, topo.nodes[cands[0]].name
+                            )));
+                        }
+                        continue;
+                    }
+                    let had = locked_to(&consumer.name, &r.name);
+                    let kept = cands
+                        .iter()
+                        .copied()
+                        .find(|&c| had.contains(&topo.nodes[c].name.as_str()));
+                    let pi = kept.unwrap_or(cands[0]);
+                    if reported.insert((ci, r.provider.clone())) {
+                        warnings.push(
+                            Warning::new(
+                                "several-providers",
+                                format!(
+                                    "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
+                                    consumer.name, r.provider, topo.nodes[pi].name
+                                ),
+                            )
+                            .node(consumer.name.clone())
+                            .node(topo.nodes[pi].name.clone())
+                            .at(consumer.name_span.clone()),
+                        );
+                    }
+                    g.add_edge(
+                        idx[ci],
+                        idx[pi],
+                        Dependency {
+                            reference: ri,
+                            why: if kept.is_some() {
+                                "several candidates; kept the one in the lock".into()
+                            } else {
+                                "several candidates; same host first, then by name".into()
+                            },
+                        },
+                    );
+                }
+            }
+        }
+    }
+    unserved_warnings(topo, profile, &g, warnings);
+    (g, diags)
+}
+
+/// The first of a reference's `required_for` roles the consumer has: it cannot work without
+/// the provider, so a missing or ambiguous one is an error.
+pub(crate) fn required<'r>(
+    r: &'r ReferenceDef,
+    consumer: &topoplan_model::Node,
+) -> Option<&'r str> {
+    r.required_for
+        .iter()
+        .find(|role| consumer.has_role(role))
+        .map(String::as_str)
+}
+
+/// Providers a lock recorded, by reader, then reference.
+pub(crate) type LockedProviders<'l> = BTreeMap<&'l str, BTreeMap<&'l str, Vec<&'l str>>>;
+
+pub(crate) fn locked_providers<'l>(
+    locked: &'l LockedProviders<'l>,
+    from: &str,
+    reference: &str,
+) -> &'l [&'l str] {
+    locked
+        .get(from)
+        .and_then(|m| m.get(reference))
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Nodes by role and links by source, built once so that wiring is linear in the topology.
+pub(crate) struct RoleIndex<'t> {
+    by_role: BTreeMap<&'t str, Vec<usize>>,
+    links_from: Vec<Vec<usize>>,
+}
+
+impl<'t> RoleIndex<'t> {
+    fn new(topo: &'t Topology) -> Self {
+        let mut by_role: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, n) in topo.nodes.iter().enumerate() {
+            for r in &n.roles {
+                by_role.entry(r.as_str()).or_default().push(i);
+            }
+        }
+        let mut links_from = vec![Vec::new(); topo.nodes.len()];
+        for (li, l) in topo.links.iter().enumerate() {
+            links_from[l.from].push(li);
+        }
+        RoleIndex {
+            by_role,
+            links_from,
+        }
+    }
+
+    fn with_role(&self, role: &str) -> &[usize] {
+        self.by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    /// Indices into `topo.links` of the links from `ci` to a node with `role`.
+    fn links_to_role(&self, topo: &Topology, ci: usize, role: &str) -> Vec<usize> {
+        self.links_from[ci]
+            .iter()
+            .copied()
+            .filter(|&l| topo.nodes[topo.links[l].to].has_role(role))
+            .collect()
+    }
+}
+
+/// The order every provider choice uses, so that a single reference and a list of the same
+/// role in one node agree on who comes first: the node itself, then its own host, then name.
+pub(crate) fn preference(topo: &Topology, ci: usize, pi: usize) -> (bool, bool, &str) {
+    (
+        pi != ci,
+        topo.nodes[pi].host != topo.nodes[ci].host,
+        topo.nodes[pi].name.as_str(),
+    )
+}
+
+pub(crate) fn each_provider(
+    topo: &Topology,
+    roles: &RoleIndex,
+    ci: usize,
+    r: &ReferenceDef,
+) -> Vec<(usize, String)> {
+    let linked = roles.links_to_role(topo, ci, &r.provider);
+    let mut out: Vec<(usize, String)> = if linked.is_empty() {
+        roles
+            .with_role(&r.provider)
+            .iter()
+            .map(|&p| {
+                let why = if p == ci {
+                    "the node has this role itself".to_string()
+                } else {
+                    format!(
+                        "every `{}` node, as no `[[link]]` narrows the list",
+                        r.provider
+                    )
+                };
+                (p, why)
+            })
+            .collect()
+    } else {
+        let mut v: Vec<(usize, String)> = linked
+            .iter()
+            .map(|&l| (topo.links[l].to, "named by a [[link]]".to_string()))
+            .collect();
+        if topo.nodes[ci].has_role(&r.provider) {
+            v.push((ci, "the node has this role itself".into()));
+        }
+        v
+    };
+    out.sort_by(|a, b| preference(topo, ci, a.0).cmp(&preference(topo, ci, b.0)));
+    out.dedup_by_key(|x| x.0);
+    out
+}
+
+pub(crate) enum Choice {
+    None,
+    /// Several candidates, best first.
+    Many(Vec<usize>),
+    /// Several `[[link]]`s (indices into `topo.links`) name different providers.
+    Conflict(Vec<usize>),
+}
+
+pub(crate) fn choose_provider(
+    topo: &Topology,
+    profile: &Profile,
+    roles: &RoleIndex,
+    ci: usize,
+    r: &ReferenceDef,
+) -> Result<(usize, String), Choice> {
+    let consumer = &topo.nodes[ci];
+    if consumer.has_role(&r.provider) {
+        return Ok((ci, "the node has this role itself".into()));
+    }
+    let linked = roles.links_to_role(topo, ci, &r.provider);
+    match linked.len() {
+        0 => {}
+        1 => return Ok((topo.links[linked[0]].to, "named by a [[link]]".into())),
+        _ => {
+            // The same node also lists every provider of this role (a publisher's
+            // environments): its links name that list, and this single value takes the list's
+            // first entry, as the product does (the store reads the first environment).
+            let lists = profile.reference.iter().any(|o| {
+                o.providers == Providers::Each
+                    && o.provider == r.provider
+                    && o.file == r.file
+                    && o.readers.iter().any(|c| consumer.has_role(c))
+            });
+            if !lists {
+                return Err(Choice::Conflict(linked));
+            }
+            let best = linked
+                .iter()
+                .map(|&l| topo.links[l].to)
+                .min_by(|&a, &b| preference(topo, ci, a).cmp(&preference(topo, ci, b)))
+                .expect("two links at least");
+            return Ok((best, "first of the providers its [[link]]s name".into()));
+        }
+    }
+    let mut cands: Vec<usize> = roles.with_role(&r.provider).to_vec();
+    cands.sort_by(|&a, &b| preference(topo, ci, a).cmp(&preference(topo, ci, b)));
+    match cands.len() {
+        0 => Err(Choice::None),
+        1 => Ok((cands[0], format!("the only `{}` node", r.provider))),
+        _ => Err(Choice::Many(cands)),
+    }
+}
+
+/// A provider that no reader of an `each` reference lists is cut off from its readers (a
+/// gateway no publisher lists never receives an app): say so, naming it.
+pub(crate) fn unserved_warnings(
+    topo: &Topology,
+    profile: &Profile,
+    g: &DependencyGraph,
+    warnings: &mut Vec<Warning>,
+) {
+    for (ri, r) in profile.reference.iter().enumerate() {
+        let Some(text) = &r.unserved else { continue };
+        if !r.in_mode(&topo.key_validation) {
+            continue;
+        }
+        let mut served = vec![false; topo.nodes.len()];
+        let mut any_reader = false;
+        for e in g.edge_references().filter(|e| e.weight().reference == ri) {
+            any_reader = true;
+            served[g[e.target()]] = true;
+        }
+        if !any_reader {
+            continue;
+        }
+        for (i, n) in topo.nodes.iter().enumerate() {
+            if n.has_role(&r.provider) && !served[i] {
+                warnings.push(
+                    Warning::new("unserved", format!("`{}` {text}", n.name))
+                        .node(n.name.clone())
+                        .at(n.name_span.clone()),
+                );
+            }
+        }
+    }
+}
