@@ -17,6 +17,7 @@ pub(crate) fn ranks<T, K: Ord + ?Sized>(items: &[T], key: impl Fn(&T) -> &K) -> 
     rank
 }
 
+/// The solved offsets, ports and graph as a [`Plan`]: nodes, links, hosts, warnings, columns.
 pub(crate) fn build_plan(
     topo: &Topology,
     profile: &Profile,
@@ -27,6 +28,42 @@ pub(crate) fn build_plan(
     mut warnings: Vec<Warning>,
 ) -> Plan {
     let mode = topo.key_validation.as_str();
+    let mut nodes = node_plans(topo, profile, offsets, per_node);
+    let links = link_plans(profile, graph, &nodes);
+    let hosts = host_plans(topo, host_info, &nodes, &mut warnings);
+    single_role_warnings(topo, profile, &mut warnings);
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    review_warnings(topo, profile, &nodes, &hosts, &links, &mut warnings);
+    let silenced = settle_warnings(topo, &mut warnings);
+    let manual = manual_steps(profile, &nodes);
+    Plan {
+        schema: 1,
+        deployment: topo.name.clone(),
+        product: topo.product.clone(),
+        home: profile.product.home.clone(),
+        key_validation: topo.key_validation.clone(),
+        mode: profile.mode_values(mode),
+        columns: columns(profile, mode),
+        kinds: profile.kind.clone(),
+        hosts,
+        nodes,
+        links,
+        warnings,
+        silenced,
+        manual,
+        changes: None,
+    }
+}
+
+/// Every node with its offset, the reason for it, and the ports it really listens on, in the
+/// topology's order.
+fn node_plans(
+    topo: &Topology,
+    profile: &Profile,
+    offsets: &[u32],
+    per_node: &PerNode,
+) -> Vec<NodePlan> {
+    let mode = topo.key_validation.as_str();
     let bases = offset_bases(profile, mode);
     let mut at: Vec<std::collections::HashMap<u32, usize>> =
         vec![Default::default(); topo.hosts.len()];
@@ -34,7 +71,7 @@ pub(crate) fn build_plan(
         at[n.host].insert(offsets[i], i);
     }
     // Every repeated string made once and shared (see `Text`): host names and addresses,
-    // port names and protocols, and below, each reference's strings and each provider URL.
+    // port names and protocols, and in the links, each reference's strings and provider URL.
     let host_text: Vec<(Text, Text)> = topo
         .hosts
         .iter()
@@ -84,10 +121,14 @@ pub(crate) fn build_plan(
             ports,
         });
     }
+    nodes
+}
 
-    // Links in (reader name, reference name) order, sorted on ranks rather than strings;
-    // the sort is stable, so entries of one list keep the graph's order.
-    let name_rank = ranks(&nodes, |n| &n.name);
+/// One link per graph edge, in (reader name, reference name) order, sorted on ranks rather
+/// than strings; the sort is stable, so entries of one list keep the graph's order. `nodes`
+/// are in the topology's order (the graph's vertex weights).
+fn link_plans(profile: &Profile, graph: &DependencyGraph, nodes: &[NodePlan]) -> Vec<LinkPlan> {
+    let name_rank = ranks(nodes, |n| &n.name);
     let ref_rank = ranks(&profile.reference, |r| &r.name);
     let mut edges: Vec<_> = graph.edge_references().collect();
     edges.sort_by_key(|e| (name_rank[graph[e.source()]], ref_rank[e.weight().reference]));
@@ -126,68 +167,90 @@ pub(crate) fn build_plan(
             each: r.providers == Providers::Each,
         });
     }
+    links
+}
 
+/// Every host with its nodes by offset and its largest offset, by name; a host whose largest
+/// offset is not proven minimal gets a warning.
+fn host_plans(
+    topo: &Topology,
+    host_info: &[HostInfo],
+    nodes: &[NodePlan],
+    warnings: &mut Vec<Warning>,
+) -> Vec<HostPlan> {
     let mut hosts = Vec::new();
-    for (hi, h) in topo.hosts.iter().enumerate() {
-        let mut members: Vec<&NodePlan> =
-            host_info[hi].members.iter().map(|&i| &nodes[i]).collect();
+    for (h, info) in topo.hosts.iter().zip(host_info) {
+        let mut members: Vec<&NodePlan> = info.members.iter().map(|&i| &nodes[i]).collect();
         members.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
         let mut reserved: Vec<u32> = h.reserved_ports.iter().map(|r| r.0).collect();
         reserved.sort_unstable();
-        if !host_info[hi].minimal {
-            warnings.push(
-                Warning::new(
-                    "span-not-proven",
-                    format!(
-                        "host `{}`: span {} is at most {} above the smallest possible (lower bound {}); the exact search covers up to {} nodes a host",
-                        h.name,
-                        host_info[hi].max_offset,
-                        host_info[hi].max_offset - host_info[hi].lower_bound,
-                        host_info[hi].lower_bound,
-                        crate::offsets::EXACT_UP_TO
-                    ),
-                )
-                .host(h.name.clone())
-                .at(h.span.clone()),
-            );
+        if !info.minimal {
+            warnings.push(not_proven(h, info));
         }
         hosts.push(HostPlan {
             name: h.name.clone(),
             address: h.address.clone(),
             nodes: members.iter().map(|n| n.name.to_string()).collect(),
             reserved_ports: reserved,
-            max_offset: host_info[hi].max_offset,
-            max_offset_minimal: host_info[hi].minimal,
-            max_offset_lower_bound: host_info[hi].lower_bound,
+            max_offset: info.max_offset,
+            max_offset_minimal: info.minimal,
+            max_offset_lower_bound: info.lower_bound,
         });
     }
     hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    hosts
+}
 
-    if topo.nodes.len() > 1 {
-        for role in &profile.role {
-            let Some(why) = &role.single else { continue };
-            let mut with = topo.nodes.iter().filter(|n| n.has_role(&role.name));
-            if let (Some(only), None) = (with.next(), with.next()) {
-                warnings.push(
-                    Warning::new(
-                        format!("single-{}", role.name),
-                        format!("`{}` is the only `{}` node: {why}", only.name, role.name),
-                    )
-                    .node(only.name.clone())
-                    .at(only.name_span.clone()),
-                );
-            }
+fn not_proven(h: &topoplan_model::Host, info: &HostInfo) -> Warning {
+    Warning::new(
+        "span-not-proven",
+        format!(
+            "host `{}`: span {} is at most {} above the smallest possible (lower bound {}); the exact search covers up to {} nodes a host",
+            h.name,
+            info.max_offset,
+            info.max_offset - info.lower_bound,
+            info.lower_bound,
+            crate::offsets::EXACT_UP_TO
+        ),
+    )
+    .host(h.name.clone())
+    .at(h.span.clone())
+}
+
+/// `single-<role>`: in a deployment of several nodes, the only node of a role the profile
+/// says should not be alone.
+fn single_role_warnings(topo: &Topology, profile: &Profile, warnings: &mut Vec<Warning>) {
+    if topo.nodes.len() < 2 {
+        return;
+    }
+    for role in &profile.role {
+        let Some(why) = &role.single else { continue };
+        let mut with = topo.nodes.iter().filter(|n| n.has_role(&role.name));
+        if let (Some(only), None) = (with.next(), with.next()) {
+            warnings.push(
+                Warning::new(
+                    format!("single-{}", role.name),
+                    format!("`{}` is the only `{}` node: {why}", only.name, role.name),
+                )
+                .node(only.name.clone())
+                .at(only.name_span.clone()),
+            );
         }
     }
-    nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    review_warnings(topo, profile, &nodes, &hosts, &links, &mut warnings);
+}
+
+/// Warnings sorted, each once, without the ones `allow` silences; returns how many it silenced.
+fn settle_warnings(topo: &Topology, warnings: &mut Vec<Warning>) -> usize {
     warnings.sort_by(|a, b| (&a.code, &a.message).cmp(&(&b.code, &b.message)));
     warnings.dedup_by(|a, b| a.code == b.code && a.message == b.message);
     let before = warnings.len();
     warnings.retain(|w| !topo.allow.iter().any(|(code, _)| *code == w.code));
-    let silenced = before - warnings.len();
-    let manual = manual_steps(profile, &nodes);
-    let columns = profile
+    before - warnings.len()
+}
+
+/// The port columns of the printed tables, from the profile.
+fn columns(profile: &Profile, mode: &str) -> Vec<Column> {
+    profile
         .port
         .iter()
         .filter(|p| p.listens && p.in_mode(mode))
@@ -198,25 +261,7 @@ pub(crate) fn build_plan(
                 per_node: p.rule == PortRule::PerNode,
             })
         })
-        .collect();
-
-    Plan {
-        schema: 1,
-        deployment: topo.name.clone(),
-        product: topo.product.clone(),
-        home: profile.product.home.clone(),
-        key_validation: topo.key_validation.clone(),
-        mode: profile.mode_values(mode),
-        columns,
-        kinds: profile.kind.clone(),
-        hosts,
-        nodes,
-        links,
-        warnings,
-        silenced,
-        manual,
-        changes: None,
-    }
+        .collect()
 }
 
 /// `scheme://host:port` for a port that speaks HTTP(S), with IPv6 bracketed; `None` otherwise.

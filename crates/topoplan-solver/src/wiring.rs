@@ -8,8 +8,11 @@ use petgraph::visit::EdgeRef;
 use std::collections::{BTreeMap, BTreeSet};
 use topoplan_model::{Diagnostic, Lock, Profile, Providers, ReferenceDef, Topology};
 
-/// [`wire`], preferring among equal candidates the providers the lock recorded, so that a new
-/// node never takes over a value an existing node already points at.
+/// Builds the dependency graph: one edge per (reader node, reference, provider), preferring
+/// among equal candidates the providers the lock recorded, so that a new node never takes over
+/// a value an existing node already points at. Returns the diagnostics for readers a reference
+/// is `required_for` that have no usable provider, and for links that disagree; other
+/// unresolved references become warnings.
 pub fn wire_locked(
     topo: &Topology,
     profile: &Profile,
@@ -26,170 +29,249 @@ pub fn wire_locked(
             .or_default()
             .push(k.to.as_str());
     }
-    let locked_to = |from: &str, reference: &str| locked_providers(&locked, from, reference);
-    let mut g = DependencyGraph::new();
-    let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| g.add_node(i)).collect();
-    let mut diags = Vec::new();
-    let mut reported: BTreeSet<(usize, String)> = BTreeSet::new();
-    let roles = RoleIndex::new(topo);
-    for (ci, consumer) in topo.nodes.iter().enumerate() {
+    let mut graph = DependencyGraph::new();
+    let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| graph.add_node(i)).collect();
+    let mut w = Wiring {
+        topo,
+        profile,
+        locked,
+        roles: RoleIndex::new(topo),
+        graph,
+        idx,
+        diags: Vec::new(),
+        warnings,
+        reported: BTreeSet::new(),
+    };
+    for ci in 0..topo.nodes.len() {
         for (ri, r) in profile.reference.iter().enumerate() {
-            if !r.in_mode(&topo.key_validation) || !r.readers.iter().any(|c| consumer.has_role(c)) {
-                continue;
-            }
-            if r.providers == Providers::Each {
-                let mut list = each_provider(topo, &roles, ci, r);
-                // Entries the lock already had keep their places before new ones, so the
-                // first entry (the product's default) stays.
-                let had = locked_to(&consumer.name, &r.name);
-                list.sort_by_key(|(p, _)| !had.contains(&topo.nodes[*p].name.as_str()));
-                for (pi, why) in list {
-                    g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
-                }
-                continue;
-            }
-            match choose_provider(topo, profile, &roles, ci, r) {
-                Ok((pi, why)) => {
-                    g.add_edge(idx[ci], idx[pi], Dependency { reference: ri, why });
-                }
-                Err(Choice::Conflict(links)) => {
-                    if reported.insert((ci, format!("conflict:{}", r.provider))) {
-                        let l0 = &topo.links[links[0]];
-                        let mut d = Diagnostic::error(
-                            "conflicting-links",
-                            format!(
-                                "`{}` reads one `{}` for `{}`, but its links name {}",
-                                consumer.name,
-                                r.provider,
-                                r.name,
-                                links
-                                    .iter()
-                                    .map(|&l| format!("`{}`", topo.nodes[topo.links[l].to].name))
-                                    .collect::<Vec<_>>()
-                                    .join(" and ")
-                            ),
-                        )
-                        .at(
-                            l0.span.clone(),
-                            format!("names `{}`", topo.nodes[l0.to].name),
-                        );
-                        for &l in &links[1..] {
-                            let link = &topo.links[l];
-                            d = d.also(
-                                link.span.clone(),
-                                format!("also names `{}`", topo.nodes[link.to].name),
-                            );
-                        }
-                        diags.push(d.note(format!(
-                            "{} ({}) holds a single `{}` address; keep one of these links",
-                            r.file, r.element, r.provider
-                        )));
-                    }
-                }
-                Err(Choice::None) => {
-                    if let Some(role) = required(r, consumer) {
-                        if reported.insert((ci, format!("required:{}", r.provider))) {
-                            diags.push(
-                                Diagnostic::error(
-                                    "missing-provider",
-                                    format!(
-                                        "`{}` ({role}) needs a `{}` node for `{}`, and there is none",
-                                        consumer.name, r.provider, r.name
-                                    ),
-                                )
-                                .at(consumer.roles_span.clone(), format!("this node is a `{role}`"))
-                                .note(format!(
-                                    "add a node with role `{}` (or give this node that role too)",
-                                    r.provider
-                                )),
-                            );
-                        }
-                    } else if reported.insert((ci, r.provider.clone())) {
-                        warnings.push(
-                            Warning::new(
-                                "unwired",
-                                format!(
-                                    "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
-                                    consumer.name,
-                                    consumer.roles.join(", "),
-                                    r.provider,
-                                    r.name
-                                ),
-                            )
-                            .node(consumer.name.clone())
-                            .at(consumer.roles_span.clone()),
-                        );
-                    }
-                }
-                Err(Choice::Many(cands)) => {
-                    if let Some(role) = required(r, consumer) {
-                        if reported.insert((ci, format!("required:{}", r.provider))) {
-                            let names: Vec<_> = cands
-                                .iter()
-                                .map(|&c| format!("`{}`", topo.nodes[c].name))
-                                .collect();
-                            let mut d = Diagnostic::error(
-                                "ambiguous-provider",
-                                format!(
-                                    "`{}` ({role}) could use `{}` nodes {} for `{}`",
-                                    consumer.name,
-                                    r.provider,
-                                    names.join(", "),
-                                    r.name
-                                ),
-                            )
-                            .at(
-                                consumer.name_span.clone(),
-                                format!("no `[[link]]` says which `{}` this node uses", r.provider),
-                            );
-                            for &c in &cands {
-                                d = d.also(topo.nodes[c].name_span.clone(), "a candidate");
-                            }
-                            diags.push(d.note(format!(
-                                "add a `[[link]]` with `from = \"{}\"` and `to = \"{}\"`",
-                                consumer.name, topo.nodes[cands[0]].name
-                            )));
-                        }
-                        continue;
-                    }
-                    let had = locked_to(&consumer.name, &r.name);
-                    let kept = cands
-                        .iter()
-                        .copied()
-                        .find(|&c| had.contains(&topo.nodes[c].name.as_str()));
-                    let pi = kept.unwrap_or(cands[0]);
-                    if reported.insert((ci, r.provider.clone())) {
-                        warnings.push(
-                            Warning::new(
-                                "several-providers",
-                                format!(
-                                    "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
-                                    consumer.name, r.provider, topo.nodes[pi].name
-                                ),
-                            )
-                            .node(consumer.name.clone())
-                            .node(topo.nodes[pi].name.clone())
-                            .at(consumer.name_span.clone()),
-                        );
-                    }
-                    g.add_edge(
-                        idx[ci],
-                        idx[pi],
-                        Dependency {
-                            reference: ri,
-                            why: if kept.is_some() {
-                                "several candidates; kept the one in the lock".into()
-                            } else {
-                                "several candidates; same host first, then by name".into()
-                            },
-                        },
-                    );
-                }
+            let consumer = &topo.nodes[ci];
+            if r.in_mode(&topo.key_validation) && r.readers.iter().any(|c| consumer.has_role(c)) {
+                w.reference(ci, ri);
             }
         }
     }
-    unserved_warnings(topo, profile, &g, warnings);
-    (g, diags)
+    let (graph, diags) = (w.graph, w.diags);
+    unserved_warnings(topo, profile, &graph, warnings);
+    (graph, diags)
+}
+
+/// The state of wiring: the graph so far and what has been reported, once per reader and
+/// provider role.
+struct Wiring<'a, 'w> {
+    topo: &'a Topology,
+    profile: &'a Profile,
+    locked: LockedProviders<'a>,
+    roles: RoleIndex<'a>,
+    graph: DependencyGraph,
+    idx: Vec<NodeIndex>,
+    diags: Vec<Diagnostic>,
+    warnings: &'w mut Vec<Warning>,
+    reported: BTreeSet<(usize, String)>,
+}
+
+impl<'a> Wiring<'a, '_> {
+    fn edge(&mut self, ci: usize, pi: usize, reference: usize, why: String) {
+        let (c, p) = (self.idx[ci], self.idx[pi]);
+        self.graph.add_edge(c, p, Dependency { reference, why });
+    }
+
+    /// The providers the lock recorded for this reader and reference.
+    fn had(&self, ci: usize, ri: usize) -> Vec<&'a str> {
+        let r = &self.profile.reference[ri];
+        let from = self.topo.nodes[ci].name.as_str();
+        (self.locked.get(from).and_then(|m| m.get(r.name.as_str())))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Whether this is the first report of its kind for the reader.
+    fn first(&mut self, ci: usize, key: String) -> bool {
+        self.reported.insert((ci, key))
+    }
+
+    /// Wires reference `ri` of reader `ci`: every provider of a list, or the one chosen.
+    fn reference(&mut self, ci: usize, ri: usize) {
+        let (topo, r) = (self.topo, &self.profile.reference[ri]);
+        if r.providers == Providers::Each {
+            let mut list = each_provider(topo, &self.roles, ci, r);
+            // Entries the lock already had keep their places before new ones, so the first
+            // entry (the product's default) stays.
+            let had = self.had(ci, ri);
+            list.sort_by_key(|(p, _)| !had.contains(&topo.nodes[*p].name.as_str()));
+            for (pi, why) in list {
+                self.edge(ci, pi, ri, why);
+            }
+            return;
+        }
+        match choose_provider(topo, self.profile, &self.roles, ci, r) {
+            Ok((pi, why)) => self.edge(ci, pi, ri, why),
+            Err(Choice::Conflict(links)) => {
+                if self.first(ci, format!("conflict:{}", r.provider)) {
+                    self.diags.push(conflicting_links(topo, ci, r, &links));
+                }
+            }
+            Err(Choice::None) => self.no_provider(ci, r),
+            Err(Choice::Many(cands)) => self.several_providers(ci, ri, &cands),
+        }
+    }
+
+    /// No provider: an error for a reader that needs it, else a warning.
+    fn no_provider(&mut self, ci: usize, r: &ReferenceDef) {
+        let consumer = &self.topo.nodes[ci];
+        if let Some(role) = required(r, consumer) {
+            if self.first(ci, format!("required:{}", r.provider)) {
+                self.diags.push(missing_provider(consumer, role, r));
+            }
+        } else if self.first(ci, r.provider.clone()) {
+            self.warnings.push(unwired(consumer, r));
+        }
+    }
+
+    /// Several candidates and no link: an error for a reader that needs one, else the lock's
+    /// choice, or the first (same host first, then by name), with a warning.
+    fn several_providers(&mut self, ci: usize, ri: usize, cands: &[usize]) {
+        let (topo, r) = (self.topo, &self.profile.reference[ri]);
+        let consumer = &topo.nodes[ci];
+        if let Some(role) = required(r, consumer) {
+            if self.first(ci, format!("required:{}", r.provider)) {
+                self.diags
+                    .push(ambiguous_provider(topo, ci, role, r, cands));
+            }
+            return;
+        }
+        let had = self.had(ci, ri);
+        let kept = cands
+            .iter()
+            .copied()
+            .find(|&c| had.contains(&topo.nodes[c].name.as_str()));
+        let pi = kept.unwrap_or(cands[0]);
+        if self.first(ci, r.provider.clone()) {
+            self.warnings.push(chose_one(topo, ci, pi, r));
+        }
+        let why = if kept.is_some() {
+            "several candidates; kept the one in the lock"
+        } else {
+            "several candidates; same host first, then by name"
+        };
+        self.edge(ci, pi, ri, why.into());
+    }
+}
+
+// Messages: one function per problem, named after it.
+
+fn conflicting_links(topo: &Topology, ci: usize, r: &ReferenceDef, links: &[usize]) -> Diagnostic {
+    let l0 = &topo.links[links[0]];
+    let named: Vec<String> = links
+        .iter()
+        .map(|&l| format!("`{}`", topo.nodes[topo.links[l].to].name))
+        .collect();
+    let mut d = Diagnostic::error(
+        "conflicting-links",
+        format!(
+            "`{}` reads one `{}` for `{}`, but its links name {}",
+            topo.nodes[ci].name,
+            r.provider,
+            r.name,
+            named.join(" and ")
+        ),
+    )
+    .at(
+        l0.span.clone(),
+        format!("names `{}`", topo.nodes[l0.to].name),
+    );
+    for &l in &links[1..] {
+        let link = &topo.links[l];
+        d = d.also(
+            link.span.clone(),
+            format!("also names `{}`", topo.nodes[link.to].name),
+        );
+    }
+    d.note(format!(
+        "{} ({}) holds a single `{}` address; keep one of these links",
+        r.file, r.element, r.provider
+    ))
+}
+
+fn missing_provider(consumer: &topoplan_model::Node, role: &str, r: &ReferenceDef) -> Diagnostic {
+    Diagnostic::error(
+        "missing-provider",
+        format!(
+            "`{}` ({role}) needs a `{}` node for `{}`, and there is none",
+            consumer.name, r.provider, r.name
+        ),
+    )
+    .at(
+        consumer.roles_span.clone(),
+        format!("this node is a `{role}`"),
+    )
+    .note(format!(
+        "add a node with role `{}` (or give this node that role too)",
+        r.provider
+    ))
+}
+
+fn unwired(consumer: &topoplan_model::Node, r: &ReferenceDef) -> Warning {
+    Warning::new(
+        "unwired",
+        format!(
+            "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
+            consumer.name,
+            consumer.roles.join(", "),
+            r.provider,
+            r.name
+        ),
+    )
+    .node(consumer.name.clone())
+    .at(consumer.roles_span.clone())
+}
+
+fn ambiguous_provider(
+    topo: &Topology,
+    ci: usize,
+    role: &str,
+    r: &ReferenceDef,
+    cands: &[usize],
+) -> Diagnostic {
+    let consumer = &topo.nodes[ci];
+    let names: Vec<_> = cands
+        .iter()
+        .map(|&c| format!("`{}`", topo.nodes[c].name))
+        .collect();
+    let mut d = Diagnostic::error(
+        "ambiguous-provider",
+        format!(
+            "`{}` ({role}) could use `{}` nodes {} for `{}`",
+            consumer.name,
+            r.provider,
+            names.join(", "),
+            r.name
+        ),
+    )
+    .at(
+        consumer.name_span.clone(),
+        format!("no `[[link]]` says which `{}` this node uses", r.provider),
+    );
+    for &c in cands {
+        d = d.also(topo.nodes[c].name_span.clone(), "a candidate");
+    }
+    d.note(format!(
+        "add a `[[link]]` with `from = \"{}\"` and `to = \"{}\"`",
+        consumer.name, topo.nodes[cands[0]].name
+    ))
+}
+
+fn chose_one(topo: &Topology, ci: usize, pi: usize, r: &ReferenceDef) -> Warning {
+    let consumer = &topo.nodes[ci];
+    Warning::new(
+        "several-providers",
+        format!(
+            "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
+            consumer.name, r.provider, topo.nodes[pi].name
+        ),
+    )
+    .node(consumer.name.clone())
+    .node(topo.nodes[pi].name.clone())
+    .at(consumer.name_span.clone())
 }
 
 /// The first of a reference's `required_for` roles the consumer has: it cannot work without
@@ -206,17 +288,6 @@ pub(crate) fn required<'r>(
 
 /// Providers a lock recorded, by reader, then reference.
 pub(crate) type LockedProviders<'l> = BTreeMap<&'l str, BTreeMap<&'l str, Vec<&'l str>>>;
-
-pub(crate) fn locked_providers<'l>(
-    locked: &'l LockedProviders<'l>,
-    from: &str,
-    reference: &str,
-) -> &'l [&'l str] {
-    locked
-        .get(from)
-        .and_then(|m| m.get(reference))
-        .map_or(&[], Vec::as_slice)
-}
 
 /// Nodes by role and links by source, built once so that wiring is linear in the topology.
 pub(crate) struct RoleIndex<'t> {
