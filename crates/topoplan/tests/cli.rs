@@ -476,3 +476,38 @@ fn allow_silences_a_warning_by_code_and_the_plan_counts_it() {
     assert_eq!(after["silenced"], 1);
     assert!(!stderr.contains("single-key-manager"), "{stderr}");
 }
+
+/// Everything `bundle` writes for every example, byte for byte: a digest per file (the
+/// manifest, which records inodes and times, aside). A refactoring must leave these unchanged;
+/// a change that means to alter an output updates the snapshot in the same commit.
+#[test]
+fn every_bundle_of_every_example_is_byte_identical() {
+    use sha2::{Digest, Sha256};
+    for f in toml_files("topologies") {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let o = common::bundle_to(&common::root().join(&f), &out);
+        assert!(
+            o.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut listing = String::new();
+        for (path, bytes) in tree(&out) {
+            if path.to_string_lossy() == topoplan_render::MANIFEST {
+                continue;
+            }
+            let digest: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            listing.push_str(&format!(
+                "{} {:>7} {}\n",
+                &digest[..16],
+                bytes.len(),
+                path.display()
+            ));
+        }
+        insta::assert_snapshot!(format!("bundle-{}", stem(&f)), listing);
+    }
+}
