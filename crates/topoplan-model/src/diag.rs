@@ -1,7 +1,7 @@
 //! Diagnostics: what is wrong with the user's input, where, and with a stable code.
 //!
 //! Kept free of any renderer so that the model stays terminal-agnostic; the binary turns these
-//! into rustc-style messages. Every code is listed in [`CODES`] so docs and tests can check them.
+//! into rustc-style messages. Every code is a variant of [`Code`], so docs and tests can check them.
 
 use std::ops::Range;
 
@@ -26,7 +26,7 @@ pub struct Label {
 /// A problem in the user's topology, pointing into the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     pub labels: Vec<Label>,
@@ -34,12 +34,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error whose code must be one of [`CODES`].
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        debug_assert!(CODES.iter().any(|(c, _)| *c == code), "unknown code {code}");
+    /// A diagnostic of `code`, with the code's severity.
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
-            severity: Severity::Error,
+            severity: code.severity(),
             message: message.into(),
             labels: Vec::new(),
             notes: Vec::new(),
@@ -80,138 +79,117 @@ impl Diagnostic {
     }
 }
 
-/// Every diagnostic code with a one-line summary. `docs/diagnostics.md` has one heading per code.
-pub const CODES: &[(&str, &str)] = &[
-    ("toml-syntax", "the file is not valid TOML"),
-    ("unknown-key", "a key the topology format does not know"),
-    ("missing-key", "a required key is absent"),
-    (
-        "invalid-value",
-        "a value of the wrong type or out of its allowed set",
-    ),
-    (
-        "unknown-product",
-        "`deployment.product` names no product profile",
-    ),
-    (
-        "invalid-key-validation",
-        "`key_validation` is not one the product supports",
-    ),
-    ("duplicate-host", "two hosts share a name"),
-    ("duplicate-node", "two nodes share a name"),
-    (
-        "unsafe-node-name",
-        "a node name that is not a safe folder name",
-    ),
-    (
-        "reserved-node-name",
-        "a node name that is one of the bundle's own file names",
-    ),
-    (
-        "invalid-name",
-        "a host or deployment name outside the safe name set",
-    ),
-    (
-        "invalid-address",
-        "a host address (or a host name used as one) that is not a host name, IPv4 or IPv6 address",
-    ),
-    (
-        "address-with-port",
-        "a host address that carries a port, which topoplan assigns itself",
-    ),
-    ("unknown-role", "a role the product profile does not define"),
-    ("unknown-host", "a node names a host that is not defined"),
-    ("unknown-node", "a link names a node that is not defined"),
-    (
-        "invalid-link",
-        "a link between nodes whose roles never talk to each other",
-    ),
-    ("duplicate-link", "the same link twice"),
-    ("no-nodes", "the topology has no node"),
-    ("invalid-port", "a reserved port outside 1..=65535"),
-    (
-        "pin-out-of-range",
-        "a pinned offset pushes a listening port outside the allowed range",
-    ),
-    (
-        "pin-on-reserved",
-        "a pinned offset lands a listening port on a reserved port",
-    ),
-    (
-        "pin-collision",
-        "two pinned nodes on one host listen on the same port",
-    ),
-    (
-        "missing-provider",
-        "a node cannot work without a provider the topology lacks (the profile's `required_for`)",
-    ),
-    (
-        "ambiguous-provider",
-        "a node could use several providers it cannot work without, and no link says which",
-    ),
-    (
-        "fixed-port-collision",
-        "two nodes on one host open a port the offset does not move",
-    ),
-    (
-        "unknown-warning",
-        "`[deployment] allow` names a code no warning has",
-    ),
-    (
-        "conflicting-links",
-        "two links give one single-provider reference different providers",
-    ),
-    ("invalid-lock", "a lock file that topoplan cannot read"),
-    (
-        "foreign-lock",
-        "a lock file written for another deployment or product",
-    ),
-    (
-        "unsatisfiable",
-        "no offsets exist that keep every port on a host distinct",
-    ),
-];
+/// Declares [`Code`]: one variant per diagnostic and warning code, with its kebab-case name,
+/// its severity and a one-line description, in one flat table.
+macro_rules! codes {
+    ($($variant:ident = ($name:literal, $severity:ident, $description:literal),)*) => {
+        /// Every diagnostic and warning code. `docs/diagnostics.md` has one heading per code;
+        /// a test keeps the full list (`Code::ALL`) as a snapshot, so none changes unnoticed.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(#[doc = $description] $variant,)*
+        }
 
-/// Every warning code the engine gives, with a one-line summary. Profiles add `single-<role>`
-/// for each role with `single` set. `docs/diagnostics.md` has one heading per code.
-pub const WARNING_CODES: &[(&str, &str)] = &[
-    (
-        "unwired",
-        "a node reads references from a role no node has: they keep their defaults",
-    ),
-    (
-        "several-providers",
-        "several nodes could serve a reference; one was chosen by rule",
-    ),
-    (
-        "unserved",
-        "a provider no reader lists (a profile's `unserved` text)",
-    ),
-    (
-        "span-not-proven",
-        "a host too large to prove its smallest offset span",
-    ),
-    (
-        "cross-host-link",
-        "a link the profile marks `cross_host` crosses hosts: a firewall opening",
-    ),
-    ("privileged-port", "a node listens below 1024"),
-    (
-        "reserved-near",
-        "a node listens within 2 of a reserved port",
-    ),
-    (
-        "single-<role>",
-        "the only node of a role the profile marks `single`",
-    ),
-];
+        impl Code {
+            /// Every code, errors first, in the order of the table.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable kebab-case name users see and `allow` takes.
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// One line: what the code means.
+            pub fn description(self) -> &'static str {
+                match self { $(Code::$variant => $description,)* }
+            }
+
+            /// Whether the code stops the plan (an error) or is carried into it (a warning).
+            pub fn severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$severity,)* }
+            }
+
+            /// The code of this name, if any (`single-<role>` names are [`Code::Single`]).
+            pub fn from_name(name: &str) -> Option<Code> {
+                if name.starts_with("single-") {
+                    return Some(Code::Single);
+                }
+                Code::ALL.iter().copied().find(|c| c.name() == name)
+            }
+        }
+
+        impl std::fmt::Display for Code {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+codes! {
+    TomlSyntax = ("toml-syntax", Error, "the file is not valid TOML"),
+    UnknownKey = ("unknown-key", Error, "a key the topology format does not know"),
+    MissingKey = ("missing-key", Error, "a required key is absent"),
+    InvalidValue = ("invalid-value", Error, "a value of the wrong type or out of its allowed set"),
+    UnknownProduct = ("unknown-product", Error, "`deployment.product` names no product profile"),
+    InvalidKeyValidation = ("invalid-key-validation", Error, "`key_validation` is not one the product supports"),
+    DuplicateHost = ("duplicate-host", Error, "two hosts share a name"),
+    DuplicateNode = ("duplicate-node", Error, "two nodes share a name"),
+    UnsafeNodeName = ("unsafe-node-name", Error, "a node name that is not a safe folder name"),
+    ReservedNodeName = ("reserved-node-name", Error, "a node name that is one of the bundle's own file names"),
+    InvalidName = ("invalid-name", Error, "a host or deployment name outside the safe name set"),
+    InvalidAddress = ("invalid-address", Error, "a host address (or a host name used as one) that is not a host name, IPv4 or IPv6 address"),
+    AddressWithPort = ("address-with-port", Error, "a host address that carries a port, which topoplan assigns itself"),
+    UnknownRole = ("unknown-role", Error, "a role the product profile does not define"),
+    UnknownHost = ("unknown-host", Error, "a node names a host that is not defined"),
+    UnknownNode = ("unknown-node", Error, "a link names a node that is not defined"),
+    InvalidLink = ("invalid-link", Error, "a link between nodes whose roles never talk to each other"),
+    DuplicateLink = ("duplicate-link", Error, "the same link twice"),
+    NoNodes = ("no-nodes", Error, "the topology has no node"),
+    InvalidPort = ("invalid-port", Error, "a reserved port outside 1..=65535"),
+    PinOutOfRange = ("pin-out-of-range", Error, "a pinned offset pushes a listening port outside the allowed range"),
+    PinOnReserved = ("pin-on-reserved", Error, "a pinned offset lands a listening port on a reserved port"),
+    PinCollision = ("pin-collision", Error, "two pinned nodes on one host listen on the same port"),
+    MissingProvider = ("missing-provider", Error, "a node cannot work without a provider the topology lacks (the profile's `required_for`)"),
+    AmbiguousProvider = ("ambiguous-provider", Error, "a node could use several providers it cannot work without, and no link says which"),
+    FixedPortCollision = ("fixed-port-collision", Error, "two nodes on one host open a port the offset does not move"),
+    UnknownWarning = ("unknown-warning", Error, "`[deployment] allow` names a code no warning has"),
+    ConflictingLinks = ("conflicting-links", Error, "two links give one single-provider reference different providers"),
+    InvalidLock = ("invalid-lock", Error, "a lock file that topoplan cannot read"),
+    ForeignLock = ("foreign-lock", Error, "a lock file written for another deployment or product"),
+    Unsatisfiable = ("unsatisfiable", Error, "no offsets exist that keep every port on a host distinct"),
+    Unwired = ("unwired", Warning, "a node reads references from a role no node has: they keep their defaults"),
+    SeveralProviders = ("several-providers", Warning, "several nodes could serve a reference; one was chosen by rule"),
+    Unserved = ("unserved", Warning, "a provider no reader lists (a profile's `unserved` text)"),
+    SpanNotProven = ("span-not-proven", Warning, "a host too large to prove its smallest offset span"),
+    CrossHostLink = ("cross-host-link", Warning, "a link the profile marks `cross_host` crosses hosts: a firewall opening"),
+    PrivilegedPort = ("privileged-port", Warning, "a node listens below 1024"),
+    ReservedNear = ("reserved-near", Warning, "a node listens within 2 of a reserved port"),
+    Single = ("single-<role>", Warning, "the only node of a role the profile marks `single`"),
+}
+
+/// Every error code with its summary, derived from [`Code`] (for docs and tests).
+pub fn error_codes() -> impl Iterator<Item = Code> {
+    Code::ALL
+        .iter()
+        .copied()
+        .filter(|c| c.severity() == Severity::Error)
+}
+
+/// Every warning code the engine gives. Profiles add `single-<role>` for each role with
+/// `single` set ([`Code::Single`]).
+pub fn engine_warning_codes() -> impl Iterator<Item = Code> {
+    Code::ALL
+        .iter()
+        .copied()
+        .filter(|c| c.severity() == Severity::Warning)
+}
 
 /// The warning codes a topology of this profile can get (what `allow` accepts).
 pub fn warning_codes(p: &crate::Profile) -> Vec<String> {
-    let mut v: Vec<String> = WARNING_CODES
-        .iter()
-        .filter(|(c, _)| !c.contains('<'))
-        .map(|(c, _)| c.to_string())
+    let mut v: Vec<String> = engine_warning_codes()
+        .filter(|c| *c != Code::Single)
+        .map(|c| c.name().to_string())
         .collect();
     v.extend(
         p.role
@@ -229,14 +207,33 @@ mod tests {
     #[test]
     fn codes_are_unique_and_kebab_case() {
         let mut seen = std::collections::BTreeSet::new();
-        for (code, summary) in CODES {
-            assert!(seen.insert(*code), "duplicate code {code}");
+        for code in Code::ALL {
+            let name = code.name();
+            assert!(seen.insert(name), "duplicate code {name}");
             assert!(
-                code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
-                "{code} is not kebab-case"
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '<' || c == '>'),
+                "{name} is not kebab-case"
             );
-            assert!(!summary.is_empty());
+            assert!(!code.description().is_empty());
+            assert_eq!(Code::from_name(name), Some(*code));
         }
+    }
+
+    /// The full list, name, severity and description, so that renaming, dropping or adding a
+    /// code is a visible change of this file (as cargo-deny's `codes_unique`).
+    #[test]
+    fn the_list_of_codes() {
+        let list: Vec<String> = Code::ALL
+            .iter()
+            .map(|c| format!("{:?} {} {}", c.severity(), c.name(), c.description()))
+            .collect();
+        let want = include_str!("../tests/codes.txt");
+        assert_eq!(
+            list.join("\n") + "\n",
+            want,
+            "update crates/topoplan-model/tests/codes.txt"
+        );
     }
 }
 
@@ -245,7 +242,7 @@ mod docs_tests {
     #[test]
     fn every_code_has_a_docs_heading() {
         let docs = include_str!("../../../docs/diagnostics.md");
-        for (code, _) in super::CODES.iter().chain(super::WARNING_CODES) {
+        for code in super::Code::ALL.iter().map(|c| c.name()) {
             assert!(
                 docs.contains(&format!("## `{code}`")),
                 "docs/diagnostics.md lacks `{code}`"

@@ -14,7 +14,8 @@ pub mod topology;
 
 pub use address::{parse_address, url_host, AddressError};
 pub use diag::{
-    error_chain, warning_codes, Diagnostic, Label, Severity, Span, CODES, WARNING_CODES,
+    engine_warning_codes, error_chain, error_codes, warning_codes, Code, Diagnostic, Label,
+    Severity, Span,
 };
 pub use lock::{Lock, LockedLink, LockedNode, LOCK_VERSION};
 pub use profile::{

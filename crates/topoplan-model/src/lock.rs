@@ -8,7 +8,7 @@
 //! and read by `plan`, `bundle`, `review` and `check`; hand edits are checked like the
 //! topology.
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -73,7 +73,7 @@ impl Lock {
     pub fn parse(src: &str, deployment: &str, product: &str) -> Result<Lock, Vec<Diagnostic>> {
         let w: LockWire = toml::from_str(src).map_err(|e| {
             vec![
-                Diagnostic::error("invalid-lock", "not a topoplan lock file")
+                Diagnostic::error(Code::InvalidLock, "not a topoplan lock file")
                     .at(
                         e.span().unwrap_or(0..0),
                         e.message().lines().next().unwrap_or("").to_string(),
@@ -85,7 +85,7 @@ impl Lock {
         if *w.version.get_ref() != LOCK_VERSION {
             diags.push(
                 Diagnostic::error(
-                    "invalid-lock",
+                    Code::InvalidLock,
                     format!("lock format version {}", w.version.get_ref()),
                 )
                 .at(
@@ -97,8 +97,7 @@ impl Lock {
         }
         if w.product.get_ref() != product {
             diags.push(
-                Diagnostic::error(
-                    "foreign-lock",
+                Diagnostic::error(Code::ForeignLock,
                     format!("the lock is for product `{}`, the topology for `{product}`", w.product.get_ref()),
                 )
                 .at(w.product.span(), "locked for another product")
@@ -107,8 +106,7 @@ impl Lock {
         }
         if w.deployment.get_ref() != deployment {
             diags.push(
-                Diagnostic::error(
-                    "foreign-lock",
+                Diagnostic::error(Code::ForeignLock,
                     format!(
                         "the lock is for deployment `{}`, the topology is `{deployment}`",
                         w.deployment.get_ref()
@@ -174,8 +172,8 @@ mod tests {
         let text = lock.to_toml();
         assert_eq!(Lock::parse(&text, "d", "appm-1.1.0").unwrap(), lock);
         let d = Lock::parse(&text, "d", "appm-1.2.0").unwrap_err();
-        assert_eq!(d[0].code, "foreign-lock");
+        assert_eq!(d[0].code.name(), "foreign-lock");
         let d = Lock::parse("version = 2\nnodez = 3\n", "d", "p").unwrap_err();
-        assert_eq!(d[0].code, "invalid-lock");
+        assert_eq!(d[0].code.name(), "invalid-lock");
     }
 }

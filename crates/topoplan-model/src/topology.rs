@@ -5,7 +5,7 @@
 //! problems instead of stopping at the first. Spans survive into the domain types so that the
 //! solver can still point into the user's file.
 
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{Code, Diagnostic, Span};
 use crate::profile::Profile;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -285,8 +285,11 @@ fn schema_pass<'a>(
     let mut blank: Vec<Span> = Vec::new();
     let mut stop = false;
     fn unknown(key: &str, span: Span, keys: &[(&str, bool)], table: &str) -> Diagnostic {
-        let mut d = Diagnostic::error("unknown-key", format!("unknown key `{key}` in `{table}`"))
-            .at(span, "not a key of this table");
+        let mut d = Diagnostic::error(
+            Code::UnknownKey,
+            format!("unknown key `{key}` in `{table}`"),
+        )
+        .at(span, "not a key of this table");
         if let Some(h) = did_you_mean(key, keys.iter().map(|k| k.0)) {
             d = d.note(h);
         }
@@ -312,7 +315,7 @@ fn schema_pass<'a>(
         for (name, required) in keys {
             if *required && !t.keys().any(|k| k.get_ref().as_ref() == *name) {
                 diags.push(
-                    Diagnostic::error("missing-key", format!("`{table}` lacks `{name}`"))
+                    Diagnostic::error(Code::MissingKey, format!("`{table}` lacks `{name}`"))
                         .at(span.clone(), format!("add `{name} = ...` to this table")),
                 );
                 complete = false;
@@ -598,7 +601,7 @@ fn parse_pieces(
                     if let Some(first) = &deployment {
                         // What TOML says when one file defines the table twice.
                         diags.push(
-                            Diagnostic::error("toml-syntax", "invalid TOML")
+                            Diagnostic::error(Code::TomlSyntax, "invalid TOML")
                                 .at(dep.span(), "duplicate key `deployment`")
                                 .also(first.span(), "first defined here"),
                         );
@@ -622,7 +625,7 @@ fn parse_pieces(
         _ => {
             if lacks_deployment {
                 diags.push(
-                    Diagnostic::error("missing-key", "the topology has no `[deployment]` table")
+                    Diagnostic::error(Code::MissingKey, "the topology has no `[deployment]` table")
                         .at(0..0, "add `[deployment]` with `name` and `product`"),
                 );
             }
@@ -653,11 +656,11 @@ fn parse_wire(src: &str, parsed: Parsed) -> Result<ChunkWire, Vec<Diagnostic>> {
         let msg = first_line(e.message());
         let span = e.span().unwrap_or(0..0);
         let code = if msg.starts_with("unknown field") {
-            "unknown-key"
+            Code::UnknownKey
         } else if msg.starts_with("missing field") {
-            "missing-key"
+            Code::MissingKey
         } else {
-            "invalid-value"
+            Code::InvalidValue
         };
         if msg.contains("as i128") {
             // An integer beyond 64 bits, which the spanned parser keeps.
@@ -671,7 +674,7 @@ fn parse_wire(src: &str, parsed: Parsed) -> Result<ChunkWire, Vec<Diagnostic>> {
         {
             let table = written.trim_matches(|c| c == '[' || c == ']').trim();
             return vec![Diagnostic::error(
-                "invalid-value",
+                Code::InvalidValue,
                 format!("`[{table}]` is one table, but a topology has a list of `{table}` tables"),
             )
             .at(span, format!("write `[[{table}]]`"))
@@ -696,7 +699,7 @@ fn syntax_diagnostic(src: &str, span: Span, msg: String) -> Diagnostic {
         let content_end = before.trim_end().len();
         if content_end < span.start && before[content_end..].contains('\n') {
             if let Some(open) = unclosed_bracket(&src[..content_end]) {
-                return Diagnostic::error("toml-syntax", "an array is never closed")
+                return Diagnostic::error(Code::TomlSyntax, "an array is never closed")
                     .at(open..open + 1, "this `[` has no matching `]`")
                     .also(span, "the next line starts here")
                     .note("add the missing `]` at the end of the array");
@@ -704,12 +707,12 @@ fn syntax_diagnostic(src: &str, span: Span, msg: String) -> Diagnostic {
         }
     }
     if msg.contains("as i128") || msg.contains("number too large") {
-        return Diagnostic::error("invalid-value", "integer out of range").at(
+        return Diagnostic::error(Code::InvalidValue, "integer out of range").at(
             span,
             "TOML integers are 64-bit; no port or offset is this large",
         );
     }
-    Diagnostic::error("toml-syntax", "invalid TOML").at(span, msg)
+    Diagnostic::error(Code::TomlSyntax, "invalid TOML").at(span, msg)
 }
 
 /// The byte position of the innermost `[` still open at the end of `text` (ignoring brackets
@@ -754,10 +757,10 @@ pub fn did_you_mean<'a>(got: &str, candidates: impl Iterator<Item = &'a str>) ->
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
-fn label_for(code: &str) -> &'static str {
+fn label_for(code: Code) -> &'static str {
     match code {
-        "unknown-key" => "not a key of this table",
-        "missing-key" => "in this table",
+        Code::UnknownKey => "not a key of this table",
+        Code::MissingKey => "in this table",
         _ => "here",
     }
 }
@@ -864,7 +867,7 @@ mod tests {
             .unwrap_or_else(|d| d);
         let d = diags
             .iter()
-            .find(|d| d.code == "unknown-key")
+            .find(|d| d.code.name() == "unknown-key")
             .expect("unknown key");
         assert_eq!(&src[d.labels[0].span.start..][..4], "note");
     }

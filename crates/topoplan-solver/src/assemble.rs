@@ -4,6 +4,7 @@ use crate::plan::*;
 use crate::DependencyGraph;
 use crate::{hosts::*, reasons::*, warnings::*};
 use petgraph::visit::EdgeRef;
+use topoplan_model::Code;
 use topoplan_model::{PortRule, Profile, Providers, Topology};
 
 /// The place of each item in the order of `key`: comparing ranks is comparing keys.
@@ -202,8 +203,7 @@ fn host_plans(
 }
 
 fn not_proven(h: &topoplan_model::Host, info: &HostInfo) -> Warning {
-    Warning::new(
-        "span-not-proven",
+    Warning::new(Code::SpanNotProven,
         format!(
             "host `{}`: span {} is at most {} above the smallest possible (lower bound {}); the exact search covers up to {} nodes a host",
             h.name,
@@ -228,8 +228,8 @@ fn single_role_warnings(topo: &Topology, profile: &Profile, warnings: &mut Vec<W
         let mut with = topo.nodes.iter().filter(|n| n.has_role(&role.name));
         if let (Some(only), None) = (with.next(), with.next()) {
             warnings.push(
-                Warning::new(
-                    format!("single-{}", role.name),
+                Warning::single(
+                    &role.name,
                     format!("`{}` is the only `{}` node: {why}", only.name, role.name),
                 )
                 .node(only.name.clone())

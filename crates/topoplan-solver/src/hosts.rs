@@ -3,6 +3,7 @@
 
 use crate::offsets::HostProblem;
 use std::collections::{BTreeMap, BTreeSet};
+use topoplan_model::Code;
 use topoplan_model::{Diagnostic, Lock, PortDef, PortRule, Profile, Topology};
 
 /// Per-host solution facts kept for the plan.
@@ -57,7 +58,7 @@ pub(crate) fn host_fixed_ports(
         let (first, def) = users[0];
         let host = &topo.hosts[topo.nodes[first].host];
         let mut d = Diagnostic::error(
-            "fixed-port-collision",
+            Code::FixedPortCollision,
             format!(
                 "{} nodes on host `{}` listen on port {port} ({}), which the offset does not move",
                 users.len(),
@@ -166,8 +167,7 @@ pub(crate) fn assign_offsets(
                 });
             }
             None => {
-                let mut d = Diagnostic::error(
-                    "unsatisfiable",
+                let mut d = Diagnostic::error(Code::Unsatisfiable,
                     format!(
                         "no offsets keep the ports of {} nodes on host `{}` distinct within {}..={}",
                         members.len(),
@@ -271,7 +271,7 @@ pub(crate) fn assign_per_node(
                 };
                 let Some(p) = (from..=hi_limit).find(|p| !used.contains(p)) else {
                     return Err(vec![Diagnostic::error(
-                        "unsatisfiable",
+                        Code::Unsatisfiable,
                         format!(
                             "no free `{}` port for `{}` on host `{}`",
                             def.name, topo.nodes[i].name, host.name

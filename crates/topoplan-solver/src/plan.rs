@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 use std::sync::Arc;
+use topoplan_model::Code;
 
 /// A shared, immutable string. A plan repeats a few values (node, host and address names,
 /// link kinds, references, files, provider URLs) across hundreds of thousands of links and
@@ -192,10 +193,22 @@ pub struct Warning {
 }
 
 impl Warning {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A warning of `code` (a warning code of [`Code`], never `single-<role>`: see
+    /// [`Warning::single`]).
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        debug_assert!(code.severity() == topoplan_model::Severity::Warning && code != Code::Single);
+        Self::coded(code.name().to_string(), message.into())
+    }
+
+    /// `single-<role>`: the only node of a role the profile marks `single`.
+    pub fn single(role: &str, message: impl Into<String>) -> Self {
+        Self::coded(format!("single-{role}"), message.into())
+    }
+
+    fn coded(code: String, message: String) -> Self {
         Warning {
-            code: code.into(),
-            message: message.into(),
+            code,
+            message,
             nodes: Vec::new(),
             host: None,
             line: None,

@@ -2,6 +2,7 @@
 
 use crate::plan::*;
 use std::collections::BTreeMap;
+use topoplan_model::Code;
 use topoplan_model::{Profile, Topology};
 
 /// How close (in port numbers) a reserved port may sit to a used one before the review says
@@ -43,8 +44,7 @@ pub(crate) fn review_warnings(
             continue;
         };
         if from.host != to.host {
-            let mut w = Warning::new(
-                "cross-host-link",
+            let mut w = Warning::new(Code::CrossHostLink,
                 format!(
                     "`{}` {text} at `{}` on another host: open TCP {}:{} on `{}` to traffic from `{}` ({})",
                     from.name, to.name, to.address, l.port, to.host, from.host, from.address
@@ -60,8 +60,7 @@ pub(crate) fn review_warnings(
     }
     for n in nodes {
         for p in n.ports.iter().filter(|p| p.effective < 1024) {
-            let mut w = Warning::new(
-                "privileged-port",
+            let mut w = Warning::new(Code::PrivilegedPort,
                 format!(
                     "`{}` listens on {} port {} (below 1024): the JVM needs root or CAP_NET_BIND_SERVICE",
                     n.name, p.name, p.effective
@@ -93,8 +92,7 @@ pub(crate) fn review_warnings(
             }
         }
         for (n, pairs) in near {
-            let mut w = Warning::new(
-                "reserved-near",
+            let mut w = Warning::new(Code::ReservedNear,
                 format!(
                     "`{n}` listens within {RESERVED_NEAR} of reserved port(s) on `{}`: {}; a small offset change would collide with the other software",
                     h.name,

@@ -6,6 +6,7 @@ use crate::{Dependency, DependencyGraph};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use std::collections::{BTreeMap, BTreeSet};
+use topoplan_model::Code;
 use topoplan_model::{Diagnostic, Lock, Profile, Providers, ReferenceDef, Topology};
 
 /// Builds the dependency graph: one edge per (reader node, reference, provider), preferring
@@ -166,7 +167,7 @@ fn conflicting_links(topo: &Topology, ci: usize, r: &ReferenceDef, links: &[usiz
         .map(|&l| format!("`{}`", topo.nodes[topo.links[l].to].name))
         .collect();
     let mut d = Diagnostic::error(
-        "conflicting-links",
+        Code::ConflictingLinks,
         format!(
             "`{}` reads one `{}` for `{}`, but its links name {}",
             topo.nodes[ci].name,
@@ -194,7 +195,7 @@ fn conflicting_links(topo: &Topology, ci: usize, r: &ReferenceDef, links: &[usiz
 
 fn missing_provider(consumer: &topoplan_model::Node, role: &str, r: &ReferenceDef) -> Diagnostic {
     Diagnostic::error(
-        "missing-provider",
+        Code::MissingProvider,
         format!(
             "`{}` ({role}) needs a `{}` node for `{}`, and there is none",
             consumer.name, r.provider, r.name
@@ -212,7 +213,7 @@ fn missing_provider(consumer: &topoplan_model::Node, role: &str, r: &ReferenceDe
 
 fn unwired(consumer: &topoplan_model::Node, r: &ReferenceDef) -> Warning {
     Warning::new(
-        "unwired",
+        Code::Unwired,
         format!(
             "`{}` ({}) has no `{}` node to point at: references such as `{}` keep their default",
             consumer.name,
@@ -238,7 +239,7 @@ fn ambiguous_provider(
         .map(|&c| format!("`{}`", topo.nodes[c].name))
         .collect();
     let mut d = Diagnostic::error(
-        "ambiguous-provider",
+        Code::AmbiguousProvider,
         format!(
             "`{}` ({role}) could use `{}` nodes {} for `{}`",
             consumer.name,
@@ -263,7 +264,7 @@ fn ambiguous_provider(
 fn chose_one(topo: &Topology, ci: usize, pi: usize, r: &ReferenceDef) -> Warning {
     let consumer = &topo.nodes[ci];
     Warning::new(
-        "several-providers",
+        Code::SeveralProviders,
         format!(
             "`{}` could use several `{}` nodes; chose `{}` (add a `[[link]]` to choose another)",
             consumer.name, r.provider, topo.nodes[pi].name
@@ -453,7 +454,7 @@ pub(crate) fn unserved_warnings(
         for (i, n) in topo.nodes.iter().enumerate() {
             if n.has_role(&r.provider) && !served[i] {
                 warnings.push(
-                    Warning::new("unserved", format!("`{}` {text}", n.name))
+                    Warning::new(Code::Unserved, format!("`{}` {text}", n.name))
                         .node(n.name.clone())
                         .at(n.name_span.clone()),
                 );

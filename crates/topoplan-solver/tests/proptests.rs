@@ -339,7 +339,7 @@ proptest! {
             Ok(t) => t,
             // Random pins may collide or land on reserved ports: the model must say so.
             Err(d) => {
-                prop_assert!(d.iter().all(|d| d.code.starts_with("pin-") || d.code == "invalid-link" || d.code == "duplicate-link"), "{d:?}");
+                prop_assert!(d.iter().all(|d| d.code.name().starts_with("pin-") || d.code.name() == "invalid-link" || d.code.name() == "duplicate-link"), "{d:?}");
                 return Ok(());
             }
         };
@@ -361,14 +361,14 @@ proptest! {
             }
             Err(d) => {
                 let conflict = has_conflicting_links(&g, &profiles[g.product]);
-                let explained = d.iter().all(|d| match d.code {
+                let explained = d.iter().all(|d| match d.code.name() {
                     "missing-provider" | "ambiguous-provider" => true,
                     "conflicting-links" => conflict,
                     _ => false,
                 });
                 prop_assert!(explained, "{d:?}\n{}", to_toml(&g));
                 if conflict {
-                    prop_assert!(d.iter().any(|d| d.code == "conflicting-links"), "missed conflict\n{}", to_toml(&g));
+                    prop_assert!(d.iter().any(|d| d.code.name() == "conflicting-links"), "missed conflict\n{}", to_toml(&g));
                 }
             }
         }

@@ -7,7 +7,7 @@ use super::{
     Topology, TopologyWire, RESERVED_NODE_NAMES,
 };
 use crate::address::{parse_address, AddressError};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{Code, Diagnostic, Span};
 use crate::profile::Profile;
 use std::collections::{BTreeMap, HashMap};
 use toml::Spanned;
@@ -387,7 +387,7 @@ fn pin_collision(a: &Node, b: &Node, ports: &[(&str, u32)], host: &Host) -> Opti
     })?;
     Some(
         Diagnostic::error(
-            "pin-collision",
+            Code::PinCollision,
             format!(
                 "`{}` and `{}` on host `{}` would both listen on port {}",
                 a.name,
@@ -408,7 +408,7 @@ fn pin_collision(a: &Node, b: &Node, ports: &[(&str, u32)], host: &Host) -> Opti
 /// generated XML and shell files, and Markdown: the node-name rules keep them inert there.
 fn name_diagnostic(what: &str, name: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        "invalid-name",
+        Code::InvalidName,
         format!("{what} name `{}` is not a safe name", name.escape_debug()),
     )
     .at(span, "it is printed in plans, bundles and generated files")
@@ -420,7 +420,7 @@ const SAFE_NAME_RULE: &str =
 
 fn unknown_product(product: &str, known: &[String], span: Span) -> Diagnostic {
     let known: Vec<_> = known.iter().map(|k| format!("`{k}`")).collect();
-    Diagnostic::error("unknown-product", format!("unknown product `{product}`"))
+    Diagnostic::error(Code::UnknownProduct, format!("unknown product `{product}`"))
         .at(span, "no profile for this product")
         .note(format!("known products: {}", known.join(", ")))
 }
@@ -428,7 +428,7 @@ fn unknown_product(product: &str, known: &[String], span: Span) -> Diagnostic {
 fn unsupported_mode(product: &str, kv: &Spanned<String>, modes: &[String]) -> Diagnostic {
     let ok: Vec<_> = modes.iter().map(|k| format!("`{k}`")).collect();
     Diagnostic::error(
-        "invalid-key-validation",
+        Code::InvalidKeyValidation,
         format!(
             "`{product}` does not support key_validation `{}`",
             kv.get_ref()
@@ -440,8 +440,11 @@ fn unsupported_mode(product: &str, kv: &Spanned<String>, modes: &[String]) -> Di
 
 fn unknown_warning(a: &Spanned<String>, known: &[String]) -> Diagnostic {
     let code = a.get_ref();
-    let mut d = Diagnostic::error("unknown-warning", format!("no warning has code `{code}`"))
-        .at(a.span(), "not a warning code");
+    let mut d = Diagnostic::error(
+        Code::UnknownWarning,
+        format!("no warning has code `{code}`"),
+    )
+    .at(a.span(), "not a warning code");
     if let Some(h) = did_you_mean(code, known.iter().map(String::as_str)) {
         d = d.note(h);
     }
@@ -451,9 +454,9 @@ fn unknown_warning(a: &Spanned<String>, known: &[String]) -> Diagnostic {
 fn duplicate(what: &str, name: &str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
         if what == "host" {
-            "duplicate-host"
+            Code::DuplicateHost
         } else {
-            "duplicate-node"
+            Code::DuplicateNode
         },
         format!("duplicate {what} name `{name}`"),
     )
@@ -463,8 +466,8 @@ fn duplicate(what: &str, name: &str, span: Span, first: Span) -> Diagnostic {
 
 fn address_diagnostic(value: &str, e: &AddressError, span: Span, from_name: bool) -> Diagnostic {
     let code = match e {
-        AddressError::HasPort(_) => "address-with-port",
-        _ => "invalid-address",
+        AddressError::HasPort(_) => Code::AddressWithPort,
+        _ => Code::InvalidAddress,
     };
     let what = if from_name {
         format!(
@@ -484,20 +487,20 @@ fn address_diagnostic(value: &str, e: &AddressError, span: Span, from_name: bool
 
 fn invalid_port(v: i64, span: Span) -> Diagnostic {
     Diagnostic::error(
-        "invalid-port",
+        Code::InvalidPort,
         format!("reserved port {v} is not a TCP port"),
     )
     .at(span, "expected 1..=65535")
 }
 
 fn no_nodes(span: Span) -> Diagnostic {
-    Diagnostic::error("no-nodes", "the topology defines no node")
+    Diagnostic::error(Code::NoNodes, "the topology defines no node")
         .at(span, "add at least one `[[node]]` to this deployment")
 }
 
 fn unsafe_node_name(name: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        "unsafe-node-name",
+        Code::UnsafeNodeName,
         format!("node name `{name}` is not a safe folder name"),
     )
     .at(span, "becomes the bundle folder `out/<name>/`")
@@ -506,7 +509,7 @@ fn unsafe_node_name(name: &str, span: Span) -> Diagnostic {
 
 fn reserved_node_name(name: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        "reserved-node-name",
+        Code::ReservedNodeName,
         format!("node name `{name}` is a file name the bundle uses itself"),
     )
     .at(
@@ -522,7 +525,7 @@ fn reserved_node_name(name: &str, span: Span) -> Diagnostic {
 fn unknown_host(nw: &NodeWire, hosts: &HostIndex) -> Diagnostic {
     let known: Vec<_> = hosts.keys().map(|k| format!("`{k}`")).collect();
     let mut d = Diagnostic::error(
-        "unknown-host",
+        Code::UnknownHost,
         format!(
             "node `{}` names unknown host `{}`",
             nw.name.get_ref(),
@@ -542,7 +545,7 @@ fn unknown_host(nw: &NodeWire, hosts: &HostIndex) -> Diagnostic {
 
 fn no_role(nw: &NodeWire) -> Diagnostic {
     Diagnostic::error(
-        "unknown-role",
+        Code::UnknownRole,
         format!("node `{}` has no role", nw.name.get_ref()),
     )
     .at(nw.roles.span(), "list at least one role")
@@ -550,7 +553,7 @@ fn no_role(nw: &NodeWire) -> Diagnostic {
 
 fn unknown_role(p: &Profile, product: &str, r: &Spanned<String>) -> Diagnostic {
     let role = r.get_ref();
-    let mut d = Diagnostic::error("unknown-role", format!("unknown role `{role}`"))
+    let mut d = Diagnostic::error(Code::UnknownRole, format!("unknown role `{role}`"))
         .at(r.span(), format!("not a role of `{product}`"));
     if let Some(hint) = did_you_mean(role, p.role.iter().map(|r| r.name.as_str()).chain(["all"])) {
         d = d.note(hint);
@@ -560,7 +563,7 @@ fn unknown_role(p: &Profile, product: &str, r: &Spanned<String>) -> Diagnostic {
 
 fn offset_out_of_range(v: i64, span: Span) -> Diagnostic {
     Diagnostic::error(
-        "pin-out-of-range",
+        Code::PinOutOfRange,
         format!("offset {v} is not a valid port offset"),
     )
     .at(span, "expected 0..=65535")
@@ -568,7 +571,7 @@ fn offset_out_of_range(v: i64, span: Span) -> Diagnostic {
 
 fn unknown_node(s: &Spanned<String>, names: &BTreeMap<String, Span>) -> Diagnostic {
     let mut d = Diagnostic::error(
-        "unknown-node",
+        Code::UnknownNode,
         format!("link names unknown node `{}`", s.get_ref()),
     )
     .at(s.span(), "no `[[node]]` has this name");
@@ -580,7 +583,7 @@ fn unknown_node(s: &Spanned<String>, names: &BTreeMap<String, Span>) -> Diagnost
 
 fn invalid_link(p: &Profile, f: &Node, t: &Node, span: Span) -> Diagnostic {
     Diagnostic::error(
-        "invalid-link",
+        Code::InvalidLink,
         format!(
             "`{}` ({}) uses nothing from `{}` ({})",
             f.name,
@@ -609,7 +612,7 @@ fn link_help(p: &Profile) -> String {
 
 fn duplicate_link(lw: &LinkWire, span: Span, prev: Span) -> Diagnostic {
     Diagnostic::error(
-        "duplicate-link",
+        Code::DuplicateLink,
         format!(
             "link `{}` -> `{}` is given twice",
             lw.from.get_ref(),
@@ -631,7 +634,7 @@ fn pin_out_of_range(
 ) -> Diagnostic {
     let eff = base + off;
     Diagnostic::error(
-        "pin-out-of-range",
+        Code::PinOutOfRange,
         format!("offset {off} of `{}` puts its {port} port at {eff}", n.name),
     )
     .at(
@@ -652,7 +655,7 @@ fn pin_on_reserved(
 ) -> Diagnostic {
     let eff = base + off;
     Diagnostic::error(
-        "pin-on-reserved",
+        Code::PinOnReserved,
         format!(
             "offset {off} of `{}` puts its {port} port on reserved port {eff}",
             n.name
