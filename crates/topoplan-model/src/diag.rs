@@ -27,6 +27,9 @@ pub struct Label {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub code: Code,
+    /// The code as users see it, where it is more than [`Code::name`]: `single-<role>` names
+    /// the role ([`Diagnostic::named`]).
+    pub name: Option<String>,
     pub severity: Severity,
     pub message: String,
     pub labels: Vec<Label>,
@@ -38,11 +41,23 @@ impl Diagnostic {
     pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
+            name: None,
             severity: code.severity(),
             message: message.into(),
             labels: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    /// The name users see for this diagnostic's code (`single-gateway` for [`Code::Single`]).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The code's name as users see it.
+    pub fn code_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.code.name())
     }
 
     /// Primary label: the caret.

@@ -205,6 +205,23 @@ impl Warning {
         Self::coded(format!("single-{role}"), message.into())
     }
 
+    /// The warning as a [`topoplan_model::Diagnostic`], for the one renderer: the caret at
+    /// its place in the topology, when it has one.
+    pub fn diagnostic(&self) -> topoplan_model::Diagnostic {
+        let code = Code::from_name(&self.code).unwrap_or(Code::Single);
+        let d =
+            topoplan_model::Diagnostic::error(code, self.message.clone()).named(self.code.clone());
+        match &self.span {
+            Some(span) => d.at(span.clone(), ""),
+            None => d,
+        }
+    }
+
+    /// A warning as a bundle recorded it, by its code's name.
+    pub fn recorded(code: &str, message: &str) -> Self {
+        Self::coded(code.to_string(), message.to_string())
+    }
+
     fn coded(code: String, message: String) -> Self {
         Warning {
             code,

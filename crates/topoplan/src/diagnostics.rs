@@ -35,6 +35,21 @@ impl<'a> LineIndex<'a> {
         LineIndex { src, starts }
     }
 
+    /// The byte at 1-based `line` and `column` (in characters): the inverse of
+    /// [`LineIndex::line_col`], clamped to the source.
+    pub fn offset(&self, line: usize, column: usize) -> usize {
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return self.src.len();
+        };
+        let rest = &self.src[start..];
+        let end = rest.find('\n').unwrap_or(rest.len());
+        start
+            + rest[..end]
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(end, |(i, _)| i)
+    }
+
     /// 1-based line and column (in characters) of byte `at`.
     pub fn line_col(&self, at: usize) -> (usize, usize) {
         let at = at.min(self.src.len());
@@ -81,7 +96,7 @@ pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
             Severity::Error => CsSeverity::Error,
             Severity::Warning => CsSeverity::Warning,
         })
-        .with_code(d.code)
+        .with_code(d.code_name())
         .with_message(visible(&d.message))
         .with_labels(
             d.labels
@@ -106,7 +121,7 @@ pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
             Ok(s) => out.push_str(&s),
             Err(e) => out.push_str(&format!(
                 "error[{}]: {} (could not show the source: {e})\n",
-                d.code,
+                d.code_name(),
                 visible(&d.message)
             )),
         }

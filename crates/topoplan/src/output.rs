@@ -1,11 +1,10 @@
 //! What every command prints besides its own result: standard output written whole, a file
 //! written atomically, the plan's warnings on standard error, and a progress line.
 
-use crate::diagnostics::visible;
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
-use topoplan_solver::Plan;
+use topoplan_solver::{Plan, Warning};
 
 /// Writes `s` to standard output and flushes it.
 pub fn out(s: &str) -> Result<()> {
@@ -42,38 +41,48 @@ pub fn node_names(plan: &Plan) -> String {
     }
 }
 
-/// `warning[code]: file:line:col: message`, as cargo prints a located warning.
-pub fn print_warnings(topology: &Path, plan: &Plan) {
-    for w in &plan.warnings {
-        print_warning(topology, &w.code, w.line.zip(w.column), &w.message);
-    }
-}
-
-fn print_warning(topology: &Path, code: &str, at: Option<(usize, usize)>, message: &str) {
-    let at = match at {
-        Some((l, c)) => format!("{}:{l}:{c}", topology.display()),
-        None => topology.display().to_string(),
-    };
-    eprintln!(
-        "warning[{}]: {}: {}",
-        visible(code),
-        visible(&at),
-        visible(message)
-    );
-}
-
-/// A plan warning as a bundle recorded it (its JSON, `docs/plan-json.md`).
-pub fn print_recorded_warning(topology: &Path, note: &str) {
-    let Ok(w) = serde_json::from_str::<serde_json::Value>(note) else {
+/// The plan's warnings, rendered as the topology's errors are: code, message, and the
+/// source line with a caret where one place is to blame.
+pub fn print_warnings(topology: &Path, source: &str, warnings: &[Warning]) {
+    if warnings.is_empty() {
         return;
-    };
-    let num = |k: &str| w[k].as_u64().and_then(|n| usize::try_from(n).ok());
-    print_warning(
-        topology,
-        w["code"].as_str().unwrap_or("warning"),
-        num("line").zip(num("column")),
-        w["message"].as_str().unwrap_or_default(),
-    );
+    }
+    let diags: Vec<_> = warnings.iter().map(Warning::diagnostic).collect();
+    let name = topology.display().to_string();
+    eprint!("{}", crate::diagnostics::render(&name, source, &diags));
+}
+
+/// The plan warnings a bundle recorded (their JSON, `docs/plan-json.md`), printed as
+/// [`print_warnings`] does; the place comes back from the recorded line and column.
+pub fn print_recorded_warnings(topology: &Path, source: &str, notes: &[String]) {
+    let lines = crate::diagnostics::LineIndex::new(source);
+    let warnings: Vec<Warning> = notes
+        .iter()
+        .filter_map(|note| {
+            let w: serde_json::Value = serde_json::from_str(note).ok()?;
+            let num = |k: &str| w[k].as_u64().and_then(|n| usize::try_from(n).ok());
+            let mut warning = Warning::recorded(
+                w["code"].as_str().unwrap_or("warning"),
+                w["message"].as_str().unwrap_or_default(),
+            );
+            let span = w["span"].as_array().and_then(|s| {
+                let at = |i: usize| s.get(i)?.as_u64().and_then(|n| usize::try_from(n).ok());
+                Some(at(0)?..at(1)?)
+            });
+            if let Some(span) = span.filter(|s| s.start <= s.end && s.end <= source.len()) {
+                warning = warning.at(span);
+            } else if let Some((l, c)) = num("line").zip(num("column")) {
+                let at = lines.offset(l, c);
+                let end = source[at..]
+                    .chars()
+                    .next()
+                    .map_or(at, |ch| at + ch.len_utf8());
+                warning = warning.at(at..end);
+            }
+            Some(warning)
+        })
+        .collect();
+    print_warnings(topology, source, &warnings);
 }
 
 /// A spinner with the current step, on standard error, shown only when that is a terminal and

@@ -76,9 +76,29 @@ pub fn write_lock_file(topology: &Path, plan: &Plan) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A plan with the topology it came from, for messages that show the source.
+pub struct Planned {
+    pub plan: Plan,
+    pub path: PathBuf,
+    pub source: String,
+}
+
+impl Planned {
+    /// The plan's warnings on standard error, each with its place in the topology.
+    pub fn print_warnings(&self) {
+        crate::output::print_warnings(&self.path, &self.source, &self.plan.warnings);
+    }
+}
+
 /// Reads, validates and solves a topology; problems are printed and become [`Reported`].
-pub fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Plan> {
-    plan_texts(path, &read_sources(path)?, templates)
+pub fn plan_file(path: &Path, templates: &TemplateSet) -> Result<Planned> {
+    let sources = read_sources(path)?;
+    let plan = plan_texts(path, &sources, templates)?;
+    Ok(Planned {
+        plan,
+        path: path.to_path_buf(),
+        source: sources.topology,
+    })
 }
 
 /// Reads the topology (a non-UTF-8 file is a located error) and its lock, if any.

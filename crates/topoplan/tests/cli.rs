@@ -467,7 +467,10 @@ fn allow_silences_a_warning_by_code_and_the_plan_counts_it() {
     };
     assert_eq!(codes(&before), ["cross-host-link", "single-key-manager"]);
     // Located on standard error, and naming its nodes in JSON.
-    let shown = format!("warning[single-key-manager]: {}:", t.display());
+    assert!(stderr.contains("warning[single-key-manager]: "), "{stderr}");
+    let line = before["warnings"][1]["line"].as_u64().unwrap();
+    let col = before["warnings"][1]["column"].as_u64().unwrap();
+    let shown = format!("┌─ {}:{line}:{col}", t.display());
     assert!(stderr.contains(&shown), "{stderr}");
     assert_eq!(before["warnings"][1]["nodes"], serde_json::json!(["km"]));
     assert!(before["warnings"][1]["line"].as_u64().is_some());

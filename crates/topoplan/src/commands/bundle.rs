@@ -1,7 +1,7 @@
 //! `topoplan bundle`: one folder per node (overlays, start script, README), plus plan.json and
 //! the reviews. Re-bundling unchanged inputs into an untouched folder writes nothing.
 
-use crate::output::{node_names, out, print_recorded_warning, print_warnings, Progress};
+use crate::output::{node_names, out, print_recorded_warnings, print_warnings, Progress};
 use crate::session::{self, Sources};
 use crate::status::ExitStatus;
 use anyhow::Result;
@@ -25,9 +25,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     if let Some(digest) = &digest {
         if let Some(rec) = topoplan_render::untouched(dir).filter(|r| r.digest == *digest) {
             progress.done();
-            for note in &rec.notes {
-                print_recorded_warning(topology, note);
-            }
+            print_recorded_warnings(topology, &sources.topology, &rec.notes);
             out(&format!(
                 "`{}` already holds the bundle of this topology, untouched: nothing written\n",
                 dir.display()
@@ -38,18 +36,14 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let plan = session::plan_texts(topology, &sources, templates)?;
     let inputs = digest.map(|digest| topoplan_render::Inputs {
         digest,
-        notes: plan
-            .warnings
-            .iter()
-            .filter_map(|w| serde_json::to_string(w).ok())
-            .collect(),
+        notes: plan.warnings.iter().filter_map(note).collect(),
     });
     progress.step(format!("rendering {} node bundle(s)", plan.nodes.len()));
     let bundle = build(&plan, templates)?;
     progress.step(format!("writing {} file(s)", bundle.files.len()));
     let report = topoplan_render::write_bundle(dir, &bundle, inputs.as_ref())?;
     progress.done();
-    print_warnings(topology, &plan);
+    print_warnings(topology, &sources.topology, &plan.warnings);
     out(&summary(dir, &plan, &report))?;
     Ok(ExitStatus::Success)
 }
@@ -62,6 +56,16 @@ fn inputs_digest(sources: &Sources, templates: &TemplateSet) -> Option<String> {
     let program = program_id()?;
     let texts = sources.texts()?;
     Some(topoplan_render::inputs_digest(&texts, templates, &program))
+}
+
+/// A warning as the bundle records it: its JSON (`docs/plan-json.md`) and its byte range in
+/// the topology, so that it prints again exactly as now.
+fn note(w: &topoplan_solver::Warning) -> Option<String> {
+    let mut v = serde_json::to_value(w).ok()?;
+    if let (Some(span), Some(obj)) = (&w.span, v.as_object_mut()) {
+        obj.insert("span".into(), serde_json::json!([span.start, span.end]));
+    }
+    serde_json::to_string(&v).ok()
 }
 
 /// What `bundle` did, for standard output.

@@ -152,9 +152,10 @@ enum Format {
 }
 
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
-    let plan = session::plan_file(&args.topology, templates)?;
+    let planned = session::plan_file(&args.topology, templates)?;
+    let plan = &planned.plan;
     let homes = homes(&args.homes, args.homes_file.as_deref())?;
-    report(templates, &plan, &homes, args.format == Format::Json)
+    report(templates, plan, &homes, args.format == Format::Json)
 }
 
 /// Prints the drift of every node given a home; [`ExitStatus::Problems`] when anything drifted.

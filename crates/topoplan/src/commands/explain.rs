@@ -15,14 +15,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
-    let plan = session::plan_file(&args.topology, templates)?;
-    match topoplan_report::explain(&plan, &args.node) {
+    let planned = session::plan_file(&args.topology, templates)?;
+    let plan = &planned.plan;
+    match topoplan_report::explain(plan, &args.node) {
         Some(text) => out(&text)?,
         None => anyhow::bail!(
             "no node `{}` in `{}`; its nodes are: {}",
             args.node,
             args.topology.display(),
-            node_names(&plan)
+            node_names(plan)
         ),
     }
     Ok(ExitStatus::Success)

@@ -12,7 +12,7 @@
 //! YAML is written in its JSON-compatible flow style for values (every string JSON-quoted), so
 //! no name or URL can change the document's structure.
 
-use crate::output::{out, print_warnings};
+use crate::output::out;
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::Result;
@@ -175,17 +175,18 @@ enum Tool {
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let Tool::Ansible = args.tool;
     let (topology, dir) = (&args.topology, &args.out);
-    let plan = session::plan_file(topology, templates)?;
-    let bundle = super::bundle::build(&plan, templates)?;
+    let planned = session::plan_file(topology, templates)?;
+    let plan = &planned.plan;
+    let bundle = super::bundle::build(plan, templates)?;
     let profile = session::profile(templates, &plan.product)?;
     write(
         dir,
-        &plan,
+        plan,
         &profile,
         &topology.display().to_string(),
         &bundle,
     )?;
-    print_warnings(topology, &plan);
+    planned.print_warnings();
     out(&format!(
         "wrote `{}`: inventory.yml ({} host(s)), site.yml, bundles/ ({} node(s))\nrun: ansible-playbook -i {}/inventory.yml {}/site.yml\n",
         dir.display(),

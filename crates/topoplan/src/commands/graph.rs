@@ -1,6 +1,6 @@
 //! `topoplan graph`: the deployment as DOT, Mermaid or SVG.
 
-use crate::output::{print_warnings, to_file_or_stdout};
+use crate::output::to_file_or_stdout;
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::Result;
@@ -31,12 +31,13 @@ enum Format {
 }
 
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
-    let plan = session::plan_file(&args.topology, templates)?;
-    print_warnings(&args.topology, &plan);
+    let planned = session::plan_file(&args.topology, templates)?;
+    let plan = &planned.plan;
+    planned.print_warnings();
     let text = match args.format {
-        Format::Dot => Diagram::from_plan(&plan).dot(),
-        Format::Mermaid => Diagram::from_plan(&plan).mermaid(),
-        Format::Svg => svg(&plan)?,
+        Format::Dot => Diagram::from_plan(plan).dot(),
+        Format::Mermaid => Diagram::from_plan(plan).mermaid(),
+        Format::Svg => svg(plan)?,
     };
     to_file_or_stdout(args.out.as_deref(), &text)?;
     Ok(ExitStatus::Success)

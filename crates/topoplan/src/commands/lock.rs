@@ -1,6 +1,6 @@
 //! `topoplan lock`: plan and write `<topology>.lock`.
 
-use crate::output::{out, print_warnings};
+use crate::output::out;
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::Result;
@@ -13,9 +13,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
-    let plan = session::plan_file(&args.topology, templates)?;
-    let path = session::write_lock_file(&args.topology, &plan)?;
-    print_warnings(&args.topology, &plan);
+    let planned = session::plan_file(&args.topology, templates)?;
+    let plan = &planned.plan;
+    let path = session::write_lock_file(&args.topology, plan)?;
+    planned.print_warnings();
     out(&format!(
         "locked {} node(s) and {} link(s) in `{}`\n",
         plan.nodes.len(),

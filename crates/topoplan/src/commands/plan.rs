@@ -1,6 +1,6 @@
 //! `topoplan plan`: solve a topology and print the plan, with the changes against its lock.
 
-use crate::output::{out, print_warnings};
+use crate::output::out;
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::Result;
@@ -33,28 +33,29 @@ enum Format {
 }
 
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
-    let plan = session::plan_file(&args.topology, templates)?;
+    let planned = session::plan_file(&args.topology, templates)?;
+    let plan = &planned.plan;
     if args.write_lock {
-        session::write_lock_file(&args.topology, &plan)?;
+        session::write_lock_file(&args.topology, plan)?;
     }
     match args.format {
-        Format::Text => out(&topoplan_report::text(&plan))?,
+        Format::Text => out(&topoplan_report::text(plan))?,
         Format::Markdown => {
-            print_warnings(&args.topology, &plan);
-            out(&topoplan_report::markdown(&plan))?
+            planned.print_warnings();
+            out(&topoplan_report::markdown(plan))?
         }
         Format::Json => {
-            print_warnings(&args.topology, &plan);
+            planned.print_warnings();
             // Streamed: a plan of 100,000 nodes is hundreds of megabytes of JSON.
             let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-            topoplan_report::write_json(&plan, &mut w)?;
+            topoplan_report::write_json(plan, &mut w)?;
             w.flush()?;
         }
     }
     let changed = plan.changes.as_ref().is_none_or(|c| !c.is_empty());
     // The process ends here: freeing a plan of millions of values one by one would only
     // delay the exit (a tenth of the run for 100,000 nodes).
-    std::mem::forget(plan);
+    std::mem::forget(planned);
     Ok(if args.detailed_exitcode && changed && !args.write_lock {
         ExitStatus::Changed
     } else {

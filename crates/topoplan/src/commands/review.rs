@@ -1,6 +1,6 @@
 //! `topoplan review`: the architecture review, one self-contained HTML or Markdown file.
 
-use crate::output::{print_warnings, to_file_or_stdout};
+use crate::output::to_file_or_stdout;
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::{Context, Result};
@@ -29,11 +29,12 @@ enum Format {
 
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let format = format_of(args.format, args.out.as_deref())?;
-    let plan = session::plan_file(&args.topology, templates)?;
-    print_warnings(&args.topology, &plan);
+    let planned = session::plan_file(&args.topology, templates)?;
+    let plan = &planned.plan;
+    planned.print_warnings();
     let text = match format {
-        Format::Html => html(&plan, templates)?,
-        Format::Markdown => topoplan_report::markdown(&plan),
+        Format::Html => html(plan, templates)?,
+        Format::Markdown => topoplan_report::markdown(plan),
     };
     to_file_or_stdout(args.out.as_deref(), &text)?;
     Ok(ExitStatus::Success)
