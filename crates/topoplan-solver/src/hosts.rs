@@ -177,8 +177,16 @@ pub(crate) fn assign_offsets(
                     ),
                 )
                 .at(host.span.clone(), "this host");
-                for &i in members {
+                // The first few nodes are shown; a list of hundreds would bury the message.
+                const SHOWN: usize = 3;
+                for &i in members.iter().take(SHOWN) {
                     d = d.also(topo.nodes[i].name_span.clone(), "placed on it");
+                }
+                if members.len() > SHOWN {
+                    d = d.note(format!(
+                        "and {} more node(s) placed on this host",
+                        members.len() - SHOWN
+                    ));
                 }
                 diags.push(d.note(format!(
                     "every node listens on {} + its offset; move nodes to another host, drop pins, or free reserved ports",
