@@ -105,6 +105,10 @@ pub struct Launcher {
     pub script: String,
     /// The option, without `=` and value, e.g. `-DportOffset`.
     pub offset_option: String,
+    /// An environment variable the start script adds to the command line (`JAVA_OPTS` for a
+    /// Java product), where `check` looks for the option too.
+    #[serde(default)]
+    pub options_env: Option<String>,
 }
 
 /// One role.

@@ -77,7 +77,7 @@ impl Shift for DeploymentWire {
         DeploymentWire {
             name: self.name.shift(by),
             product: self.product.shift(by),
-            key_validation: self.key_validation.shift(by),
+            mode: self.mode.shift(by),
             allow: self.allow.shift(by),
         }
     }
@@ -127,7 +127,9 @@ impl Shift for Diagnostic {
 struct DeploymentWire {
     name: Spanned<String>,
     product: Spanned<String>,
-    key_validation: Option<Spanned<String>>,
+    /// The profile mode.
+    #[serde(rename = "key_validation")]
+    mode: Option<Spanned<String>>,
     #[serde(default)]
     allow: Vec<Spanned<String>>,
 }
@@ -163,7 +165,7 @@ pub struct Topology {
     pub name: String,
     pub product: String,
     /// The profile mode in force (`[deployment] key_validation`, default the profile's first).
-    pub key_validation: String,
+    pub mode: String,
     /// Warning codes the topology silences (`[deployment] allow`), with where each is written.
     pub allow: Vec<(String, Span)>,
     pub hosts: Vec<Host>,

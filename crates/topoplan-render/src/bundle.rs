@@ -119,7 +119,8 @@ struct NodeSlice<'a> {
     product: &'a str,
     /// `apply` checks the home against this before changing anything.
     home: &'a topoplan_model::HomeIdentity,
-    key_validation: &'a str,
+    #[serde(rename = "key_validation")]
+    mode: &'a str,
     node: &'a NodePlan,
     uses: Vec<&'a topoplan_solver::LinkPlan>,
     used_by: Vec<&'a topoplan_solver::LinkPlan>,
@@ -134,7 +135,7 @@ fn node_slice<'a>(
         deployment: &plan.deployment,
         product: &plan.product,
         home: &plan.home,
-        key_validation: &plan.key_validation,
+        mode: &plan.mode,
         node,
         uses: plan.uses(&node.name).collect(),
         used_by,

@@ -271,7 +271,9 @@ pub struct NodeView<'a> {
 pub struct DeploymentView<'a> {
     pub name: &'a str,
     pub product: &'a str,
-    pub key_validation: &'a str,
+    /// The profile mode in force, `deployment.key_validation` in templates.
+    #[serde(rename = "key_validation")]
+    pub mode: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -345,7 +347,7 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
         deployment: DeploymentView {
             name: &plan.deployment,
             product: &plan.product,
-            key_validation: &plan.key_validation,
+            mode: &plan.mode,
         },
         node: NodeInfo {
             name: &node.name,
@@ -357,7 +359,7 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
         },
         ports: port_map(node),
         links,
-        mode: &plan.mode,
+        mode: &plan.mode_values,
     }
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn build_plan(
     per_node: &PerNode,
     mut warnings: Vec<Warning>,
 ) -> Plan {
-    let mode = topo.key_validation.as_str();
+    let mode = topo.mode.as_str();
     let mut nodes = node_plans(topo, profile, offsets, per_node);
     let links = link_plans(profile, graph, &nodes);
     let hosts = host_plans(topo, host_info, &nodes, &mut warnings);
@@ -42,8 +42,8 @@ pub(crate) fn build_plan(
         deployment: topo.name.clone(),
         product: topo.product.clone(),
         home: profile.product.home.clone(),
-        key_validation: topo.key_validation.clone(),
-        mode: profile.mode_values(mode),
+        mode: topo.mode.clone(),
+        mode_values: profile.mode_values(mode),
         columns: columns(profile, mode),
         kinds: profile.kind.clone(),
         hosts,
@@ -64,7 +64,7 @@ fn node_plans(
     offsets: &[u32],
     per_node: &PerNode,
 ) -> Vec<NodePlan> {
-    let mode = topo.key_validation.as_str();
+    let mode = topo.mode.as_str();
     let bases = offset_bases(profile, mode);
     let mut at: Vec<std::collections::HashMap<u32, usize>> =
         vec![Default::default(); topo.hosts.len()];

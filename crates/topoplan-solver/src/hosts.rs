@@ -47,7 +47,7 @@ pub(crate) fn host_fixed_ports(
 ) -> BTreeSet<u32> {
     let mut by_port: BTreeMap<u32, Vec<(usize, &PortDef)>> = BTreeMap::new();
     for &i in members {
-        for p in fixed_ports(profile, &topo.key_validation, &topo.nodes[i]) {
+        for p in fixed_ports(profile, &topo.mode, &topo.nodes[i]) {
             by_port.entry(p.base).or_default().push((i, p));
         }
     }
@@ -87,7 +87,7 @@ pub(crate) fn assign_offsets(
     locked: &[Option<u32>],
     moved: &mut BTreeMap<String, String>,
 ) -> Result<(Vec<u32>, Vec<HostInfo>), Vec<Diagnostic>> {
-    let bases = offset_bases(profile, &topo.key_validation);
+    let bases = offset_bases(profile, &topo.mode);
     let range = (profile.product.port_range[0], profile.product.port_range[1]);
     let by_host = host_members(topo);
     let mut offsets = vec![0u32; topo.nodes.len()];
@@ -221,7 +221,7 @@ pub(crate) fn assign_per_node(
     lock: Option<&Lock>,
     moved: &mut BTreeMap<String, String>,
 ) -> Result<PerNode, Vec<Diagnostic>> {
-    let mode = topo.key_validation.as_str();
+    let mode = topo.mode.as_str();
     let mut ports: PerNode = vec![BTreeMap::new(); topo.nodes.len()];
     let defs: Vec<&PortDef> = profile
         .port

@@ -133,10 +133,13 @@ pub struct Plan {
     /// How `apply` recognises a home of this product (`marker` folder, `file` whose root
     /// `<Name>`/`<Version>` must match).
     pub home: topoplan_model::HomeIdentity,
-    /// The profile mode in force (`[deployment] key_validation`).
-    pub key_validation: String,
-    /// The mode's values (`[[mode]] values` in the profile), which templates print.
-    pub mode: std::collections::BTreeMap<String, String>,
+    /// The profile mode in force (the topology's `[deployment] key_validation`, the JSON's
+    /// `key_validation`).
+    #[serde(rename = "key_validation")]
+    pub mode: String,
+    /// The mode's values (`[[mode]] values` in the profile), which templates print (`mode`).
+    #[serde(rename = "mode")]
+    pub mode_values: std::collections::BTreeMap<String, String>,
     /// The port columns of node tables and diagram boxes, from the profile.
     pub columns: Vec<Column>,
     /// Legend and colour of every link kind, from the profile.

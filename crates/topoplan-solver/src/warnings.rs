@@ -62,7 +62,7 @@ pub(crate) fn review_warnings(
         for p in n.ports.iter().filter(|p| p.effective < 1024) {
             let mut w = Warning::new(Code::PrivilegedPort,
                 format!(
-                    "`{}` listens on {} port {} (below 1024): the JVM needs root or CAP_NET_BIND_SERVICE",
+                    "`{}` listens on {} port {} (below 1024): the process needs root or CAP_NET_BIND_SERVICE",
                     n.name, p.name, p.effective
                 ),
             )

@@ -46,7 +46,7 @@ pub fn wire_locked(
     for ci in 0..topo.nodes.len() {
         for (ri, r) in profile.reference.iter().enumerate() {
             let consumer = &topo.nodes[ci];
-            if r.in_mode(&topo.key_validation) && r.readers.iter().any(|c| consumer.has_role(c)) {
+            if r.in_mode(&topo.mode) && r.readers.iter().any(|c| consumer.has_role(c)) {
                 w.reference(ci, ri);
             }
         }
@@ -439,7 +439,7 @@ pub(crate) fn unserved_warnings(
 ) {
     for (ri, r) in profile.reference.iter().enumerate() {
         let Some(text) = &r.unserved else { continue };
-        if !r.in_mode(&topo.key_validation) {
+        if !r.in_mode(&topo.mode) {
             continue;
         }
         let mut served = vec![false; topo.nodes.len()];

@@ -144,7 +144,7 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
     // Per-node ports (the 1.1.0 Thrift server): open exactly on the nodes of their roles;
     // links over them carry the provider's value (checked with every link below).
     let profile = &profiles()[g.product];
-    let kv = plan.key_validation.as_str();
+    let kv = plan.mode.as_str();
     for def in profile
         .port
         .iter()
@@ -200,7 +200,7 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
     // role (itself if it has the role), or for a list, each provider it serves.
     for (i, (_, roles, _)) in g.nodes.iter().enumerate() {
         let name = format!("n{i}");
-        let kv = plan.key_validation.as_str();
+        let kv = plan.mode.as_str();
         for r in &profile.reference {
             if !r.in_mode(kv) || !r.readers.iter().any(|c| roles.contains(&c.as_str())) {
                 continue;

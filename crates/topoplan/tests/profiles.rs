@@ -23,17 +23,71 @@ fn engine_code() -> Vec<(String, Vec<(usize, String)>)> {
             .filter(|f| f.extension().is_some_and(|e| e == "rs"))
         {
             let text = std::fs::read_to_string(&f).unwrap();
-            let code = text.split("#[cfg(test)]").next().unwrap();
-            let lines = code
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim_start().starts_with("//"))
-                .map(|(i, l)| (i + 1, l.to_string()))
-                .collect();
-            out.push((f.display().to_string(), lines));
+            out.push((f.display().to_string(), non_test_lines(&text)));
         }
     }
     out
+}
+
+/// Every line of a source file outside comments and `#[cfg(test)]` items: the item after each
+/// `#[cfg(test)]` is skipped to its closing brace, and scanning goes on after it (a test
+/// module in the middle of a file hides nothing below it).
+fn non_test_lines(text: &str) -> Vec<(usize, String)> {
+    let mut lines = Vec::new();
+    let mut skipping = false;
+    let (mut depth, mut opened) = (0i64, false);
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim_start();
+        if t.starts_with("#[cfg(test)]") {
+            (skipping, depth, opened) = (true, 0, false);
+            continue;
+        }
+        if skipping {
+            let code = t.split("//").next().unwrap_or("");
+            depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
+            opened |= code.contains('{');
+            if (opened && depth <= 0) || (!opened && code.trim_end().ends_with(';')) {
+                skipping = false;
+            }
+            continue;
+        }
+        if !t.starts_with("//") {
+            lines.push((i + 1, l.to_string()));
+        }
+    }
+    lines
+}
+
+/// A line with its string literals and backticked names emptied.
+fn strip_literals(line: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some(_) => {}
+            None if c == '"' || c == '`' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn test_items_are_skipped_and_the_rest_is_scanned() {
+    assert_eq!(strip_literals(r#"a("x\"y", `k`) b"#), r#"a("", ``) b"#);
+    let src = "fn a() {}\n#[cfg(test)]\nmod t {\n    fn x() { \"gateway\" }\n}\nfn b() {}\n// c\n";
+    let kept: Vec<_> = non_test_lines(src).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(kept, [1, 6]);
 }
 
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -86,6 +140,9 @@ fn the_engine_names_no_product_role_or_kind() {
         "key-manager",
         "publisher",
         "thrift",
+        "key_validation",
+        "java",
+        "jvm",
     ];
     let mut found = Vec::new();
     for (file, lines) in engine_code() {
@@ -94,7 +151,16 @@ fn the_engine_names_no_product_role_or_kind() {
             for q in quoted.iter().filter(|q| line.contains(q.as_str())) {
                 found.push(format!("{file}:{n}: {q}: {}", line.trim()));
             }
-            for w in words.iter().filter(|w| low.contains(*w)) {
+            // The format's own key names (`key_validation` in topologies and plans) may be
+            // quoted; as an identifier, the profile calls it a mode.
+            let code = strip_literals(&low);
+            for w in words.iter().filter(|w| {
+                if w.contains('_') {
+                    code.contains(*w)
+                } else {
+                    low.contains(*w)
+                }
+            }) {
                 found.push(format!("{file}:{n}: {w}: {}", line.trim()));
             }
         }

@@ -40,7 +40,7 @@ pub(super) fn validate(
         v.diags
             .push(unknown_product(&v.product, known, dep.product.span()));
     }
-    let key_validation = v.mode(dep);
+    let mode = v.mode(dep);
     let allow = v.allow(dep);
     let (hosts, host_index) = v.hosts(&wire.host);
     if wire.node.is_empty() {
@@ -49,7 +49,7 @@ pub(super) fn validate(
     let (nodes, node_names) = v.nodes(&wire.node, &host_index);
     let links = v.links(&wire.link, &nodes, &node_names);
     if let Some(p) = v.profile {
-        check_pins(p, &key_validation, &hosts, &nodes, &mut v.diags);
+        check_pins(p, &mode, &hosts, &nodes, &mut v.diags);
     }
     let mut diags = v.diags;
     if !diags.is_empty() {
@@ -59,7 +59,7 @@ pub(super) fn validate(
     Ok(Topology {
         name: dep.name.get_ref().clone(),
         product: v.product,
-        key_validation,
+        mode,
         allow,
         hosts,
         nodes,
@@ -81,7 +81,7 @@ impl Validator<'_> {
             return String::new();
         };
         let modes = p.mode_names();
-        match &dep.key_validation {
+        match &dep.mode {
             None => modes[0].clone(),
             Some(kv) if modes.contains(kv.get_ref()) => kv.get_ref().clone(),
             Some(kv) => {

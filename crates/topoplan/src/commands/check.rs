@@ -20,7 +20,7 @@ use topoplan_solver::Plan;
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct DriftItem {
     pub node: String,
-    /// Product file under the node's home (or `$JAVA_OPTS`).
+    /// Product file under the node's home (or `$VAR`, the launcher's options variable).
     pub file: String,
     /// Selector, JSON pointer or setting.
     pub element: String,
@@ -123,9 +123,10 @@ pub fn node_drift(
             }
         }
     }
-    if let Ok(opts) = std::env::var("JAVA_OPTS") {
+    let env = launcher.options_env.as_deref();
+    if let Some((var, opts)) = env.and_then(|v| Some((v, std::env::var(v).ok()?))) {
         for got in offsets_in(&opts, option).into_iter().filter(|g| *g != want) {
-            out.push(item("$JAVA_OPTS", option.into(), want.clone(), got));
+            out.push(item(&format!("${var}"), option.into(), want.clone(), got));
         }
     }
     Ok(out)

@@ -257,7 +257,7 @@ fn check_readers(
             .collect())
     };
     for (i, r) in profile.reference.iter().enumerate() {
-        if !r.in_mode(&plan.key_validation) {
+        if !r.in_mode(&plan.mode) {
             continue;
         }
         for role in &r.readers {
@@ -292,7 +292,7 @@ fn check_readers(
                     at: format!("{shown}:{line}:{col}"),
                     message: format!(
                         "reference `{}` is read by `{role}`, but the templates write nothing of it into `{}` of a `{role}` node (mode `{}`): use `links.{}`",
-                        r.name, r.file, plan.key_validation, r.name
+                        r.name, r.file, plan.mode, r.name
                     ),
                 });
             }
