@@ -666,50 +666,7 @@ pub fn write_bundle(
     fs::create_dir_all(&parent).map_err(io(&parent))?;
     let _lock = topoplan_safefs::lock_dir(&parent).map_err(RenderError::Safe)?;
     let mut report = WriteReport::default();
-    let old_files = match fs::symlink_metadata(out) {
-        Ok(m) if m.is_dir() => {
-            let empty = fs::read_dir(out).map_err(io(out))?.next().is_none();
-            if empty {
-                Some(Default::default())
-            } else {
-                let Some(listed) = manifest_files(out) else {
-                    return Err(RenderError::NotOurs {
-                        path: out.display().to_string(),
-                        why: format!(
-                            "it is not empty and has no `{MANIFEST}`, so topoplan did not write it"
-                        ),
-                    });
-                };
-                let extra = foreign(out, &listed);
-                if !extra.is_empty() {
-                    let shown: Vec<_> = extra.iter().take(5).map(|e| format!("`{e}`")).collect();
-                    return Err(RenderError::NotOurs {
-                        path: out.display().to_string(),
-                        why: format!(
-                            "it holds {} path(s) topoplan did not write: {}{}",
-                            extra.len(),
-                            shown.join(", "),
-                            if extra.len() > 5 { ", ..." } else { "" }
-                        ),
-                    });
-                }
-                Some(listed)
-            }
-        }
-        Ok(_) => {
-            return Err(RenderError::NotOurs {
-                path: out.display().to_string(),
-                why: "it is not a folder (or is a symlink)".into(),
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io(out)(e)),
-    };
-    let mut manifest = String::from(MANIFEST_HEAD);
-    for rel in bundle.files.keys() {
-        manifest.push_str(rel);
-        manifest.push('\n');
-    }
+    let old_files = previous_bundle(out)?;
     // Which files the previous bundle already holds, byte for byte and mode for mode.
     let same: Vec<bool> = match &old_files {
         Some(old) => {
@@ -737,12 +694,76 @@ pub fn write_bundle(
             return Ok(report);
         }
     }
+    let staging = stage(&parent, out, bundle, same)?;
+    match old_files {
+        None => {
+            let path = staging.keep();
+            fs::rename(&path, out).map_err(io(out))?;
+        }
+        Some(old) => {
+            topoplan_safefs::swap_dirs(out, staging.path()).map_err(RenderError::Safe)?;
+            // `staging` now holds the previous bundle, checked above to be all topoplan's;
+            // dropping it removes it.
+            let new_tops = tops(&bundle.files.keys().cloned().collect());
+            report.removed_nodes = tops(&old).difference(&new_tops).cloned().collect();
+            staging.close().map_err(io(out))?;
+        }
+    }
+    #[cfg(unix)]
+    if let Some(d) = inputs {
+        record(out, bundle, d)?;
+    }
+    Ok(report)
+}
+
+/// The files of the bundle already at `out`: `None` when there is nothing there, an empty
+/// set for an empty folder, the manifest's list for a bundle topoplan wrote. Anything else
+/// is refused, naming what is in the way.
+fn previous_bundle(out: &Path) -> Result<Option<std::collections::BTreeSet<String>>, RenderError> {
+    let not_ours = |why: String| RenderError::NotOurs {
+        path: out.display().to_string(),
+        why,
+    };
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(not_ours("it is not a folder (or is a symlink)".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(out)(e)),
+    }
+    if fs::read_dir(out).map_err(io(out))?.next().is_none() {
+        return Ok(Some(Default::default()));
+    }
+    let Some(listed) = manifest_files(out) else {
+        return Err(not_ours(format!(
+            "it is not empty and has no `{MANIFEST}`, so topoplan did not write it"
+        )));
+    };
+    let extra = foreign(out, &listed);
+    if !extra.is_empty() {
+        let shown: Vec<_> = extra.iter().take(5).map(|e| format!("`{e}`")).collect();
+        return Err(not_ours(format!(
+            "it holds {} path(s) topoplan did not write: {}{}",
+            extra.len(),
+            shown.join(", "),
+            if extra.len() > 5 { ", ..." } else { "" }
+        )));
+    }
+    Ok(Some(listed))
+}
+
+/// The new bundle, written completely in a sibling folder with a random name: folders once
+/// each, then the files (unchanged ones, `same`, are hard links to the previous bundle's, so
+/// their mtime stays), then the manifest.
+fn stage(
+    parent: &Path,
+    out: &Path,
+    bundle: &Bundle,
+    same: Vec<bool>,
+) -> Result<tempfile::TempDir, RenderError> {
     let staging = tempfile::Builder::new()
         .prefix(".topoplan-bundle-")
-        .tempdir_in(&parent)
-        .map_err(io(&parent))?;
-    // Folders once each, then the files: unchanged ones are hard links to the previous
-    // bundle's (checked above to be regular files), so their mtime stays; the rest are new.
+        .tempdir_in(parent)
+        .map_err(io(parent))?;
     for d in &sub_folders(bundle.files.keys()) {
         let path = staging.path().join(d);
         fs::create_dir_all(&path).map_err(io(&path))?;
@@ -763,6 +784,11 @@ pub fn write_bundle(
     for r in results {
         r.map_err(|(path, e)| io(&path)(e))?;
     }
+    let mut manifest = String::from(MANIFEST_HEAD);
+    for rel in bundle.files.keys() {
+        manifest.push_str(rel);
+        manifest.push('\n');
+    }
     fs::write(staging.path().join(MANIFEST), manifest).map_err(io(staging.path()))?;
     #[cfg(unix)]
     {
@@ -770,25 +796,7 @@ pub fn write_bundle(
         fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
             .map_err(io(staging.path()))?;
     }
-    match old_files {
-        None => {
-            let path = staging.keep();
-            fs::rename(&path, out).map_err(io(out))?;
-        }
-        Some(old) => {
-            topoplan_safefs::swap_dirs(out, staging.path()).map_err(RenderError::Safe)?;
-            // `staging` now holds the previous bundle, checked above to be all topoplan's;
-            // dropping it removes it.
-            let new_tops = tops(&bundle.files.keys().cloned().collect());
-            report.removed_nodes = tops(&old).difference(&new_tops).cloned().collect();
-            staging.close().map_err(io(out))?;
-        }
-    }
-    #[cfg(unix)]
-    if let Some(d) = inputs {
-        record(out, bundle, d)?;
-    }
-    Ok(report)
+    Ok(staging)
 }
 
 #[cfg(test)]
