@@ -149,87 +149,82 @@ fn apply(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
         let Some((rel, format)) = PatchFormat::of_bundle_path(&rel) else {
             continue;
         };
-        let rel = rel.to_string();
         let patch_text =
             std::fs::read_to_string(&p).with_context(|| format!("reading `{}`", p.display()))?;
-        let target = match resolve_inside(home, Path::new(&rel)) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        let meta = match existing_regular(&target) {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                problems.push(format!(
-                    "`{}`: the product file does not exist",
-                    home.join(&rel).display()
-                ));
-                continue;
-            }
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        let before = match std::fs::read_to_string(&target) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(format!(
-                    "`{}`: cannot read the product file: {e}",
-                    target.display()
-                ));
-                continue;
-            }
-        };
-        let patch = match AnyPatch::parse(format, &patch_text) {
-            Ok(p) => p,
-            Err(e) => {
-                problems.push(format!("`{}`: {e}", p.display()));
-                continue;
-            }
-        };
-        match patch.apply(&before) {
-            Ok(after) => changes.push(Change {
-                rel,
-                target,
-                meta,
-                before,
-                after,
-            }),
-            Err(e) => problems.push(format!("`{}`: {e}", home.join(&rel).display())),
+        match patched(home, rel, format, &p, &patch_text) {
+            Ok(change) => changes.push(change),
+            Err(problem) => problems.push(problem),
         }
     }
     if !problems.is_empty() {
         return Err(fail(&problems));
     }
     let changed: Vec<&Change> = changes.iter().filter(|c| c.before != c.after).collect();
+    let kept = changes.len() - changed.len();
     if dry_run {
-        let mut out = String::new();
-        for c in &changed {
-            out.push_str(
-                &similar::TextDiff::from_lines(&c.before, &c.after)
-                    .unified_diff()
-                    .context_radius(2)
-                    .header(&format!("a/{}", c.rel), &format!("b/{}", c.rel))
-                    .to_string(),
-            );
-        }
-        out.push_str(&format!(
-            "{} file(s) would change, {} already up to date\n",
-            changed.len(),
-            changes.len() - changed.len()
-        ));
-        return crate::output::out(&out);
+        return crate::output::out(&dry_run_diff(&changed, kept));
     }
     write_all(home, &changed)?;
     crate::output::out(&format!(
-        "{} file(s) changed, {} already up to date; originals in `{}`\n",
+        "{} file(s) changed, {kept} already up to date; originals in `{}`\n",
         changed.len(),
-        changes.len() - changed.len(),
         home.join(BACKUP_DIR).display()
     ))
+}
+
+/// Step 2 and 3 for one patch: the product file `rel` inside the home, read, and patched in
+/// memory; a problem is a message naming the file.
+fn patched(
+    home: &Path,
+    rel: &str,
+    format: PatchFormat,
+    patch_path: &Path,
+    patch_text: &str,
+) -> Result<Change, String> {
+    let target = resolve_inside(home, Path::new(rel)).map_err(|e| e.to_string())?;
+    let meta = match existing_regular(&target) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return Err(format!(
+                "`{}`: the product file does not exist",
+                home.join(rel).display()
+            ))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let before = std::fs::read_to_string(&target)
+        .map_err(|e| format!("`{}`: cannot read the product file: {e}", target.display()))?;
+    let patch = AnyPatch::parse(format, patch_text)
+        .map_err(|e| format!("`{}`: {e}", patch_path.display()))?;
+    let after = patch
+        .apply(&before)
+        .map_err(|e| format!("`{}`: {e}", home.join(rel).display()))?;
+    Ok(Change {
+        rel: rel.to_string(),
+        target,
+        meta,
+        before,
+        after,
+    })
+}
+
+/// `--dry-run`: a unified diff of every file that would change, and a count.
+fn dry_run_diff(changed: &[&Change], kept: usize) -> String {
+    let mut out = String::new();
+    for c in changed {
+        out.push_str(
+            &similar::TextDiff::from_lines(&c.before, &c.after)
+                .unified_diff()
+                .context_radius(2)
+                .header(&format!("a/{}", c.rel), &format!("b/{}", c.rel))
+                .to_string(),
+        );
+    }
+    out.push_str(&format!(
+        "{} file(s) would change, {kept} already up to date\n",
+        changed.len()
+    ));
+    out
 }
 
 /// Steps 4 and 5: stage everything, then rename; on a failed rename, restore.
