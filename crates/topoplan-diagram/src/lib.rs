@@ -15,6 +15,39 @@ use std::fmt::Write;
 mod svg;
 use topoplan_solver::{nodes_by_host, NodePlan, Plan};
 
+/// Boxes stop being readable long before the layout gets slow (it takes milliseconds): above
+/// this many nodes the review and `graph --format svg` draw one box per host instead (node
+/// counts per role, links aggregated between hosts). Per-node detail stays in the tables, and
+/// `graph --format dot` still draws every node for Graphviz.
+pub const DRAW_UP_TO: usize = 40;
+
+/// Above this many hosts even the per-host summary is a wall of boxes: the review keeps its
+/// tables, and `graph --format svg` points to DOT.
+pub const SUMMARY_UP_TO: usize = 250;
+
+/// What a plan is drawn as, decided here for `graph --format svg` and the review alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Picture {
+    /// Up to [`DRAW_UP_TO`] nodes: every node.
+    Nodes,
+    /// More nodes on up to [`SUMMARY_UP_TO`] hosts: one box per host ([`Diagram::summary`]).
+    Hosts,
+    /// More hosts: no drawing, the tables (and DOT for Graphviz).
+    Tables,
+}
+
+impl Picture {
+    pub fn of(plan: &Plan) -> Picture {
+        if plan.nodes.len() <= DRAW_UP_TO {
+            Picture::Nodes
+        } else if plan.hosts.len() <= SUMMARY_UP_TO {
+            Picture::Hosts
+        } else {
+            Picture::Tables
+        }
+    }
+}
+
 /// One host and the nodes that run on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {

@@ -19,7 +19,8 @@ pub use json::{json, write_json};
 pub use markdown::markdown;
 pub use text::text;
 
-pub use html::{html, Picture, ReviewError, DRAW_UP_TO, SUMMARY_UP_TO, TEMPLATE as HTML_TEMPLATE};
+pub use html::{html, ReviewError, TEMPLATE as HTML_TEMPLATE};
+pub use topoplan_diagram::{Picture, DRAW_UP_TO, SUMMARY_UP_TO};
 
 use topoplan_solver::Plan;
 
