@@ -2,9 +2,7 @@
 //! kind renamed gives the same product files, `profile check` passes the shipped profiles and
 //! reports the mistakes a profile author makes, and the profile schema stays in sync.
 
-mod common;
-
-use common::{copy_tree, fixtures, root, toml_files, tool, topoplan, tree};
+use crate::common::{copy_tree, fixtures, root, toml_files, tool, topoplan, tree};
 use std::path::Path;
 
 /// Every `.rs` file of the engine crates' sources, without test modules and comment lines.

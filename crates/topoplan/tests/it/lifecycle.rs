@@ -1,9 +1,7 @@
 //! A deployment over time: lock a plan, add a node, preview the change; apply, then check
 //! the installed homes for drift.
 
-mod common;
-
-use common::{copy_tree, fixtures, topoplan};
+use crate::common::{copy_tree, fixtures, topoplan};
 use std::path::Path;
 
 fn plan_json(topology: &Path) -> serde_json::Value {
@@ -34,7 +32,7 @@ fn code(args: &[&str], topology: &Path) -> i32 {
 #[test]
 fn adding_a_node_moves_nothing_locked_and_the_preview_shows_only_it() {
     let d = tempfile::tempdir().unwrap();
-    let topo = common::copy_example("dense-shared-host.toml", d.path(), "shared.toml");
+    let topo = crate::common::copy_example("dense-shared-host.toml", d.path(), "shared.toml");
     assert_eq!(
         code(&["plan", "--detailed-exitcode"], &topo),
         2,
@@ -116,7 +114,7 @@ fn adding_a_node_moves_nothing_locked_and_the_preview_shows_only_it() {
 #[test]
 fn detailed_exitcode_keeps_2_for_changes_alone() {
     let d = tempfile::tempdir().unwrap();
-    let topo = common::copy_example("guide-gateway-km.toml", d.path(), "site.toml");
+    let topo = crate::common::copy_example("guide-gateway-km.toml", d.path(), "site.toml");
     let missing = d.path().join("no-such.toml");
     assert_eq!(
         code(&["plan", "--detailed-exitcode"], &missing),
@@ -153,7 +151,11 @@ fn detailed_exitcode_keeps_2_for_changes_alone() {
 fn a_lock_of_another_topology_is_a_located_error() {
     let d = tempfile::tempdir().unwrap();
     let topo = d.path().join("t.toml");
-    std::fs::copy(common::root().join("topologies/all-in-one.toml"), &topo).unwrap();
+    std::fs::copy(
+        crate::common::root().join("topologies/all-in-one.toml"),
+        &topo,
+    )
+    .unwrap();
     std::fs::write(
         d.path().join("t.lock"),
         "version = 1\ndeployment = \"other\"\nproduct = \"appm-1.1.0\"\n",
@@ -172,7 +174,7 @@ fn a_lock_of_another_topology_is_a_located_error() {
 fn check_finds_exactly_the_value_edited_by_hand() {
     let Some(fx) = fixtures() else { return };
     let d = tempfile::tempdir().unwrap();
-    let topo = common::root().join("topologies/thrift-cross-host.toml");
+    let topo = crate::common::root().join("topologies/thrift-cross-host.toml");
     let out = d.path().join("out");
     topoplan()
         .args(["bundle"])
@@ -272,17 +274,17 @@ fn check_finds_exactly_the_value_edited_by_hand() {
 fn rebundling_writes_only_what_changed() {
     let d = tempfile::tempdir().unwrap();
     let topo = d.path().join("t.toml");
-    let src =
-        std::fs::read_to_string(common::root().join("topologies/multi-host-ha.toml")).unwrap();
+    let src = std::fs::read_to_string(crate::common::root().join("topologies/multi-host-ha.toml"))
+        .unwrap();
     std::fs::write(&topo, &src).unwrap();
     let out = d.path().join("out");
     let bundle = || {
-        let o = common::bundle_to(&topo, &out);
+        let o = crate::common::bundle_to(&topo, &out);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
     let mtimes = || -> std::collections::BTreeMap<std::path::PathBuf, std::time::SystemTime> {
-        common::tree(&out)
+        crate::common::tree(&out)
             .into_iter()
             .map(|(p, _)| {
                 let m = std::fs::metadata(out.join(&p)).unwrap().modified().unwrap();
@@ -331,9 +333,9 @@ fn rebundling_writes_only_what_changed() {
 #[test]
 fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
     let d = tempfile::tempdir().unwrap();
-    let topo = common::copy_example("thrift-cross-host.toml", d.path(), "t.toml");
+    let topo = crate::common::copy_example("thrift-cross-host.toml", d.path(), "t.toml");
     let out = d.path().join("out");
-    let bundle = || common::bundle_to(&topo, &out);
+    let bundle = || crate::common::bundle_to(&topo, &out);
     let first = bundle();
     assert!(first.status.success());
     let o = bundle();
@@ -352,7 +354,7 @@ fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
     // A new lock is a changed input: the plan is made again (its JSON now previews changes
     // against the lock), then trusted again.
     let lock = d.path().join("t.lock");
-    common::topoplan()
+    crate::common::topoplan()
         .args(["lock", topo.to_str().unwrap()])
         .assert()
         .success();

@@ -1,9 +1,7 @@
 //! The operators' tools: the topology schema for taplo-based editors, shell completions and
 //! the manual page, help with examples, and `init`.
 
-mod common;
-
-use common::{root, toml_files, tool, topoplan};
+use crate::common::{root, toml_files, tool, topoplan};
 use std::process::Command;
 
 fn stdout(args: &[&str]) -> String {

@@ -2,9 +2,7 @@
 //! every node's bundle to a copy of the real product files; the independent acceptance checker
 //! passes; a second run changes nothing; `--check` writes nothing.
 
-mod common;
-
-use common::{copy_tree, fixtures, root, tool, topoplan, tree};
+use crate::common::{copy_tree, fixtures, root, tool, topoplan, tree};
 use std::process::Command;
 
 #[test]

@@ -12,11 +12,11 @@ fn profiles() -> BTreeMap<String, Profile> {
     for (name, src) in [
         (
             "appm-1.1.0",
-            include_str!("../../../templates/appm-1.1.0/profile.toml"),
+            include_str!("../../../../templates/appm-1.1.0/profile.toml"),
         ),
         (
             "appm-1.2.0",
-            include_str!("../../../templates/appm-1.2.0/profile.toml"),
+            include_str!("../../../../templates/appm-1.2.0/profile.toml"),
         ),
     ] {
         m.insert(name.to_string(), Profile::parse(src).unwrap());

@@ -1,9 +1,7 @@
 //! The binary as a user runs it: diagnostics of every invalid topology, plans of every example,
 //! rendered overlays, and bundles applied to the real product files from `../shared/fixtures`.
 
-mod common;
-
-use common::{copy_tree, fixtures, node_record, stem, toml_files, topoplan, tree};
+use crate::common::{copy_tree, fixtures, node_record, stem, toml_files, topoplan, tree};
 
 #[test]
 fn every_invalid_topology_fails_with_a_located_diagnostic() {
@@ -489,7 +487,7 @@ fn every_bundle_of_every_example_is_byte_identical() {
     for f in toml_files("topologies") {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let o = common::bundle_to(&common::root().join(&f), &out);
+        let o = crate::common::bundle_to(&crate::common::root().join(&f), &out);
         assert!(
             o.status.success(),
             "{f}: {}",

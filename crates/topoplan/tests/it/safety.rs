@@ -3,9 +3,7 @@
 //! each test failed on the code before `topoplan-safefs`. Cases where permissions matter run
 //! topoplan as `nobody` through `setpriv`, since root ignores file modes.
 
-mod common;
-
-use common::{copy_tree, fixtures, topoplan, tree};
+use crate::common::{copy_tree, fixtures, topoplan, tree};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -442,7 +440,7 @@ fn a_failed_bundle_leaves_the_old_one_whole() {
     // The operator may write the bundle but not create folders beside it: staging fails.
     std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o555)).unwrap();
     let before = tree(&out);
-    let topology = common::root().join("topologies/guide-gateway-km.toml");
+    let topology = crate::common::root().join("topologies/guide-gateway-km.toml");
     let o = as_nobody(
         d.path(),
         &[

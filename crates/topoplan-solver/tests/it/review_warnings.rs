@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use topoplan_model::Profile;
 use topoplan_solver::Plan;
 
-const PROFILE_110: &str = include_str!("../../../templates/appm-1.1.0/profile.toml");
+const PROFILE_110: &str = include_str!("../../../../templates/appm-1.1.0/profile.toml");
 
 fn plan_with(profile_src: &str, topology: &str) -> Plan {
     let profile = Profile::parse(profile_src).expect("profile parses");

@@ -3,9 +3,7 @@
 //! must then hold the provider's address and port. A reference whose reader role gets no
 //! template, a template that skips a role, or a selector that misses the real file fails here.
 
-mod common;
-
-use common::{copy_tree, fixtures, root, topoplan};
+use crate::common::{copy_tree, fixtures, root, topoplan};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use topoplan_model::Profile;
@@ -138,12 +136,13 @@ fn every_reader_role_gets_every_value_it_reads_in_the_real_files() {
 fn every_environment_list_has_exactly_one_production_environment_first() {
     let Some(fx) = fixtures() else { return };
     let mut lists = 0;
-    for t in common::toml_files("topologies") {
+    for t in crate::common::toml_files("topologies") {
         let dir = tempfile::tempdir().unwrap();
-        let topo = common::copy_example(t.trim_start_matches("topologies/"), dir.path(), "t.toml");
+        let topo =
+            crate::common::copy_example(t.trim_start_matches("topologies/"), dir.path(), "t.toml");
         let out = dir.path().join("out");
         assert!(
-            common::bundle_to(&topo, &out).status.success(),
+            crate::common::bundle_to(&topo, &out).status.success(),
             "{t}: bundle"
         );
         let plan: Value =

@@ -1,9 +1,7 @@
 //! Architecture-review outputs as a reviewer uses them: diagrams that real renderers accept
 //! (Graphviz, a browser), and a review page that holds the facts the review is about.
 
-mod common;
-
-use common::{root, stem, toml_files, tool, topoplan};
+use crate::common::{root, stem, toml_files, tool, topoplan};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;

@@ -3,9 +3,7 @@
 //! and every site left to the operator with the reason. Run with `TOPOPLAN_BLESS=1` to rewrite
 //! the file after changing a profile.
 
-mod common;
-
-use common::root;
+use crate::common::root;
 use std::fmt::Write;
 use topoplan_model::{PortRule, Profile, Providers};
 
@@ -148,7 +146,7 @@ fn product_section(p: &Profile, out: &mut String) {
 fn generate() -> String {
     let mut out = String::from(
         "# Ports reference\n\n\
-<!-- Generated from templates/*/profile.toml by crates/topoplan/tests/docs.rs; edit the profiles, then run\n     `TOPOPLAN_BLESS=1 cargo test -p topoplan --test docs`. -->\n\n\
+<!-- Generated from templates/*/profile.toml by crates/topoplan/tests/it/docs.rs; edit the profiles, then run\n     `TOPOPLAN_BLESS=1 cargo test -p topoplan --test it docs::`. -->\n\n\
 Every entry comes from a product profile (`templates/<product>/profile.toml`), whose every line cites \
 `../shared/fixtures/<product>/PORTS.md`, where each fact is traced to the product code. N is the node's offset. \
 Every hard-coded site that PORTS.md lists is either rewired (a reference below, with the roles that read it) or \

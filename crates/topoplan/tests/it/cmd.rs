@@ -1,7 +1,7 @@
 //! CLI cases as files, one per diagnostic and warning code the examples under
 //! `topologies/invalid/` do not already show: `tests/cmd/<case>.toml` holds the command and
 //! its exit status, `<case>.stderr` what a user sees, `<case>.in/` the files it reads.
-//! `TRYCMD=overwrite cargo test --test cmd` rewrites the expected output after a deliberate
+//! `TRYCMD=overwrite cargo test -p topoplan --test it cmd::` rewrites the expected output after a deliberate
 //! change.
 
 #[test]
