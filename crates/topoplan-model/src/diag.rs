@@ -173,6 +173,13 @@ codes! {
     InvalidLock = ("invalid-lock", Error, "a lock file that topoplan cannot read"),
     ForeignLock = ("foreign-lock", Error, "a lock file written for another deployment or product"),
     Unsatisfiable = ("unsatisfiable", Error, "no offsets exist that keep every port on a host distinct"),
+    InlinePassword = ("inline-password", Error, "a database password written in the topology instead of `password_env`"),
+    UnknownEngine = ("unknown-engine", Error, "a `[[database]]` engine the product does not run on, or one it refuses with a reason"),
+    DatabaseLocation = ("database-location", Error, "a `[[database]]` with both `host` and `address`, neither, or an unknown host"),
+    DuplicateDatabase = ("duplicate-database", Error, "two `[[database]]` tables share a name"),
+    UnknownDatasource = ("unknown-datasource", Error, "a `[[database]]` names a datasource the product does not share"),
+    SharedTwice = ("shared-twice", Error, "one shared datasource placed on two `[[database]]` servers"),
+    InvalidEnvName = ("invalid-env-name", Error, "a `password_env` that is not an environment variable name"),
     Unwired = ("unwired", Warning, "a node reads references from a role no node has: they keep their defaults"),
     SeveralProviders = ("several-providers", Warning, "several nodes could serve a reference; one was chosen by rule"),
     Unserved = ("unserved", Warning, "a provider no reader lists (a profile's `unserved` text)"),
@@ -181,6 +188,7 @@ codes! {
     PrivilegedPort = ("privileged-port", Warning, "a node listens below 1024"),
     ReservedNear = ("reserved-near", Warning, "a node listens within 2 of a reserved port"),
     Single = ("single-<role>", Warning, "the only node of a role the profile marks `single`"),
+    NoSharedDatabase = ("no-shared-database", Warning, "several nodes, no `[[database]]`: each keeps its own embedded database"),
 }
 
 /// Every error code with its summary, derived from [`Code`] (for docs and tests).

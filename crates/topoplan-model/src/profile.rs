@@ -61,6 +61,74 @@ pub struct Profile {
     /// Variables `topoplan export ansible` adds to each node of the inventory.
     #[serde(default)]
     pub ansible_var: Vec<AnsibleVarDef>,
+    /// Database engines a `[[database]]` may name: supported ones, and refused ones with the
+    /// reason.
+    #[serde(default)]
+    pub engine: Vec<EngineDef>,
+    /// The datasources nodes of several roles must share, on a `[[database]]`.
+    #[serde(default)]
+    pub datasource: Vec<DatasourceDef>,
+}
+
+/// A database engine.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngineDef {
+    /// The name a `[[database]]` gives as `engine`; the first supported one is the default.
+    pub name: String,
+    /// Why the product cannot run on it: a `[[database]]` naming it is refused with this text.
+    #[serde(default)]
+    pub refused: Option<String>,
+    /// The server's port when a `[[database]]` gives none.
+    #[serde(default)]
+    pub port: u32,
+    /// The JDBC driver class every shared datasource gets.
+    #[serde(default)]
+    pub driver: String,
+    /// The JDBC URL, with `{host}` (IPv6 bracketed), `{port}` and `{database}`.
+    #[serde(default)]
+    pub url: String,
+    /// The connection test every shared datasource gets.
+    #[serde(default)]
+    pub validation_query: String,
+    /// The file whose line names this engine's facts.
+    pub evidence: String,
+}
+
+/// A datasource the nodes share.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasourceDef {
+    /// The name a topology's `datasources` uses (`apps`, `users`, …).
+    pub name: String,
+    /// Its `<name>` in the product's datasources file.
+    pub datasource: String,
+    /// Its JNDI name, which the product's other files name.
+    pub jndi: String,
+    /// The database created for it on the server.
+    pub database: String,
+    /// The roles whose nodes read it.
+    pub readers: Vec<String>,
+    /// Whether the shipped datasources file has it (rewired in place) or it is added.
+    #[serde(default)]
+    pub shipped: bool,
+    /// Scripts under the product home that create its tables, per engine, in order.
+    #[serde(default)]
+    pub scripts: BTreeMap<String, Vec<String>>,
+    pub description: String,
+    pub evidence: String,
+}
+
+impl Profile {
+    /// The engine of this name.
+    pub fn engine(&self, name: &str) -> Option<&EngineDef> {
+        self.engine.iter().find(|e| e.name == name)
+    }
+
+    /// The engine a `[[database]]` without `engine` gets: the first the product runs on.
+    pub fn default_engine(&self) -> Option<&EngineDef> {
+        self.engine.iter().find(|e| e.refused.is_none())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -5,7 +5,7 @@
 //! `plan` accepts; a test compares every key with them. Products and roles come from the
 //! profiles, so a new profile extends the schema without code.
 
-use crate::topology::{DEPLOYMENT_KEYS, HOST_KEYS, LINK_KEYS, NODE_KEYS};
+use crate::topology::{DATABASE_KEYS, DEPLOYMENT_KEYS, HOST_KEYS, LINK_KEYS, NODE_KEYS};
 use crate::Profile;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -65,6 +65,30 @@ fn property(table: &str, key: &str, lists: &Lists) -> Value {
         ("link", "to") => {
             json!({"type": "string", "description": "The node it should point at (provider)."})
         }
+        ("database", "name") => {
+            json!({"type": "string", "pattern": NAME_PATTERN, "description": "Unique database server name; bundles write `out/databases/<name>/setup.sh`."})
+        }
+        ("database", "engine") => {
+            json!({"type": "string", "description": "An engine of the product (the profile's `[[engine]]`s); default: the first it runs on."})
+        }
+        ("database", "host") => {
+            json!({"type": "string", "description": "The [[host]] the server runs on: its address is used and `port` is reserved there."})
+        }
+        ("database", "address") => {
+            json!({"type": "string", "minLength": 1, "description": "Instead of `host`: a server outside the topology (host name, IPv4, IPv6)."})
+        }
+        ("database", "port") => {
+            json!({"type": "integer", "minimum": 1, "maximum": 65535, "description": "The server's port; default: the engine's."})
+        }
+        ("database", "user") => {
+            json!({"type": "string", "minLength": 1, "description": "The login every node uses; default: the deployment name."})
+        }
+        ("database", "password_env") => {
+            json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "The environment variable `apply` reads the password from (default TOPOPLAN_DB_PASSWORD); the password is never written in the topology."})
+        }
+        ("database", "datasources") => {
+            json!({"type": "array", "items": {"type": "string"}, "description": "Which of the product's shared datasources live here (default: all)."})
+        }
         _ => json!({}),
     }
 }
@@ -110,6 +134,7 @@ pub fn topology_schema(profiles: &BTreeMap<String, Profile>) -> Value {
             "host": list("host", HOST_KEYS),
             "node": list("node", NODE_KEYS),
             "link": list("link", LINK_KEYS),
+            "database": list("database", DATABASE_KEYS),
         }
     })
 }

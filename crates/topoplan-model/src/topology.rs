@@ -21,6 +21,7 @@ struct TopologyWire {
     host: Vec<Spanned<HostWire>>,
     node: Vec<Spanned<NodeWire>>,
     link: Vec<Spanned<LinkWire>>,
+    database: Vec<Spanned<DatabaseWire>>,
 }
 
 /// One piece of a large topology ([`chunks`]): the same tables, `[deployment]` optional.
@@ -34,6 +35,8 @@ struct ChunkWire {
     node: Vec<Spanned<NodeWire>>,
     #[serde(default)]
     link: Vec<Spanned<LinkWire>>,
+    #[serde(default)]
+    database: Vec<Spanned<DatabaseWire>>,
 }
 
 /// Moves every span of a value parsed from a piece of the file to its place in the file.
@@ -159,6 +162,35 @@ struct LinkWire {
     to: Spanned<String>,
 }
 
+/// `[[database]]`: a database server the nodes share (DESIGN.md "Shared databases").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseWire {
+    name: Spanned<String>,
+    engine: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    port: Option<Spanned<i64>>,
+    user: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+    datasources: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl Shift for DatabaseWire {
+    fn shift(self, by: usize) -> Self {
+        DatabaseWire {
+            name: self.name.shift(by),
+            engine: self.engine.shift(by),
+            host: self.host.shift(by),
+            address: self.address.shift(by),
+            port: self.port.shift(by),
+            user: self.user.shift(by),
+            password_env: self.password_env.shift(by),
+            datasources: self.datasources.shift(by),
+        }
+    }
+}
+
 /// A validated topology. Hosts and nodes keep the order of the file; indices are stable.
 #[derive(Debug, Clone)]
 pub struct Topology {
@@ -171,6 +203,29 @@ pub struct Topology {
     pub hosts: Vec<Host>,
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
+    /// Shared database servers (`[[database]]`), in the file's order.
+    pub databases: Vec<Database>,
+}
+
+/// A database server the nodes share, validated.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub name: String,
+    /// An engine of the profile (`[[engine]]`).
+    pub engine: String,
+    /// The topology host it runs on, when it is one (its address is used, its port reserved).
+    pub host: Option<usize>,
+    /// Host name, IPv4 or IPv6 address, bare.
+    pub address: String,
+    pub port: u32,
+    /// The login every node uses.
+    pub user: String,
+    /// The environment variable `apply` reads the password from; the password itself is
+    /// never in a topology, plan, bundle or log.
+    pub password_env: String,
+    /// The profile's shared datasources that live on this server.
+    pub datasources: Vec<String>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -259,6 +314,16 @@ pub const NODE_KEYS: &[(&str, bool)] = &[
     ("offset", false),
 ];
 pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
+pub const DATABASE_KEYS: &[(&str, bool)] = &[
+    ("name", true),
+    ("engine", false),
+    ("host", false),
+    ("address", false),
+    ("port", false),
+    ("user", false),
+    ("password_env", false),
+    ("datasources", false),
+];
 
 /// Checks every table's keys against the format. Returns the source with misspelt keys blanked
 /// and their diagnostics; `Err` when the structure is too broken to go on (a syntax error,
@@ -310,7 +375,11 @@ fn schema_pass<'a>(
         let mut complete = true;
         for (k, v) in t.iter() {
             if !keys.iter().any(|(name, _)| *name == k.get_ref().as_ref()) {
-                diags.push(unknown(k.get_ref(), k.span(), keys, table));
+                if table == "[[database]]" && k.get_ref().as_ref() == "password" {
+                    diags.push(inline_password(k.span().start..v.span().end));
+                } else {
+                    diags.push(unknown(k.get_ref(), k.span(), keys, table));
+                }
                 blank.push(k.span().start..v.span().end.max(k.span().end));
             }
         }
@@ -330,6 +399,7 @@ fn schema_pass<'a>(
         ("host", false),
         ("node", false),
         ("link", false),
+        ("database", false),
     ];
     for (k, v) in root.get_ref().iter() {
         let (key, table_keys) = match k.get_ref().as_ref() {
@@ -337,6 +407,7 @@ fn schema_pass<'a>(
             "host" => ("[[host]]", HOST_KEYS),
             "node" => ("[[node]]", NODE_KEYS),
             "link" => ("[[link]]", LINK_KEYS),
+            "database" => ("[[database]]", DATABASE_KEYS),
             other => {
                 diags.push(unknown(other, k.span(), root_keys, "the topology"));
                 stop = true;
@@ -379,6 +450,17 @@ fn schema_pass<'a>(
     // Only whole key-value runs were blanked, so the text is still UTF-8.
     let clean = String::from_utf8(clean).unwrap_or_else(|_| src.to_string());
     Ok((Parsed::Text(clean), diags))
+}
+
+/// A password written into the topology: refused, because a topology is committed, reviewed
+/// and copied; `password_env` names the variable `apply` reads it from instead.
+fn inline_password(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::InlinePassword,
+        "a database password is written in the topology",
+    )
+    .at(span, "a secret in a file that is committed, reviewed and copied")
+    .note("remove it, and give the variable that holds it: `password_env = \"APPM_DB_PASSWORD\"` (default `TOPOPLAN_DB_PASSWORD`); `apply` reads it there")
 }
 
 /// What the typed parse reads: the spanned tree, or (when misspelt keys were blanked out so
@@ -480,7 +562,7 @@ fn is_cut_header(line: &str) -> bool {
     let compact: String = head.chars().filter(|c| *c != ' ' && *c != '\t').collect();
     matches!(
         compact.as_str(),
-        "[deployment]" | "[[host]]" | "[[node]]" | "[[link]]"
+        "[deployment]" | "[[host]]" | "[[node]]" | "[[link]]" | "[[database]]"
     )
 }
 
@@ -557,6 +639,7 @@ fn parse_pieces(
                     host: wire.host.shift(r.start),
                     node: wire.node.shift(r.start),
                     link: wire.link.shift(r.start),
+                    database: wire.database.shift(r.start),
                 },
                 shift(diags),
             )),
@@ -592,7 +675,8 @@ fn parse_pieces(
     };
     let (mut diags, mut fatal) = (Vec::new(), false);
     let mut deployment: Option<Spanned<DeploymentWire>> = None;
-    let (mut host, mut node, mut link) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut host, mut node, mut link, mut database) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // Every piece parsed and none holds `[deployment]`: the file lacks it.
     let lacks_deployment = results.iter().all(|(has, _)| *has == Some(false));
     for (_, r) in results {
@@ -615,6 +699,7 @@ fn parse_pieces(
                 host.extend(w.host);
                 node.extend(w.node);
                 link.extend(w.link);
+                database.extend(w.database);
             }
             Err(d) => {
                 diags.extend(d);
@@ -641,6 +726,7 @@ fn parse_pieces(
             host,
             node,
             link,
+            database,
         },
         diags,
     ))
@@ -772,7 +858,13 @@ fn first_line(s: &str) -> String {
 }
 
 /// File names a bundle uses for itself beside the node folders.
-pub const RESERVED_NODE_NAMES: &[&str] = &["plan.json", "review.md", "review.html"];
+pub const RESERVED_NODE_NAMES: &[&str] = &[
+    "plan.json",
+    "review.md",
+    "review.html",
+    "databases",
+    "load-balancers",
+];
 
 /// A node name becomes a bundle folder, and every name reaches terminals, XML comments,
 /// shell comments and Markdown: keep names to a portable, traversal-free, markup-free set.

@@ -3,8 +3,8 @@
 //! of each problem is built by a function beside the check that finds it, under "Messages".
 
 use super::{
-    did_you_mean, is_safe_name, DeploymentWire, Host, HostWire, Link, LinkWire, Node, NodeWire,
-    Topology, TopologyWire, RESERVED_NODE_NAMES,
+    did_you_mean, is_safe_name, Database, DatabaseWire, DeploymentWire, Host, HostWire, Link,
+    LinkWire, Node, NodeWire, Topology, TopologyWire, RESERVED_NODE_NAMES,
 };
 use crate::address::{parse_address, AddressError};
 use crate::diag::{Code, Diagnostic, Span};
@@ -42,12 +42,14 @@ pub(super) fn validate(
     }
     let mode = v.mode(dep);
     let allow = v.allow(dep);
-    let (hosts, host_index) = v.hosts(&wire.host);
+    let (mut hosts, host_index) = v.hosts(&wire.host);
     if wire.node.is_empty() {
         v.diags.push(no_nodes(wire.deployment.span()));
     }
     let (nodes, node_names) = v.nodes(&wire.node, &host_index);
     let links = v.links(&wire.link, &nodes, &node_names);
+    let mut databases = v.databases(&wire.database, dep.name.get_ref(), &host_index);
+    place_databases(&mut databases, &mut hosts);
     if let Some(p) = v.profile {
         check_pins(p, &mode, &hosts, &nodes, &mut v.diags);
     }
@@ -64,7 +66,22 @@ pub(super) fn validate(
         hosts,
         nodes,
         links,
+        databases,
     })
+}
+
+/// A database server on a topology host takes the host's address and holds its port there:
+/// no node may take it.
+fn place_databases(databases: &mut [Database], hosts: &mut [Host]) {
+    for d in databases {
+        if let Some(h) = d.host {
+            d.address = hosts[h].address.clone();
+            let reserved = &mut hosts[h].reserved_ports;
+            if !reserved.iter().any(|(p, _)| *p == d.port) {
+                reserved.push((d.port, d.span.clone()));
+            }
+        }
+    }
 }
 
 impl Validator<'_> {
@@ -315,6 +332,176 @@ impl Validator<'_> {
         i
     }
 }
+
+impl Validator<'_> {
+    /// `[[database]]` tables: a unique name, a supported engine, one location (a topology host
+    /// or an address), a port, a user, a password variable (never a password), and the shared
+    /// datasources it holds, each on one server only.
+    fn databases(
+        &mut self,
+        wire: &[Spanned<DatabaseWire>],
+        deployment: &str,
+        hosts: &HostIndex,
+    ) -> Vec<Database> {
+        let mut out: Vec<Database> = Vec::new();
+        let mut names: BTreeMap<String, Span> = BTreeMap::new();
+        let mut placed: BTreeMap<String, Span> = BTreeMap::new();
+        for d in wire {
+            let dw = d.get_ref();
+            let name = dw.name.get_ref().clone();
+            if !is_safe_name(&name) {
+                self.diags.push(name_diagnostic("database", &name, dw.name.span()));
+            }
+            if let Some(first) = names.get(&name) {
+                let first = first.clone();
+                self.diags.push(duplicate_database(&name, dw.name.span(), first));
+                continue;
+            }
+            names.insert(name.clone(), dw.name.span());
+            let engine = self.engine(dw);
+            let location = self.database_location(dw, d.span(), hosts);
+            let datasources = self.database_datasources(dw, &mut placed);
+            let password_env = self.password_env(dw);
+            let (Some((engine, default_port)), Some((host, address))) = (engine, location) else {
+                continue;
+            };
+            out.push(Database {
+                name,
+                engine,
+                host,
+                address,
+                port: self.database_port(dw).unwrap_or(default_port),
+                user: dw
+                    .user
+                    .as_ref()
+                    .map_or_else(|| deployment.to_string(), |u| u.get_ref().clone()),
+                password_env,
+                datasources,
+                span: d.span(),
+            });
+        }
+        out
+    }
+
+    /// The engine and its default port; an unknown or refused engine is an error.
+    fn engine(&mut self, dw: &DatabaseWire) -> Option<(String, u32)> {
+        let p = self.profile?;
+        let Some(e) = &dw.engine else {
+            let Some(def) = p.default_engine() else {
+                self.diags.push(no_engine(&self.product, dw.name.span()));
+                return None;
+            };
+            return Some((def.name.clone(), def.port));
+        };
+        match p.engine(e.get_ref()) {
+            Some(def) if def.refused.is_none() => Some((def.name.clone(), def.port)),
+            def => {
+                let reason = def.and_then(|d| d.refused.clone());
+                self.diags.push(unknown_engine(p, &self.product, e, reason));
+                None
+            }
+        }
+    }
+
+    /// `host` (a topology host: its address) or `address` (a server outside), not both.
+    fn database_location(
+        &mut self,
+        dw: &DatabaseWire,
+        span: Span,
+        hosts: &HostIndex,
+    ) -> Option<(Option<usize>, String)> {
+        match (&dw.host, &dw.address) {
+            (Some(h), Some(a)) => {
+                self.diags.push(host_and_address(h.span(), a.span()));
+                None
+            }
+            (None, None) => {
+                self.diags.push(no_location(span));
+                None
+            }
+            (Some(h), None) => match hosts.get(h.get_ref()) {
+                Some((i, _)) => Some((Some(*i), String::new())),
+                None => {
+                    self.diags.push(unknown_database_host(h, hosts));
+                    None
+                }
+            },
+            (None, Some(a)) => match parse_address(a.get_ref()) {
+                Ok(bare) => Some((None, bare)),
+                Err(e) => {
+                    self.diags.push(address_diagnostic(a.get_ref(), &e, a.span(), false));
+                    None
+                }
+            },
+        }
+    }
+
+    fn database_port(&mut self, dw: &DatabaseWire) -> Option<u32> {
+        let p = dw.port.as_ref()?;
+        let v = *p.get_ref();
+        match u32::try_from(v).ok().filter(|v| (1..=65535).contains(v)) {
+            Some(port) => Some(port),
+            None => {
+                self.diags.push(invalid_database_port(v, p.span()));
+                None
+            }
+        }
+    }
+
+    fn password_env(&mut self, dw: &DatabaseWire) -> String {
+        let Some(v) = &dw.password_env else {
+            return DEFAULT_PASSWORD_ENV.to_string();
+        };
+        let name = v.get_ref();
+        let mut c = name.chars();
+        let ok = c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && c.all(|x| x.is_ascii_alphanumeric() || x == '_');
+        if !ok {
+            self.diags.push(invalid_env_name(v));
+        }
+        name.clone()
+    }
+
+    /// The profile's shared datasources on this server (all by default), each on one server.
+    fn database_datasources(
+        &mut self,
+        dw: &DatabaseWire,
+        placed: &mut BTreeMap<String, Span>,
+    ) -> Vec<String> {
+        let Some(p) = self.profile else {
+            return Vec::new();
+        };
+        let known: Vec<&str> = p.datasource.iter().map(|d| d.name.as_str()).collect();
+        let given: Vec<(String, Span)> = match &dw.datasources {
+            Some(list) => list
+                .get_ref()
+                .iter()
+                .map(|s| (s.get_ref().clone(), s.span()))
+                .collect(),
+            None => known
+                .iter()
+                .map(|k| (k.to_string(), dw.name.span()))
+                .collect(),
+        };
+        let mut out = Vec::new();
+        for (name, span) in given {
+            if !known.contains(&name.as_str()) {
+                self.diags.push(unknown_datasource(&name, span, &known));
+                continue;
+            }
+            if let Some(first) = placed.get(&name) {
+                self.diags.push(shared_twice(&name, span, first.clone()));
+                continue;
+            }
+            placed.insert(name.clone(), span);
+            out.push(name);
+        }
+        out
+    }
+}
+
+/// The variable `apply` reads a database password from when `password_env` is not given.
+pub const DEFAULT_PASSWORD_ENV: &str = "TOPOPLAN_DB_PASSWORD";
 
 /// Pins are checked here rather than in the solver because each is a plain fact of the file
 /// (the offset-following ports are the same on every node), so the user gets them all at once,
@@ -666,4 +853,110 @@ fn pin_on_reserved(
         rspan.clone(),
         format!("reserved on host `{}` here", host.name),
     )
+}
+
+fn duplicate_database(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(Code::DuplicateDatabase, format!("duplicate database name `{name}`"))
+        .at(span, "defined again here")
+        .also(first, "first defined here")
+}
+
+fn no_engine(product: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::UnknownEngine,
+        format!("`{product}` runs on no database engine topoplan knows"),
+    )
+    .at(span, "this database has nothing to run on")
+}
+
+fn unknown_engine(
+    p: &Profile,
+    product: &str,
+    e: &Spanned<String>,
+    refused: Option<String>,
+) -> Diagnostic {
+    let supported: Vec<String> = p
+        .engine
+        .iter()
+        .filter(|d| d.refused.is_none())
+        .map(|d| format!("`{}`", d.name))
+        .collect();
+    let d = match refused {
+        Some(reason) => Diagnostic::error(
+            Code::UnknownEngine,
+            format!("`{product}` cannot run on `{}`", e.get_ref()),
+        )
+        .at(e.span(), "refused for this product")
+        .note(reason),
+        None => Diagnostic::error(
+            Code::UnknownEngine,
+            format!("unknown database engine `{}`", e.get_ref()),
+        )
+        .at(e.span(), format!("not an engine of `{product}`")),
+    };
+    d.note(format!("supported: {}", supported.join(", ")))
+}
+
+fn host_and_address(host: Span, address: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::DatabaseLocation,
+        "a database has both `host` and `address`",
+    )
+    .at(address, "an address outside the topology")
+    .also(host, "and a host of the topology")
+    .note("keep `host` for a server on a topology host (its address is used and its port reserved), or `address` for one outside")
+}
+
+fn no_location(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::DatabaseLocation, "a database has neither `host` nor `address`")
+        .at(span, "where does this server run?")
+        .note("add `host = \"<a [[host]]>\"`, or `address = \"db.example.com\"` for a server outside the topology")
+}
+
+fn unknown_database_host(h: &Spanned<String>, hosts: &HostIndex) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        Code::DatabaseLocation,
+        format!("database host `{}` is not a host of the topology", h.get_ref()),
+    )
+    .at(h.span(), "no `[[host]]` has this name");
+    if let Some(hint) = did_you_mean(h.get_ref(), hosts.keys().map(String::as_str)) {
+        d = d.note(hint);
+    }
+    d.note("for a server outside the topology, write `address = \"...\"` instead")
+}
+
+fn invalid_database_port(v: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(Code::InvalidPort, format!("database port {v} is not a TCP port"))
+        .at(span, "expected 1..=65535")
+}
+
+fn invalid_env_name(v: &Spanned<String>) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidEnvName,
+        format!("`{}` is not an environment variable name", v.get_ref().escape_debug()),
+    )
+    .at(v.span(), "`apply` reads the password from this variable")
+    .note("letters, digits and `_`, not starting with a digit, e.g. `APPM_DB_PASSWORD`")
+}
+
+fn unknown_datasource(name: &str, span: Span, known: &[&str]) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        Code::UnknownDatasource,
+        format!("`{name}` is not a datasource the nodes share"),
+    )
+    .at(span, "not a shared datasource of this product");
+    if let Some(hint) = did_you_mean(name, known.iter().copied()) {
+        d = d.note(hint);
+    }
+    d.note(format!("shared datasources: {}", known.join(", ")))
+}
+
+fn shared_twice(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::SharedTwice,
+        format!("datasource `{name}` is placed on two database servers"),
+    )
+    .at(span, "placed here")
+    .also(first, "and here")
+    .note("every node must read one copy: list it under one `[[database]]`")
 }

@@ -31,6 +31,7 @@ fn the_published_schema_is_the_generated_one() {
         ("node", topoplan_model::topology::NODE_KEYS),
         ("host", topoplan_model::topology::HOST_KEYS),
         ("link", topoplan_model::topology::LINK_KEYS),
+        ("database", topoplan_model::topology::DATABASE_KEYS),
     ] {
         let props = &schema["properties"][table]["items"]["properties"];
         for (k, _) in keys {
