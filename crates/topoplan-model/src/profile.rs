@@ -115,6 +115,9 @@ pub struct DatasourceDef {
     /// Scripts under the product home that create its tables, per engine, in order.
     #[serde(default)]
     pub scripts: BTreeMap<String, Vec<String>>,
+    /// The product files that define or name it (their templates write it).
+    #[serde(default)]
+    pub files: Vec<String>,
     pub description: String,
     pub evidence: String,
 }

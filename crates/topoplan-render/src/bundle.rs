@@ -103,8 +103,54 @@ impl Bundle {
         for files in per_node {
             b.files.extend(files?);
         }
+        for (path, text) in database_scripts(set, plan)? {
+            b.files.insert(
+                path,
+                BundleFile {
+                    text,
+                    executable: true,
+                },
+            );
+        }
         Ok(b)
     }
+}
+
+/// The setup script of each `[[database]]`, `databases/<name>/setup.sh`, from the profile's
+/// `databases/<engine>-setup.sh.tera`; every value it prints passes [`shell_safe`]. A server
+/// whose engine has no template gets none (the docs then say what to create by hand).
+fn database_scripts(set: &TemplateSet, plan: &Plan) -> Result<Vec<(String, String)>, RenderError> {
+    #[derive(serde::Serialize)]
+    struct Deployment<'a> {
+        name: &'a str,
+        product: &'a str,
+    }
+    let mut out = Vec::new();
+    for db in &plan.databases {
+        let name = format!("{}/databases/{}-setup.sh.tera", plan.product, db.engine);
+        let Some(src) = set.files.get(&name) else {
+            continue;
+        };
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![".tera"]);
+        tera.set_escape_fn(shell_safe);
+        tera.add_raw_template(&name, src)
+            .map_err(|e| crate::template_error(&name, &e))?;
+        let mut ctx = tera::Context::new();
+        ctx.insert(
+            "deployment",
+            &Deployment {
+                name: &plan.deployment,
+                product: &plan.product,
+            },
+        );
+        ctx.insert("database", db);
+        let text = tera
+            .render(&name, &ctx)
+            .map_err(|e| crate::template_error(&name, &e))?;
+        out.push((format!("databases/{}/setup.sh", db.name), text));
+    }
+    Ok(out)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {

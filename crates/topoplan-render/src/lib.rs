@@ -265,6 +265,66 @@ pub struct NodeView<'a> {
     pub links: BTreeMap<String, Links>,
     /// The values of the deployment's mode (the profile's `[[mode]] values`).
     pub mode: &'a BTreeMap<String, String>,
+    /// The shared datasources this node reads, by the profile's name (`apps`, `users`, …).
+    pub datasources: BTreeMap<&'a str, DatasourceView<'a>>,
+}
+
+/// A shared datasource as a template writes it. `password` is a marker, never the password:
+/// `apply` puts the value of the database's `password_env` in its place ([`fill_secrets`]).
+#[derive(Debug, Serialize)]
+pub struct DatasourceView<'a> {
+    pub datasource: &'a str,
+    pub jndi: &'a str,
+    pub url: &'a str,
+    pub user: &'a str,
+    pub password: String,
+    pub driver: &'a str,
+    pub validation_query: &'a str,
+    pub shipped: bool,
+    /// The `[[database]]` it is on.
+    pub server: &'a str,
+}
+
+const SECRET_OPEN: &str = "@@topoplan-secret:";
+const SECRET_CLOSE: &str = "@@";
+
+/// What a template writes where a secret goes: the name of the environment variable that
+/// holds it, never its value.
+pub fn secret_marker(var: &str) -> String {
+    format!("{SECRET_OPEN}{var}{SECRET_CLOSE}")
+}
+
+/// The environment variables a patch's secret markers name, each once.
+pub fn secret_vars(text: &str) -> Vec<String> {
+    let mut vars = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(SECRET_OPEN) {
+        let after = &rest[i + SECRET_OPEN.len()..];
+        let Some(j) = after.find(SECRET_CLOSE) else {
+            break;
+        };
+        let var = after[..j].to_string();
+        if !vars.contains(&var) {
+            vars.push(var);
+        }
+        rest = &after[j + SECRET_CLOSE.len()..];
+    }
+    vars
+}
+
+/// A patch with every secret marker replaced by the variable's value from `lookup`, escaped
+/// for the patch's format; `Err(var)` names the first variable `lookup` has no value for.
+pub fn fill_secrets(
+    text: &str,
+    format: PatchFormat,
+    mut lookup: impl FnMut(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = text.to_string();
+    for var in secret_vars(text) {
+        let value = lookup(&var).ok_or_else(|| var.clone())?;
+        out = out.replace(&secret_marker(&var), &format.escape_fn()(&value));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Serialize)]
@@ -360,6 +420,23 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
         ports: port_map(node),
         links,
         mode: &plan.mode_values,
+        datasources: plan
+            .datasources_of(node)
+            .map(|(db, ds)| {
+                let view = DatasourceView {
+                    datasource: &ds.datasource,
+                    jndi: &ds.jndi,
+                    url: &ds.url,
+                    user: &db.user,
+                    password: secret_marker(&db.password_env),
+                    driver: &db.driver,
+                    validation_query: &db.validation_query,
+                    shipped: ds.shipped,
+                    server: &db.name,
+                };
+                (ds.name.as_str(), view)
+            })
+            .collect(),
     }
 }
 

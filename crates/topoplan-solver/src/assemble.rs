@@ -33,6 +33,8 @@ pub(crate) fn build_plan(
     let links = link_plans(profile, graph, &nodes);
     let hosts = host_plans(topo, host_info, &nodes, &mut warnings);
     single_role_warnings(topo, profile, &mut warnings);
+    shared_database_warning(topo, profile, &mut warnings);
+    let databases = database_plans(topo, profile);
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     review_warnings(topo, profile, &nodes, &hosts, &links, &mut warnings);
     let silenced = settle_warnings(topo, &mut warnings);
@@ -53,7 +55,80 @@ pub(crate) fn build_plan(
         silenced,
         manual,
         changes: None,
+        databases,
     }
+}
+
+/// Every `[[database]]` with its datasources' URLs and readers, and the addresses its user is
+/// granted from.
+fn database_plans(topo: &Topology, profile: &Profile) -> Vec<DatabasePlan> {
+    let mut out = Vec::new();
+    for d in &topo.databases {
+        let Some(engine) = profile.engine(&d.engine) else {
+            continue;
+        };
+        let mut clients: Vec<String> = Vec::new();
+        let datasources = profile
+            .datasource
+            .iter()
+            .filter(|ds| d.datasources.contains(&ds.name))
+            .map(|ds| {
+                let readers: Vec<&topoplan_model::Node> = topo
+                    .nodes
+                    .iter()
+                    .filter(|n| ds.readers.iter().any(|r| n.has_role(r)))
+                    .collect();
+                clients.extend(readers.iter().map(|n| topo.hosts[n.host].address.clone()));
+                SharedDatasource {
+                    name: ds.name.clone(),
+                    datasource: ds.datasource.clone(),
+                    jndi: ds.jndi.clone(),
+                    database: ds.database.clone(),
+                    url: engine
+                        .url
+                        .replace("{host}", &topoplan_model::url_host(&d.address))
+                        .replace("{port}", &d.port.to_string())
+                        .replace("{database}", &ds.database),
+                    shipped: ds.shipped,
+                    scripts: ds.scripts.get(&d.engine).cloned().unwrap_or_default(),
+                    readers: readers.iter().map(|n| n.name.clone()).collect(),
+                }
+            })
+            .collect();
+        clients.sort();
+        clients.dedup();
+        out.push(DatabasePlan {
+            name: d.name.clone(),
+            engine: d.engine.clone(),
+            host: d.host.map(|h| topo.hosts[h].name.clone()),
+            address: d.address.clone(),
+            port: d.port,
+            user: d.user.clone(),
+            password_env: d.password_env.clone(),
+            driver: engine.driver.clone(),
+            validation_query: engine.validation_query.clone(),
+            clients,
+            datasources,
+        });
+    }
+    out
+}
+
+/// `no-shared-database`: several nodes, a product with shared datasources, and no
+/// `[[database]]`: every node keeps its own embedded database.
+fn shared_database_warning(topo: &Topology, profile: &Profile, warnings: &mut Vec<Warning>) {
+    if topo.nodes.len() < 2 || profile.datasource.is_empty() || !topo.databases.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = profile.datasource.iter().map(|d| d.name.as_str()).collect();
+    warnings.push(Warning::new(
+        Code::NoSharedDatabase,
+        format!(
+            "{} nodes and no `[[database]]`: each node keeps its own embedded {} databases, so apps created on a publisher never reach a store and a user made on one node does not exist on the others; add a `[[database]]`",
+            topo.nodes.len(),
+            names.join(", ")
+        ),
+    ));
 }
 
 /// Every node with its offset, the reason for it, and the ports it really listens on, in the

@@ -26,8 +26,8 @@ mod warnings;
 mod wiring;
 
 pub use plan::{
-    Column, HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PlanChange, PortPlan,
-    Text, Warning,
+    Column, DatabasePlan, HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PlanChange,
+    PortPlan, SharedDatasource, Text, Warning,
 };
 
 use assemble::*;

@@ -156,6 +156,65 @@ pub struct Plan {
     /// What changed against the lock file, when the plan was made with one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Vec<PlanChange>>,
+    /// Shared database servers and the datasources each holds (`[[database]]`). The password
+    /// is not here: only the variable `apply` reads it from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabasePlan>,
+}
+
+/// A shared database server.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DatabasePlan {
+    pub name: String,
+    pub engine: String,
+    /// The topology host it runs on, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub address: String,
+    pub port: u32,
+    pub user: String,
+    /// The environment variable `apply` reads the password from.
+    pub password_env: String,
+    pub driver: String,
+    pub validation_query: String,
+    /// The addresses of the nodes that connect, the only ones the user is granted from.
+    pub clients: Vec<String>,
+    pub datasources: Vec<SharedDatasource>,
+}
+
+/// One shared datasource on a database server.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SharedDatasource {
+    /// The profile's name for it (`apps`, `users`, …).
+    pub name: String,
+    /// Its name in the product's datasources file.
+    pub datasource: String,
+    pub jndi: String,
+    /// The database on the server.
+    pub database: String,
+    /// The JDBC URL every reader gets.
+    pub url: String,
+    /// Whether the shipped datasources file has it (rewired) or it is added.
+    pub shipped: bool,
+    /// Scripts under the product home that create its tables, in order.
+    pub scripts: Vec<String>,
+    /// The nodes that read it.
+    pub readers: Vec<String>,
+}
+
+impl Plan {
+    /// The shared datasources `node` reads, with the server each is on.
+    pub fn datasources_of<'a>(
+        &'a self,
+        node: &'a NodePlan,
+    ) -> impl Iterator<Item = (&'a DatabasePlan, &'a SharedDatasource)> + 'a {
+        self.databases.iter().flat_map(move |db| {
+            db.datasources
+                .iter()
+                .filter(move |ds| ds.readers.iter().any(|r| *r == *node.name))
+                .map(move |ds| (db, ds))
+        })
+    }
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -11,6 +11,33 @@ pub enum AnyPatch {
 /// One value that differs from the plan: (selector or pointer, expected, found).
 pub type Drift = (String, String, String);
 
+/// What stands in for a secret wherever topoplan prints one (diffs, drift).
+pub const MASK: &str = "********";
+
+/// A patch with its secret markers filled from the environment (the database passwords a
+/// bundle names only by variable), and the values filled, so that printers can mask them.
+/// `Err` names the variable that is not set.
+pub fn fill_secrets(format: PatchFormat, text: &str) -> Result<(String, Vec<String>), String> {
+    let mut values = Vec::new();
+    let filled = topoplan_render::fill_secrets(text, format, |var| {
+        let v = std::env::var(var).ok()?;
+        // As written in the file, too: escaped for its format.
+        values.push(topoplan_render::escape_xml(&v));
+        values.push(topoplan_render::escape_json_string(&v));
+        values.push(v.clone());
+        Some(v)
+    })?;
+    Ok((filled, values))
+}
+
+/// `text` with every secret value replaced by [`MASK`].
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), MASK))
+}
+
 impl AnyPatch {
     pub fn parse(format: PatchFormat, text: &str) -> Result<AnyPatch, String> {
         match format {

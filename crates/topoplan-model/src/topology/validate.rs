@@ -350,11 +350,13 @@ impl Validator<'_> {
             let dw = d.get_ref();
             let name = dw.name.get_ref().clone();
             if !is_safe_name(&name) {
-                self.diags.push(name_diagnostic("database", &name, dw.name.span()));
+                self.diags
+                    .push(name_diagnostic("database", &name, dw.name.span()));
             }
             if let Some(first) = names.get(&name) {
                 let first = first.clone();
-                self.diags.push(duplicate_database(&name, dw.name.span(), first));
+                self.diags
+                    .push(duplicate_database(&name, dw.name.span(), first));
                 continue;
             }
             names.insert(name.clone(), dw.name.span());
@@ -429,7 +431,8 @@ impl Validator<'_> {
             (None, Some(a)) => match parse_address(a.get_ref()) {
                 Ok(bare) => Some((None, bare)),
                 Err(e) => {
-                    self.diags.push(address_diagnostic(a.get_ref(), &e, a.span(), false));
+                    self.diags
+                        .push(address_diagnostic(a.get_ref(), &e, a.span(), false));
                     None
                 }
             },
@@ -454,7 +457,9 @@ impl Validator<'_> {
         };
         let name = v.get_ref();
         let mut c = name.chars();
-        let ok = c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        let ok = c
+            .next()
+            .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
             && c.all(|x| x.is_ascii_alphanumeric() || x == '_');
         if !ok {
             self.diags.push(invalid_env_name(v));
@@ -856,9 +861,12 @@ fn pin_on_reserved(
 }
 
 fn duplicate_database(name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(Code::DuplicateDatabase, format!("duplicate database name `{name}`"))
-        .at(span, "defined again here")
-        .also(first, "first defined here")
+    Diagnostic::error(
+        Code::DuplicateDatabase,
+        format!("duplicate database name `{name}`"),
+    )
+    .at(span, "defined again here")
+    .also(first, "first defined here")
 }
 
 fn no_engine(product: &str, span: Span) -> Diagnostic {
@@ -916,7 +924,10 @@ fn no_location(span: Span) -> Diagnostic {
 fn unknown_database_host(h: &Spanned<String>, hosts: &HostIndex) -> Diagnostic {
     let mut d = Diagnostic::error(
         Code::DatabaseLocation,
-        format!("database host `{}` is not a host of the topology", h.get_ref()),
+        format!(
+            "database host `{}` is not a host of the topology",
+            h.get_ref()
+        ),
     )
     .at(h.span(), "no `[[host]]` has this name");
     if let Some(hint) = did_you_mean(h.get_ref(), hosts.keys().map(String::as_str)) {
@@ -926,14 +937,20 @@ fn unknown_database_host(h: &Spanned<String>, hosts: &HostIndex) -> Diagnostic {
 }
 
 fn invalid_database_port(v: i64, span: Span) -> Diagnostic {
-    Diagnostic::error(Code::InvalidPort, format!("database port {v} is not a TCP port"))
-        .at(span, "expected 1..=65535")
+    Diagnostic::error(
+        Code::InvalidPort,
+        format!("database port {v} is not a TCP port"),
+    )
+    .at(span, "expected 1..=65535")
 }
 
 fn invalid_env_name(v: &Spanned<String>) -> Diagnostic {
     Diagnostic::error(
         Code::InvalidEnvName,
-        format!("`{}` is not an environment variable name", v.get_ref().escape_debug()),
+        format!(
+            "`{}` is not an environment variable name",
+            v.get_ref().escape_debug()
+        ),
     )
     .at(v.span(), "`apply` reads the password from this variable")
     .note("letters, digits and `_`, not starting with a digit, e.g. `APPM_DB_PASSWORD`")

@@ -31,6 +31,8 @@ struct Change {
     meta: std::fs::Metadata,
     before: String,
     after: String,
+    /// The secrets the patch filled in (database passwords), masked wherever printed.
+    secrets: Vec<String>,
 }
 
 fn fail(problems: &[String]) -> anyhow::Error {
@@ -194,7 +196,13 @@ fn patched(
     };
     let before = std::fs::read_to_string(&target)
         .map_err(|e| format!("`{}`: cannot read the product file: {e}", target.display()))?;
-    let patch = AnyPatch::parse(format, patch_text)
+    let (patch_text, secrets) = crate::patch::fill_secrets(format, patch_text).map_err(|var| {
+        format!(
+            "`{}` needs a database password: set the environment variable `{var}` (the `password_env` of its [[database]]); topoplan never stores it",
+            home.join(rel).display()
+        )
+    })?;
+    let patch = AnyPatch::parse(format, &patch_text)
         .map_err(|e| format!("`{}`: {e}", patch_path.display()))?;
     let after = patch
         .apply(&before)
@@ -205,6 +213,7 @@ fn patched(
         meta,
         before,
         after,
+        secrets,
     })
 }
 
@@ -219,6 +228,8 @@ fn dry_run_diff(changed: &[&Change], kept: usize) -> String {
                 .header(&format!("a/{}", c.rel), &format!("b/{}", c.rel))
                 .to_string(),
         );
+        // The passwords apply writes never reach the terminal.
+        out = crate::patch::mask(&out, &c.secrets);
     }
     out.push_str(&format!(
         "{} file(s) would change, {kept} already up to date\n",

@@ -93,9 +93,27 @@ pub fn node_drift(
                 continue;
             }
         };
-        let found = AnyPatch::parse(o.format, &o.patch).and_then(|p| p.drift(&text));
+        // Secrets compare against the environment, as `apply` wrote them; they are never
+        // printed (a drifted password shows as masked on both sides).
+        let (patch, secrets) = match crate::patch::fill_secrets(o.format, &o.patch) {
+            Ok(filled) => filled,
+            Err(var) => {
+                out.push(item(
+                    &o.path,
+                    "(database password)".into(),
+                    format!("the value of ${var}"),
+                    format!("not compared: ${var} is not set"),
+                ));
+                continue;
+            }
+        };
+        let found = AnyPatch::parse(o.format, &patch).and_then(|p| p.drift(&text));
+        let masked = |s: String| crate::patch::mask(&s, &secrets);
         match found {
-            Ok(ds) => out.extend(ds.into_iter().map(|(e, x, f)| item(&o.path, e, x, f))),
+            Ok(ds) => out.extend(
+                ds.into_iter()
+                    .map(|(e, x, f)| item(&o.path, e, masked(x), masked(f))),
+            ),
             Err(e) => out.push(item(
                 &o.path,
                 "(file)".into(),

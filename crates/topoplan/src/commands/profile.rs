@@ -124,13 +124,19 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
         .map(|r| r.file.as_str())
         .chain(profile.port.iter().map(|p| p.file.as_str()))
         .chain([profile.product.home.file.as_str()])
+        .chain(
+            profile
+                .datasource
+                .iter()
+                .flat_map(|d| d.files.iter().map(String::as_str)),
+        )
         .collect();
     for (path, name, _) in &overlays {
         if !named.contains(path.as_str()) {
             problems.push(Problem {
                 at: format!("{}:1:1", set.display_path(name)),
                 message: format!(
-                    "template patches `{path}`, which no reference, port or `product.home` names: it is never used"
+                    "template patches `{path}`, which no reference, port, datasource or `product.home` names: it is never used"
                 ),
             });
         }

@@ -6,6 +6,7 @@ mod common;
 mod ansible;
 mod cli;
 mod cmd;
+mod databases;
 mod docs;
 mod lifecycle;
 mod profiles;
