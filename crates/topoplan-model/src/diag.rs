@@ -34,6 +34,9 @@ pub struct Diagnostic {
     pub message: String,
     pub labels: Vec<Label>,
     pub notes: Vec<String>,
+    /// Byte ranges of the source never to show (a password written where it should not be):
+    /// the renderer prints `*` in their place.
+    pub redact: Vec<Span>,
 }
 
 impl Diagnostic {
@@ -46,6 +49,7 @@ impl Diagnostic {
             message: message.into(),
             labels: Vec::new(),
             notes: Vec::new(),
+            redact: Vec::new(),
         }
     }
 
@@ -77,6 +81,12 @@ impl Diagnostic {
             message: message.into(),
             primary: false,
         });
+        self
+    }
+
+    /// Hides these bytes of the source wherever the diagnostic is shown.
+    pub fn redact(mut self, span: Span) -> Self {
+        self.redact.push(span);
         self
     }
 

@@ -121,6 +121,9 @@ impl Shift for Diagnostic {
         for l in &mut self.labels {
             l.span = l.span.start + by..l.span.end + by;
         }
+        for r in &mut self.redact {
+            *r = r.start + by..r.end + by;
+        }
         self
     }
 }
@@ -376,7 +379,7 @@ fn schema_pass<'a>(
         for (k, v) in t.iter() {
             if !keys.iter().any(|(name, _)| *name == k.get_ref().as_ref()) {
                 if table == "[[database]]" && k.get_ref().as_ref() == "password" {
-                    diags.push(inline_password(k.span().start..v.span().end));
+                    diags.push(inline_password(k.span().start..v.span().end, v.span()));
                 } else {
                     diags.push(unknown(k.get_ref(), k.span(), keys, table));
                 }
@@ -454,13 +457,14 @@ fn schema_pass<'a>(
 
 /// A password written into the topology: refused, because a topology is committed, reviewed
 /// and copied; `password_env` names the variable `apply` reads it from instead.
-fn inline_password(span: Span) -> Diagnostic {
+fn inline_password(span: Span, value: Span) -> Diagnostic {
     Diagnostic::error(
         Code::InlinePassword,
         "a database password is written in the topology",
     )
     .at(span, "a secret in a file that is committed, reviewed and copied")
-    .note("remove it, and give the variable that holds it: `password_env = \"APPM_DB_PASSWORD\"` (default `TOPOPLAN_DB_PASSWORD`); `apply` reads it there")
+    .redact(value)
+    .note("remove it, and give the variable that holds it: `password_env = \"DB_PASSWORD\"` (default `TOPOPLAN_DB_PASSWORD`); `apply` reads it there")
 }
 
 /// What the typed parse reads: the spanned tree, or (when misspelt keys were blanked out so

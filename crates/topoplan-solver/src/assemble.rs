@@ -124,7 +124,7 @@ fn shared_database_warning(topo: &Topology, profile: &Profile, warnings: &mut Ve
     warnings.push(Warning::new(
         Code::NoSharedDatabase,
         format!(
-            "{} nodes and no `[[database]]`: each node keeps its own embedded {} databases, so apps created on a publisher never reach a store and a user made on one node does not exist on the others; add a `[[database]]`",
+            "{} nodes and no `[[database]]`: each node keeps its own embedded {} databases, so what one node writes (apps, users, the registry) the others never see; add a `[[database]]`",
             topo.nodes.len(),
             names.join(", ")
         ),

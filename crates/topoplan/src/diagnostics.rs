@@ -87,7 +87,7 @@ pub fn visible(text: &str) -> String {
 /// Renders diagnostics for `file` (as the user named it) with its source, plain text.
 pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
     let file = &visible(file);
-    let src = &visible_source(src);
+    let src = &redacted(&visible_source(src), diags);
     let files = SimpleFile::new(file, src);
     let config = Config::default();
     let mut out = String::new();
@@ -137,6 +137,24 @@ pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
         ));
     }
     out
+}
+
+/// The source with every byte a diagnostic redacts shown as `*` (a multi-byte character as
+/// as many `*`, so spans stay right).
+fn redacted(src: &str, diags: &[Diagnostic]) -> String {
+    let spans: Vec<_> = diags.iter().flat_map(|d| d.redact.iter()).collect();
+    if spans.is_empty() {
+        return src.to_string();
+    }
+    src.char_indices()
+        .map(|(i, c)| {
+            if spans.iter().any(|s| s.contains(&i)) && c != '\n' {
+                "*".repeat(c.len_utf8())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn clamp(r: std::ops::Range<usize>, len: usize) -> std::ops::Range<usize> {

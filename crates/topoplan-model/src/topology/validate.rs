@@ -953,7 +953,7 @@ fn invalid_env_name(v: &Spanned<String>) -> Diagnostic {
         ),
     )
     .at(v.span(), "`apply` reads the password from this variable")
-    .note("letters, digits and `_`, not starting with a digit, e.g. `APPM_DB_PASSWORD`")
+    .note("letters, digits and `_`, not starting with a digit, e.g. `DB_PASSWORD`")
 }
 
 fn unknown_datasource(name: &str, span: Span, known: &[&str]) -> Diagnostic {

@@ -463,17 +463,20 @@ fn allow_silences_a_warning_by_code_and_the_plan_counts_it() {
             .map(|w| w["code"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(codes(&before), ["cross-host-link", "single-key-manager"]);
+    assert_eq!(
+        codes(&before),
+        ["cross-host-link", "no-shared-database", "single-key-manager"]
+    );
     // Located on standard error, and naming its nodes in JSON.
     assert!(stderr.contains("warning[single-key-manager]: "), "{stderr}");
-    let line = before["warnings"][1]["line"].as_u64().unwrap();
-    let col = before["warnings"][1]["column"].as_u64().unwrap();
+    let line = before["warnings"][2]["line"].as_u64().unwrap();
+    let col = before["warnings"][2]["column"].as_u64().unwrap();
     let shown = format!("┌─ {}:{line}:{col}", t.display());
     assert!(stderr.contains(&shown), "{stderr}");
-    assert_eq!(before["warnings"][1]["nodes"], serde_json::json!(["km"]));
-    assert!(before["warnings"][1]["line"].as_u64().is_some());
+    assert_eq!(before["warnings"][2]["nodes"], serde_json::json!(["km"]));
+    assert!(before["warnings"][2]["line"].as_u64().is_some());
     let (after, stderr) = plan("allow = [\"single-key-manager\"]\n");
-    assert_eq!(codes(&after), ["cross-host-link"]);
+    assert_eq!(codes(&after), ["cross-host-link", "no-shared-database"]);
     assert_eq!(after["silenced"], 1);
     assert!(!stderr.contains("single-key-manager"), "{stderr}");
 }
