@@ -12,9 +12,14 @@ pub fn root() -> PathBuf {
         .unwrap()
 }
 
+/// The password the shipped examples' `[[database]]` reads (`password_env`), as an operator's
+/// environment holds it when applying; tests of the refusal remove it.
+pub const EXAMPLE_DB_PASSWORD: &str = "example-db-password";
+
 pub fn topoplan() -> Command {
     let mut c = Command::cargo_bin("topoplan").unwrap();
     c.current_dir(root());
+    c.env("APPM_DB_PASSWORD", EXAMPLE_DB_PASSWORD);
     c
 }
 
