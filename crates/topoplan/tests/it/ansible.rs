@@ -60,6 +60,7 @@ fn the_exported_playbook_deploys_and_is_idempotent() {
             .arg(format!("topoplan_bin={}", env!("CARGO_BIN_EXE_topoplan")))
             .args(extra)
             .env("ANSIBLE_NOCOLOR", "1")
+            .env("APPM_DB_PASSWORD", crate::common::EXAMPLE_DB_PASSWORD)
             .env("ANSIBLE_LOCAL_TEMP", d.path().join("ansible-tmp"))
             .env("ANSIBLE_REMOTE_TEMP", d.path().join("ansible-tmp"))
             .current_dir(&out)
@@ -114,6 +115,7 @@ fn the_exported_playbook_deploys_and_is_idempotent() {
         .arg(&topology)
         .arg(out.join("bundles/plan.json"))
         .arg(&homes)
+        .env("APPM_DB_PASSWORD", crate::common::EXAMPLE_DB_PASSWORD)
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&v.stdout);

@@ -465,7 +465,11 @@ fn allow_silences_a_warning_by_code_and_the_plan_counts_it() {
     };
     assert_eq!(
         codes(&before),
-        ["cross-host-link", "no-shared-database", "single-key-manager"]
+        [
+            "cross-host-link",
+            "no-shared-database",
+            "single-key-manager"
+        ]
     );
     // Located on standard error, and naming its nodes in JSON.
     assert!(stderr.contains("warning[single-key-manager]: "), "{stderr}");
