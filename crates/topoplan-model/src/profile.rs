@@ -91,6 +91,9 @@ pub struct EngineDef {
     /// The connection test every shared datasource gets.
     #[serde(default)]
     pub validation_query: String,
+    /// What the operator installs on every node for it (the JDBC driver and where it goes).
+    #[serde(default)]
+    pub driver_note: String,
     /// The file whose line names this engine's facts.
     pub evidence: String,
 }

@@ -296,6 +296,7 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
             if p.follows_offset { "yes" } else { "no" }
         ));
     }
+    readme_databases(&mut s, plan, node);
     let manual: Vec<_> = plan.manual_for(&node.name).collect();
     if !manual.is_empty() {
         s.push_str("\n## Manual steps\n\nSites topoplan does not rewrite on this node, and the value each should take.\n\n");
@@ -315,6 +316,38 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
         }
     }
     s
+}
+
+/// The shared datasources this node reads, the variable `apply` needs for their password, and
+/// what to install first.
+fn readme_databases(s: &mut String, plan: &Plan, node: &NodePlan) {
+    let used: Vec<_> = plan.datasources_of(node).collect();
+    if used.is_empty() {
+        return;
+    }
+    s.push_str("\n## Shared databases\n\n| datasource | JNDI | URL | user |\n|---|---|---|---|\n");
+    for (db, ds) in &used {
+        s.push_str(&format!(
+            "| `{}` | `{}` | `{}` | `{}` |\n",
+            ds.datasource, ds.jndi, ds.url, db.user
+        ));
+    }
+    let mut vars: Vec<&str> = used
+        .iter()
+        .map(|(db, _)| db.password_env.as_str())
+        .collect();
+    vars.sort_unstable();
+    vars.dedup();
+    s.push_str(&format!(
+        "\n`apply` writes the password from the environment: set `{}` first (the bundle does not hold it).\n",
+        vars.join("`, `")
+    ));
+    let mut notes: Vec<&str> = used.iter().map(|(db, _)| db.driver_note.as_str()).collect();
+    notes.sort_unstable();
+    notes.dedup();
+    for n in notes.iter().filter(|n| !n.is_empty()) {
+        s.push_str(&format!("On this node: {n}.\n"));
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RenderError + '_ {

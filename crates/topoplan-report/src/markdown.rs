@@ -24,6 +24,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(s, "- `{}`: {} — {}", n.name, n.offset, n.offset_reason);
     }
     links_and_firewall(&mut s, plan);
+    databases(&mut s, plan);
     let _ = writeln!(
         s,
         "\n## Manual steps\n\nSites topoplan does not rewrite, with the nodes whose copy matters and the value to set.\n"
@@ -115,6 +116,45 @@ fn port_maps(s: &mut String, plan: &Plan) {
             }
         }
         s.push('\n');
+    }
+}
+
+/// Shared database servers and who reads each datasource; the password only by its variable.
+fn databases(s: &mut String, plan: &Plan) {
+    if plan.databases.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## Shared databases\n\nEvery node that reads a shared datasource gets the same URL, user and driver; `apply` fills the password from the variable named here. Create the databases, the user and the tables with `out/databases/<name>/setup.sh`.\n\n| server | address | user | password from | datasource | JNDI | database | read by |\n|---|---|---|---|---|---|---|---|"
+    );
+    for d in &plan.databases {
+        for ds in &d.datasources {
+            let _ = writeln!(
+                s,
+                "| `{}` ({}) | `{}:{}` | `{}` | `${}` | `{}` | `{}` | `{}` | {} |",
+                d.name,
+                d.engine,
+                d.address,
+                d.port,
+                d.user,
+                d.password_env,
+                ds.datasource,
+                ds.jndi,
+                ds.database,
+                ds.readers.join(", ")
+            );
+        }
+    }
+    let mut notes: Vec<&str> = plan
+        .databases
+        .iter()
+        .map(|d| d.driver_note.as_str())
+        .collect();
+    notes.sort_unstable();
+    notes.dedup();
+    for n in notes.iter().filter(|n| !n.is_empty()) {
+        let _ = writeln!(s, "\nOn every node: {n}");
     }
 }
 

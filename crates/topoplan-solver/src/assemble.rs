@@ -107,6 +107,7 @@ fn database_plans(topo: &Topology, profile: &Profile) -> Vec<DatabasePlan> {
             password_env: d.password_env.clone(),
             driver: engine.driver.clone(),
             validation_query: engine.validation_query.clone(),
+            driver_note: engine.driver_note.clone(),
             clients,
             datasources,
         });

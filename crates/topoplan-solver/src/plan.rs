@@ -177,6 +177,8 @@ pub struct DatabasePlan {
     pub password_env: String,
     pub driver: String,
     pub validation_query: String,
+    /// What to install on every node for this engine (the profile's `driver_note`).
+    pub driver_note: String,
     /// The addresses of the nodes that connect, the only ones the user is granted from.
     pub clients: Vec<String>,
     pub datasources: Vec<SharedDatasource>,

@@ -38,6 +38,75 @@ impl Profile {
             check_manual(i, m, &names, report);
         }
         self.check_ansible_vars(&names, report);
+        self.check_databases(&names, report);
+    }
+
+    /// `[[engine]]` and `[[datasource]]`: unique names, evidence, a supported engine's
+    /// driver and URL, known reader roles, files and scripts inside the home.
+    fn check_databases(&self, names: &Declared, report: Report) {
+        unique(
+            "engine",
+            self.engine.iter().map(|e| &*e.name).collect(),
+            report,
+        );
+        unique(
+            "datasource",
+            self.datasource.iter().map(|d| &*d.name).collect(),
+            report,
+        );
+        for (i, e) in self.engine.iter().enumerate() {
+            let at = |k| [K("engine"), I(i), K(k)];
+            if e.evidence.trim().is_empty() {
+                report(
+                    &at("evidence"),
+                    format!("engine `{}` has no evidence", e.name),
+                );
+            }
+            if e.refused.is_none() && (e.driver.is_empty() || !e.url.contains("{database}")) {
+                report(
+                    &at("url"),
+                    format!(
+                        "engine `{}` needs a `driver` and a `url` with `{{database}}`",
+                        e.name
+                    ),
+                );
+            }
+        }
+        for (i, d) in self.datasource.iter().enumerate() {
+            let at = |k| [K("datasource"), I(i), K(k)];
+            for r in d
+                .readers
+                .iter()
+                .filter(|r| !names.roles.contains(r.as_str()))
+            {
+                report(
+                    &at("readers"),
+                    format!("datasource `{}` names unknown role `{r}`", d.name),
+                );
+            }
+            if d.evidence.trim().is_empty() {
+                report(
+                    &at("evidence"),
+                    format!("datasource `{}` has no evidence", d.name),
+                );
+            }
+            let paths = d.files.iter().chain(d.scripts.values().flatten());
+            for p in paths.filter(|p| !is_relative_inside(p)) {
+                report(
+                    &at("files"),
+                    format!(
+                        "datasource `{}`: `{p}` must be a relative path inside the home",
+                        d.name
+                    ),
+                );
+            }
+            for e in d.scripts.keys().filter(|e| self.engine(e).is_none()) {
+                report(
+                    &at("scripts"),
+                    format!("datasource `{}` names unknown engine `{e}`", d.name),
+                );
+            }
+        }
     }
 
     /// `[product]`: the port range, paths inside the home, an absolute home base.
