@@ -15,6 +15,12 @@
 //! - An element with element children (`<Environment><Name>gw2</Name>…`) is keyed by its first
 //!   child element: it is "already there" when the parent has one child of that name whose
 //!   first child element has the same name and text; that child is replaced whole.
+//!
+//! A second extension removes what an earlier apply added and the plan no longer has:
+//! `<prune sel="…/Environment[@topoplan='added']" key="Name"><keep>gw2</keep>…</prune>`
+//! removes every element the selector matches (none is fine) whose `key` child's text is not
+//! a `<keep>`. Only elements that carry topoplan's mark are ever selected, so nothing an
+//! operator wrote is removed.
 
 pub mod selector;
 
@@ -47,6 +53,8 @@ pub enum OpKind {
     Replace,
     Add,
     Remove,
+    /// The extension: remove every match whose `key` child is not kept.
+    Prune,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +68,8 @@ pub struct Op {
     xml: String,
     /// What identifies the single element an `<add>` carries, for the idempotent upsert.
     upsert: Option<UpsertKey>,
+    /// `<prune>`: the child element that names each match, and the names to keep.
+    prune: Option<(String, Vec<String>)>,
 }
 
 /// Identity of an added element (see the crate docs).
@@ -105,6 +115,7 @@ impl Patch {
                 "replace" => OpKind::Replace,
                 "add" => OpKind::Add,
                 "remove" => OpKind::Remove,
+                "prune" => OpKind::Prune,
                 other => return Err(PatchError::BadPatch(format!("unknown operation <{other}>"))),
             };
             let sel = child
@@ -149,6 +160,15 @@ impl Patch {
                 }),
                 _ => None,
             };
+            if kind == OpKind::Prune && selector.target != Target::Element {
+                return Err(PatchError::BadSelector {
+                    sel,
+                    msg: "<prune> removes elements: end the selector at an element".into(),
+                });
+            }
+            let prune = (kind == OpKind::Prune)
+                .then(|| prune_of(child))
+                .transpose()?;
             ops.push(Op {
                 kind,
                 sel,
@@ -156,6 +176,7 @@ impl Patch {
                 text,
                 xml,
                 upsert,
+                prune,
             });
         }
         Ok(Patch { ops })
@@ -182,7 +203,11 @@ impl Patch {
             .filter(|e| target[e.range.clone()] != e.text)
             .map(|e| Drift {
                 selector: e.label.to_string(),
-                expected: e.text.trim().to_string(),
+                expected: if e.text.trim().is_empty() && !e.range.is_empty() {
+                    "(absent: topoplan added it, the plan no longer has it)".to_string()
+                } else {
+                    e.text.trim().to_string()
+                },
                 found: if e.range.is_empty() {
                     "(missing)".to_string()
                 } else {
@@ -198,6 +223,24 @@ impl Patch {
             .map_err(|e| PatchError::BadTarget(e.to_string()))?;
         let mut edits: Vec<Edit> = Vec::new();
         for op in &self.ops {
+            if let Some((key, keep)) = &op.prune {
+                for node in select_all(&doc, op) {
+                    let name = node
+                        .children()
+                        .find(|c| c.is_element() && c.tag_name().name() == key)
+                        .and_then(|c| c.text())
+                        .unwrap_or("")
+                        .trim();
+                    if !keep.iter().any(|k| k == name) {
+                        edits.push(Edit {
+                            range: line_range(target, node.range()),
+                            text: String::new(),
+                            label: op.sel.as_str(),
+                        });
+                    }
+                }
+                continue;
+            }
             let node = select_one(&doc, op)?;
             let edit = match (&op.kind, &op.selector.target) {
                 (OpKind::Replace, Target::Text) => {
@@ -344,7 +387,40 @@ fn line_range(text: &str, r: Range<usize>) -> Range<usize> {
     }
 }
 
+/// `<prune>`'s `key` attribute and its `<keep>` children.
+fn prune_of(op: Node) -> Result<(String, Vec<String>), PatchError> {
+    let key = op
+        .attribute("key")
+        .ok_or_else(|| PatchError::BadPatch("<prune> without `key`".into()))?;
+    let mut keep = Vec::new();
+    for c in op.children().filter(Node::is_element) {
+        if c.tag_name().name() != "keep" {
+            return Err(PatchError::BadPatch(format!(
+                "<prune> holds <{}>; only <keep> names what stays",
+                c.tag_name().name()
+            )));
+        }
+        keep.push(c.text().unwrap_or("").trim().to_string());
+    }
+    Ok((key.to_string(), keep))
+}
+
 fn select_one<'a, 'i>(doc: &'a Document<'i>, op: &Op) -> Result<Node<'a, 'i>, PatchError> {
+    let current = select_all(doc, op);
+    match current.len() {
+        1 => Ok(current[0]),
+        0 => Err(PatchError::NoMatch {
+            sel: op.sel.clone(),
+        }),
+        n => Err(PatchError::Ambiguous {
+            sel: op.sel.clone(),
+            count: n,
+        }),
+    }
+}
+
+/// Every node the selector matches (its target part aside).
+fn select_all<'a, 'i>(doc: &'a Document<'i>, op: &Op) -> Vec<Node<'a, 'i>> {
     let mut current: Vec<Node> = vec![doc.root()];
     for step in &op.selector.steps {
         let mut next = Vec::new();
@@ -376,16 +452,7 @@ fn select_one<'a, 'i>(doc: &'a Document<'i>, op: &Op) -> Result<Node<'a, 'i>, Pa
         }
         current = next;
     }
-    match current.len() {
-        1 => Ok(current[0]),
-        0 => Err(PatchError::NoMatch {
-            sel: op.sel.clone(),
-        }),
-        n => Err(PatchError::Ambiguous {
-            sel: op.sel.clone(),
-            count: n,
-        }),
-    }
+    current
 }
 
 fn step_matches(step: &Step, n: Node) -> bool {
@@ -436,6 +503,28 @@ mod tests {
             out,
             "<a><b uri='https://h:1/?a=1&amp;b=&apos;2&apos;'/></a>"
         );
+    }
+
+    #[test]
+    fn prune_removes_only_marked_elements_the_patch_does_not_keep() {
+        let target = "<a>\n  <E><Name>mine</Name></E>\n  <E m=\"x\"><Name>old</Name></E>\n  <E m=\"x\"><Name>kept</Name></E>\n</a>\n";
+        let p = Patch::parse(
+            "<diff><prune sel=\"/a/E[@m='x']\" key=\"Name\"><keep>kept</keep></prune></diff>",
+        )
+        .unwrap();
+        let out = p.apply(target).unwrap();
+        assert_eq!(
+            out,
+            "<a>\n  <E><Name>mine</Name></E>\n  <E m=\"x\"><Name>kept</Name></E>\n</a>\n"
+        );
+        // Nothing left to remove: applying again changes nothing, and no drift.
+        assert_eq!(p.apply(&out).unwrap(), out);
+        assert!(p.drift(&out).unwrap().is_empty());
+        assert_eq!(p.drift(target).unwrap().len(), 1);
+        // No match at all is fine; a text() target is refused.
+        assert_eq!(p.apply("<a/>").unwrap(), "<a/>");
+        assert!(Patch::parse("<diff><prune sel=\"/a/E/text()\" key=\"Name\"/></diff>").is_err());
+        assert!(Patch::parse("<diff><prune sel=\"/a/E\"/></diff>").is_err());
     }
 
     #[test]

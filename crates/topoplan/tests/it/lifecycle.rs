@@ -109,6 +109,82 @@ fn adding_a_node_moves_nothing_locked_and_the_preview_shows_only_it() {
     );
 }
 
+/// A gateway that leaves the topology leaves the publisher too: `check` reports the environment
+/// an earlier apply added for it, the next apply removes it, and an environment the operator
+/// wrote (no topoplan mark) is never touched.
+#[test]
+fn a_removed_gateway_leaves_the_publisher_environments() {
+    let Some(fx) = fixtures() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let topo = crate::common::copy_example("two-gateways-two-hosts.toml", d.path(), "t.toml");
+    let out = d.path().join("out");
+    let home = d.path().join("home");
+    copy_tree(&fx.join("appm-1.2.0"), &home);
+    let conf = home.join("repository/conf/app-manager.xml");
+    // The operator's own environment, added by hand before topoplan ran.
+    let own = "<Environment type=\"hybrid\"><Name>dr-site</Name><ServerURL>https://dr:9443/services/</ServerURL><Username>admin</Username><Password>admin</Password><GatewayEndpoint>http://dr:8280,https://dr:8243</GatewayEndpoint></Environment>";
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let text = text.replacen(
+        "</Environments>",
+        &format!("{own}\n        </Environments>"),
+        1,
+    );
+    std::fs::write(&conf, text).unwrap();
+    let apply = || {
+        topoplan()
+            .arg("apply")
+            .arg(out.join("publisher"))
+            .arg("--home")
+            .arg(&home)
+            .assert()
+            .success();
+    };
+    assert!(crate::common::bundle_to(&topo, &out).status.success());
+    apply();
+    assert!(std::fs::read_to_string(&conf)
+        .unwrap()
+        .contains("<Name>gw-west</Name>"));
+    let text = std::fs::read_to_string(&topo).unwrap();
+    let text = text
+        .replace(
+            "[[node]]\nname = \"gw-west\"\nroles = [\"gateway\"]\nhost = \"west\"\n",
+            "",
+        )
+        .replace("[[link]]\nfrom = \"store\"\nto = \"gw-west\"\n", "");
+    std::fs::write(&topo, text).unwrap();
+    assert!(crate::common::bundle_to(&topo, &out).status.success());
+    let check = topoplan()
+        .arg("check")
+        .arg(&topo)
+        .arg(format!("--home=publisher={}", home.display()))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("gw-west") && said.contains("(absent"),
+        "{said}"
+    );
+    apply();
+    let after = std::fs::read_to_string(&conf).unwrap();
+    assert!(!after.contains("gw-west"), "{after}");
+    assert!(
+        after.contains(own),
+        "the operator's environment was touched"
+    );
+    let again = topoplan()
+        .arg("check")
+        .arg(&topo)
+        .arg(format!("--home=publisher={}", home.display()))
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
 /// With `--detailed-exitcode`, 2 means "changed" and nothing else (as in terraform): a script
 /// that applies on 2 must never apply on a typo, a missing file or a broken topology.
 #[test]
