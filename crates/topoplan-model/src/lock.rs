@@ -67,6 +67,45 @@ struct LockWire {
     links: Vec<LockedLink>,
 }
 
+/// Locked values a plan would write as they are: an offset or a per-node port outside what a
+/// TCP port can be (a hand-edited `0` would become `ThriftServerPort 0`) is an error here,
+/// as a pin of the topology is.
+fn out_of_range(src: &str, nodes: &BTreeMap<String, LockedNode>) -> Vec<Diagnostic> {
+    use crate::profile::{locate, Seg::Key as K};
+    let mut diags = Vec::new();
+    for (name, n) in nodes {
+        if n.offset > 65535 {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidLock,
+                    format!("locked offset {} of `{name}`", n.offset),
+                )
+                .at(
+                    locate(src, &[K("nodes"), K(name), K("offset")]),
+                    "expected 0..=65535",
+                )
+                .note("regenerate it with `topoplan lock <topology>`"),
+            );
+        }
+        for (port, v) in &n.ports {
+            if !(1..=65535).contains(v) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidLock,
+                        format!("locked port {port} = {v} of `{name}` is not a TCP port"),
+                    )
+                    .at(
+                        locate(src, &[K("nodes"), K(name), K("ports"), K(port)]),
+                        "expected 1..=65535",
+                    )
+                    .note("regenerate it with `topoplan lock <topology>`"),
+                );
+            }
+        }
+    }
+    diags
+}
+
 impl Lock {
     /// Parses a lock and checks that it belongs to `deployment` of `product`. Diagnostics
     /// point into the lock's own text.
@@ -116,6 +155,7 @@ impl Lock {
                 .note("a lock belongs to one topology: delete it to plan afresh, or use the topology it was written for"),
             );
         }
+        diags.extend(out_of_range(src, &w.nodes));
         if !diags.is_empty() {
             return Err(diags);
         }

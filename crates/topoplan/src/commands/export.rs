@@ -200,6 +200,19 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let (topology, dir) = (&args.topology, &args.out);
     let planned = session::plan_file(topology, templates)?;
     let plan = &planned.plan;
+    // Ansible's own groups: a host of that name makes an inventory Ansible cannot load.
+    if let Some(h) = plan
+        .hosts
+        .iter()
+        .find(|h| ["all", "ungrouped"].contains(&h.name.as_str()))
+    {
+        eprintln!(
+            "error: host `{}` cannot be an Ansible inventory host: `all` and `ungrouped` are Ansible's own groups; rename the host in `{}` (its address stays what Ansible connects to)",
+            h.name,
+            topology.display()
+        );
+        return Ok(ExitStatus::Problems);
+    }
     let bundle = super::bundle::build(plan, templates)?;
     let profile = session::profile(templates, &plan.product)?;
     write(
