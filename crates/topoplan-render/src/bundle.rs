@@ -351,9 +351,9 @@ fn readme_databases(s: &mut String, plan: &Plan, node: &NodePlan) {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RenderError + '_ {
-    move |source| RenderError::Io {
+    move |error| RenderError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

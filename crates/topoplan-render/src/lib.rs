@@ -33,12 +33,9 @@ pub enum RenderError {
     NotOurs { path: String, why: String },
     #[error(transparent)]
     Safe(#[from] topoplan_safefs::SafeFsError),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The OS error is part of the message, not a source (printed once).
+    #[error("`{path}`: {error}{}", topoplan_safefs::busy_hint(error))]
+    Io { path: String, error: std::io::Error },
 }
 
 /// Template files by path relative to the templates root (`appm-1.2.0/overlay/...`).

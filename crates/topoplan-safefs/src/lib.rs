@@ -17,11 +17,12 @@ use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SafeFsError {
-    #[error("`{path}`: {source}")]
+    /// The OS error is part of the message, not a source: printers that walk the chain
+    /// would print it twice.
+    #[error("`{path}`: {error}{}", busy_hint(error))]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("`{0}` is not a regular file ({1}); topoplan writes only regular files")]
     NotRegular(PathBuf, &'static str),
@@ -38,9 +39,18 @@ pub enum SafeFsError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SafeFsError + '_ {
-    move |source| SafeFsError::Io {
+    move |error| SafeFsError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
+    }
+}
+
+/// What to do when a folder cannot be swapped: it is a mount point or the current folder.
+pub fn busy_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::ResourceBusy {
+        "; it is a mount point or the current folder, which cannot be replaced in one step: give a folder inside it (e.g. `-o ./bundle`)"
+    } else {
+        ""
     }
 }
 

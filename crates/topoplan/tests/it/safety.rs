@@ -480,3 +480,27 @@ fn control_characters_never_reach_the_terminal() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!stderr(&o).contains('\u{1b}'), "{:?}", stderr(&o));
 }
+
+/// `-o .` (or a mount point) cannot be swapped for a new bundle: the error says so once, with
+/// what to do, and exits 2 (an I/O error, not a problem of the topology).
+#[test]
+fn bundling_into_the_current_folder_says_what_to_do_instead() {
+    let d = tempfile::tempdir().unwrap();
+    let topology = crate::common::root().join("topologies/all-in-one.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_topoplan"))
+        .arg("bundle")
+        .arg(&topology)
+        .args(["-o", "."])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+    assert!(stderr.contains("give a folder inside it"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        0,
+        "left something behind"
+    );
+}
