@@ -183,6 +183,16 @@ fn patched(
     patch_path: &Path,
     patch_text: &str,
 ) -> Result<Change, String> {
+    // topoplan's own folder (the pristine backups) is never a patch target.
+    if Path::new(rel)
+        .components()
+        .next()
+        .is_some_and(|c| c.as_os_str() == ".topoplan")
+    {
+        return Err(format!(
+            "`{rel}`: a bundle never patches topoplan's own folder `.topoplan/` (it holds the originals apply keeps)"
+        ));
+    }
     let target = resolve_inside(home, Path::new(rel)).map_err(|e| e.to_string())?;
     let meta = match existing_regular(&target) {
         Ok(Some(m)) => m,

@@ -504,3 +504,28 @@ fn bundling_into_the_current_folder_says_what_to_do_instead() {
         "left something behind"
     );
 }
+
+/// A bundle that targets topoplan's own folder (the pristine backups) is refused: after a
+/// first apply, a patch planted under `overlay/.topoplan/backup/…` rewrites nothing.
+#[test]
+fn a_bundle_never_patches_the_backups() {
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    assert!(apply(&gw, &home).status.success());
+    let backup = home.join(".topoplan/backup/repository/conf/carbon.xml");
+    assert!(backup.is_file());
+    let planted = gw.join("overlay/.topoplan/backup/repository/conf/carbon.xml.patch.xml");
+    std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+    std::fs::copy(
+        gw.join("overlay/repository/conf/carbon.xml.patch.xml"),
+        &planted,
+    )
+    .unwrap();
+    let before = tree(&home);
+    let o = apply(&gw, &home);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`.topoplan/`"), "{}", stderr(&o));
+    assert_eq!(tree(&home), before, "nothing written");
+}
