@@ -201,13 +201,7 @@ fn bundles_apply_to_the_real_product_files_idempotently() {
                 );
             }
             let apply = || {
-                topoplan()
-                    .arg("apply")
-                    .arg(out_dir.join(name))
-                    .arg("--home")
-                    .arg(&home)
-                    .assert()
-                    .success();
+                crate::common::apply_ok(&out_dir.join(name), &home);
             };
             apply();
             let once = tree(&home);

@@ -150,3 +150,14 @@ pub fn bundle_to(topology: &Path, out: &Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `topoplan apply BUNDLE --home HOME`, which must succeed.
+pub fn apply_ok(bundle: &Path, home: &Path) {
+    topoplan()
+        .arg("apply")
+        .arg(bundle)
+        .arg("--home")
+        .arg(home)
+        .assert()
+        .success();
+}

@@ -131,13 +131,7 @@ fn a_removed_gateway_leaves_the_publisher_environments() {
     );
     std::fs::write(&conf, text).unwrap();
     let apply = || {
-        topoplan()
-            .arg("apply")
-            .arg(out.join("publisher"))
-            .arg("--home")
-            .arg(&home)
-            .assert()
-            .success();
+        crate::common::apply_ok(&out.join("publisher"), &home);
     };
     assert!(crate::common::bundle_to(&topo, &out).status.success());
     apply();
@@ -266,13 +260,7 @@ fn check_finds_exactly_the_value_edited_by_hand() {
         let name = n["name"].as_str().unwrap();
         let home = d.path().join(name);
         copy_tree(&fx.join("appm-1.1.0"), &home);
-        topoplan()
-            .arg("apply")
-            .arg(out.join(name))
-            .arg("--home")
-            .arg(&home)
-            .assert()
-            .success();
+        crate::common::apply_ok(&out.join(name), &home);
         args.push("--home".into());
         args.push(format!("{name}={}", home.display()));
     }

@@ -284,13 +284,7 @@ fn applied(
         let name = n["name"].as_str().unwrap();
         let home = work.join("homes").join(name);
         copy_tree(&fx.join(&product), &home);
-        topoplan()
-            .arg("apply")
-            .arg(bundle.join(name))
-            .arg("--home")
-            .arg(&home)
-            .assert()
-            .success();
+        crate::common::apply_ok(&bundle.join(name), &home);
         for (path, bytes) in tree(&home) {
             let rel = path
                 .strip_prefix(&home)
@@ -635,13 +629,7 @@ fn the_docs_walkthrough_adds_a_product_that_plans_bundles_and_applies() {
     let home = d.path().join("front1");
     copy_tree(&pristine, &home);
     for _ in 0..2 {
-        topoplan()
-            .arg("apply")
-            .arg(bundle.join("front1"))
-            .arg("--home")
-            .arg(&home)
-            .assert()
-            .success();
+        crate::common::apply_ok(&bundle.join("front1"), &home);
     }
     let text = std::fs::read_to_string(home.join("conf/server.xml")).unwrap();
     assert_eq!(

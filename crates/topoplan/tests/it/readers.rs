@@ -152,13 +152,7 @@ fn every_environment_list_has_exactly_one_production_environment_first() {
             let name = node["name"].as_str().unwrap();
             let home = dir.path().join("home").join(name);
             copy_tree(&fx.join(&product), &home);
-            topoplan()
-                .arg("apply")
-                .arg(out.join(name))
-                .arg("--home")
-                .arg(&home)
-                .assert()
-                .success();
+            crate::common::apply_ok(&out.join(name), &home);
             let text =
                 std::fs::read_to_string(home.join("repository/conf/app-manager.xml")).unwrap();
             let doc = roxmltree::Document::parse(&text).unwrap();
