@@ -120,36 +120,52 @@ pub fn topology(s: &Shape) -> String {
             }
             continue;
         }
-        let mut nodes: Vec<(String, &String)> = Vec::new();
+        // One role a node, in turn; with fewer nodes than roles, each node takes several, so
+        // every host still has every role.
+        let mut nodes: Vec<(String, Vec<&String>)> = Vec::new();
         for k in 0..s.per_host {
-            let role = &roles[k % roles.len()];
+            let mine: Vec<&String> = if s.per_host < roles.len() {
+                roles.iter().skip(k).step_by(s.per_host).collect()
+            } else {
+                vec![&roles[k % roles.len()]]
+            };
             let name = format!("n{h}-{k}");
+            let list: Vec<String> = mine.iter().map(|r| format!("{r:?}")).collect();
             let _ = writeln!(
                 out,
-                "[[node]]\nname = \"{name}\"\nroles = [{role:?}]\nhost = \"h{h}\"\n"
+                "[[node]]\nname = \"{name}\"\nroles = [{}]\nhost = \"h{h}\"\n",
+                list.join(", ")
             );
-            nodes.push((name, role));
+            nodes.push((name, mine));
         }
         // Each node names its providers on its own host, so no choice is ambiguous and lists
-        // stay per host (an estate, not one mesh): every node of a role it reads as a list,
-        // else the first.
-        for (from, from_role) in &nodes {
+        // stay per host (an estate, not one mesh): every node of a role it reads only as
+        // lists, else the first (links to several nodes of a role it also reads one value
+        // from would conflict for that value).
+        for (from, from_roles) in &nodes {
+            // A node that is a provider of several roles is linked once.
+            let mut linked: Vec<&str> = Vec::new();
             for provider in &roles {
                 let reads: Vec<&topoplan_model::ReferenceDef> = s
                     .profile
                     .reference
                     .iter()
-                    .filter(|r| &r.provider == provider && r.readers.contains(from_role))
+                    .filter(|r| {
+                        &r.provider == provider && from_roles.iter().any(|f| r.readers.contains(f))
+                    })
                     .collect();
-                if reads.is_empty() || *from_role == provider {
+                if reads.is_empty() || from_roles.contains(&provider) {
                     continue;
                 }
                 let each = reads
                     .iter()
-                    .any(|r| r.providers == topoplan_model::Providers::Each);
-                let targets = nodes.iter().filter(|(_, r)| *r == provider);
+                    .all(|r| r.providers == topoplan_model::Providers::Each);
+                let targets = nodes.iter().filter(|(_, r)| r.contains(&provider));
                 for (to, _) in targets.take(if each { usize::MAX } else { 1 }) {
-                    let _ = writeln!(out, "[[link]]\nfrom = \"{from}\"\nto = \"{to}\"\n");
+                    if !linked.contains(&to.as_str()) {
+                        linked.push(to);
+                        let _ = writeln!(out, "[[link]]\nfrom = \"{from}\"\nto = \"{to}\"\n");
+                    }
                 }
             }
         }
