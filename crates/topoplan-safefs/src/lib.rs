@@ -36,6 +36,8 @@ pub enum SafeFsError {
     },
     #[error("`{0}` is in use by another topoplan run (it holds the lock); try again when it has finished")]
     Locked(PathBuf),
+    #[error("`{0}` belongs to user id {1}, not to this run's user: topoplan keeps its own folders only where nobody else could have put them; move it aside and run again")]
+    NotOurs(PathBuf, u32),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SafeFsError + '_ {
@@ -216,6 +218,54 @@ pub fn private_dir(dir: &Path) -> Result<(), SafeFsError> {
     }
     #[cfg(not(unix))]
     std::fs::create_dir_all(dir).map_err(io(dir))
+}
+
+/// The folders `rel` under `root`, created where missing with mode 0700, each checked to be a
+/// real folder (never a symlink) that this process's user owns, and set to 0700 through its
+/// own descriptor (`fchmod`, never a path a link could redirect). Returns the path of the last.
+/// For topoplan's own folders inside a home another account owns (`.topoplan/backup/…`):
+/// that account cannot steer where root writes, nor have root chmod a folder elsewhere.
+#[cfg(unix)]
+pub fn private_dirs(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
+    use rustix::fs::{fchmod, fstat, mkdirat, openat, Mode, OFlags, CWD};
+    let root_real = root.canonicalize().map_err(io(root))?;
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(SafeFsError::Escapes {
+            path: rel.to_path_buf(),
+            to: rel.to_path_buf(),
+            root: root_real,
+        });
+    }
+    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+    let errno = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e: rustix::io::Errno| io(&p)(std::io::Error::from(e))
+    };
+    let mut dir = openat(CWD, &root_real, flags, Mode::empty()).map_err(errno(&root_real))?;
+    let mut at = root_real.clone();
+    let me = rustix::process::geteuid();
+    for c in rel.components() {
+        at = at.join(c);
+        match mkdirat(&dir, c.as_os_str(), Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::EXIST => {}
+            Err(e) => return Err(errno(&at)(e)),
+        }
+        let next = match openat(&dir, c.as_os_str(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                return Err(SafeFsError::NotRegular(at, "a symlink or not a folder"))
+            }
+            Err(e) => return Err(errno(&at)(e)),
+        };
+        let st = fstat(&next).map_err(errno(&at))?;
+        if st.st_uid != me.as_raw() {
+            return Err(SafeFsError::NotOurs(at, st.st_uid));
+        }
+        fchmod(&next, Mode::from_raw_mode(0o700)).map_err(errno(&at))?;
+        dir = next;
+    }
+    Ok(at)
 }
 
 /// An exclusive advisory lock on a folder, held until the value is dropped. Two topoplan runs

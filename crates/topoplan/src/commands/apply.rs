@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use topoplan_model::HomeIdentity;
 use topoplan_render::PatchFormat;
-use topoplan_safefs::{existing_regular, lock_dir, private_dir, resolve_inside, Staged};
+use topoplan_safefs::{existing_regular, lock_dir, private_dirs, resolve_inside, Staged};
 
 /// Backups of the original product files, under the product home.
 pub const BACKUP_DIR: &str = ".topoplan/backup";
@@ -254,14 +254,16 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
     let mut backups = Vec::new();
     let mut files = Vec::new();
     for c in changed {
-        let backup = home.join(BACKUP_DIR).join(&c.rel);
         let staged_backup = (|| -> Result<Option<Staged>, topoplan_safefs::SafeFsError> {
+            // Every folder on the way is a real one of root's own, created 0700 if missing:
+            // the home's owner cannot link it elsewhere.
+            let rel = Path::new(BACKUP_DIR).join(&c.rel);
+            let folder = private_dirs(home, rel.parent().expect("backup path has a folder"))?;
+            let backup = folder.join(rel.file_name().expect("backup path has a name"));
             // The first original is kept: a backup that exists already is never replaced.
             if existing_regular(&backup)?.is_some() {
                 return Ok(None);
             }
-            private_dir(&home.join(".topoplan"))?;
-            private_dir(backup.parent().expect("backup path has a folder"))?;
             Staged::new(&backup, c.before.as_bytes(), Some(&c.meta), 0o600).map(Some)
         })();
         match staged_backup {

@@ -529,3 +529,49 @@ fn a_bundle_never_patches_the_backups() {
     assert!(stderr(&o).contains("`.topoplan/`"), "{}", stderr(&o));
     assert_eq!(tree(&home), before, "nothing written");
 }
+
+/// The home's owner cannot steer root's backups: `.topoplan` (or a folder under it) as a
+/// symlink out of the home, or as a folder another user made, is refused before anything is
+/// written, and the folder it points at keeps its mode and gets no file.
+#[test]
+fn backups_never_go_through_a_link_or_into_a_folder_of_another_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, home.join(".topoplan")).unwrap();
+    let before = tree(&home);
+    let o = apply(&gw, &home);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symlink"), "{}", stderr(&o));
+    assert_eq!(tree(&home), before, "nothing written");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    let mode = std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the linked folder was chmodded");
+
+    // A real `.topoplan` that another account made: refused too (only as root can the test
+    // give it another owner).
+    if running_as_root() {
+        std::fs::remove_file(home.join(".topoplan")).unwrap();
+        std::fs::create_dir(home.join(".topoplan")).unwrap();
+        std::os::unix::fs::chown(home.join(".topoplan"), Some(65534), Some(65534)).unwrap();
+        let o = apply(&gw, &home);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("belongs to user id 65534"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of a file this process just made is its effective user.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::metadata(f.path()).unwrap().uid() == 0
+}
