@@ -190,6 +190,7 @@ codes! {
     UnknownDatasource = ("unknown-datasource", Error, "a `[[database]]` names a datasource the product does not share"),
     SharedTwice = ("shared-twice", Error, "one shared datasource placed on two `[[database]]` servers"),
     InvalidEnvName = ("invalid-env-name", Error, "a `password_env` that is not an environment variable name"),
+    Ipv6Unsupported = ("ipv6-unsupported", Error, "a value the product cannot read as an IPv6 literal (the profile's `ipv6`) points at an IPv6 address"),
     Unwired = ("unwired", Warning, "a node reads references from a role no node has: they keep their defaults"),
     SeveralProviders = ("several-providers", Warning, "several nodes could serve a reference; one was chosen by rule"),
     Unserved = ("unserved", Warning, "a provider no reader lists (a profile's `unserved` text)"),
@@ -245,7 +246,7 @@ mod tests {
             assert!(seen.insert(name), "duplicate code {name}");
             assert!(
                 name.chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '<' || c == '>'),
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-<>".contains(c)),
                 "{name} is not kebab-case"
             );
             assert!(!code.description().is_empty());

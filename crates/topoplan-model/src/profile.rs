@@ -306,6 +306,10 @@ pub struct ReferenceDef {
     /// address and port to open: "`<reader>` <this text> at `<provider>` on another host".
     #[serde(default)]
     pub cross_host: Option<String>,
+    /// Why the readers cannot use this value when the provider's address is an IPv6 literal
+    /// (the product splits it on `:`): such a plan is the error `ipv6-unsupported`.
+    #[serde(default)]
+    pub ipv6: Option<String>,
     /// Name of the provider's port the reference must carry.
     pub port: String,
     /// The file (relative to the home) that holds the value; a template of the same path

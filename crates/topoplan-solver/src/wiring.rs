@@ -51,7 +51,8 @@ pub fn wire_locked(
             }
         }
     }
-    let (graph, diags) = (w.graph, w.diags);
+    let (graph, mut diags) = (w.graph, w.diags);
+    diags.extend(ipv6_errors(topo, profile, &graph));
     unserved_warnings(topo, profile, &graph, warnings);
     (graph, diags)
 }
@@ -158,7 +159,49 @@ impl<'a> Wiring<'a, '_> {
     }
 }
 
+/// `ipv6-unsupported`: a reference the profile says its readers cannot use with an IPv6
+/// literal, pointing at a provider on an IPv6 address.
+fn ipv6_errors(topo: &Topology, profile: &Profile, graph: &DependencyGraph) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for e in graph.edge_references() {
+        let r = &profile.reference[e.weight().reference];
+        let Some(why) = &r.ipv6 else { continue };
+        let (c, p) = (graph[e.source()], graph[e.target()]);
+        let provider = &topo.nodes[p];
+        let host = &topo.hosts[provider.host];
+        if c != p && host.address.contains(':') {
+            out.push(ipv6_unsupported(topo, c, p, r, why));
+        }
+    }
+    out
+}
+
 // Messages: one function per problem, named after it.
+
+fn ipv6_unsupported(
+    topo: &Topology,
+    c: usize,
+    p: usize,
+    r: &ReferenceDef,
+    why: &str,
+) -> Diagnostic {
+    let (consumer, provider) = (&topo.nodes[c], &topo.nodes[p]);
+    let host = &topo.hosts[provider.host];
+    Diagnostic::error(
+        Code::Ipv6Unsupported,
+        format!(
+            "`{}` reads `{}` from `{}`, whose host `{}` has the IPv6 address `{}`",
+            consumer.name, r.name, provider.name, host.name, host.address
+        ),
+    )
+    .at(host.span.clone(), "an IPv6 literal")
+    .also(consumer.name_span.clone(), "reads it")
+    .note(why.to_string())
+    .note(format!(
+        "give host `{}` a host name that resolves to its IPv6 address (`address = \"km.example.net\"`), or choose a mode without this value",
+        host.name
+    ))
+}
 
 fn conflicting_links(topo: &Topology, ci: usize, r: &ReferenceDef, links: &[usize]) -> Diagnostic {
     let l0 = &topo.links[links[0]];

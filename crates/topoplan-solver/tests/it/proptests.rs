@@ -361,9 +361,16 @@ proptest! {
             }
             Err(d) => {
                 let conflict = has_conflicting_links(&g, &profiles[g.product]);
+                // 1.1.0 validates keys over Thrift, whose client cannot take an IPv6 key manager:
+                // possible only with a key manager on an (odd, IPv6) host and a gateway that is
+                // not one itself.
+                let v6_thrift = g.product == "appm-1.1.0"
+                    && g.nodes.iter().any(|n| n.0 % 2 == 1 && n.1.contains(&"key-manager"))
+                    && g.nodes.iter().any(|n| n.1.contains(&"gateway") && !n.1.contains(&"key-manager"));
                 let explained = d.iter().all(|d| match d.code.name() {
                     "missing-provider" | "ambiguous-provider" => true,
                     "conflicting-links" => conflict,
+                    "ipv6-unsupported" => v6_thrift,
                     _ => false,
                 });
                 prop_assert!(explained, "{d:?}\n{}", to_toml(&g));
