@@ -92,6 +92,35 @@ pub fn existing_regular(path: &Path) -> Result<Option<Metadata>, SafeFsError> {
     }
 }
 
+/// The text of a regular file, opened without following a final symlink and without
+/// blocking (a FIFO or device put where a product file should be is refused at once instead
+/// of hanging the run), its type checked on the open descriptor itself.
+pub fn read_regular(path: &Path) -> Result<String, SafeFsError> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+        options.custom_flags(flags.bits() as i32);
+    }
+    let mut f = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(SafeFsError::NotRegular(path.to_path_buf(), "a symlink"))
+        }
+        Err(e) => return Err(io(path)(e)),
+    };
+    let m = f.metadata().map_err(io(path))?;
+    if !m.file_type().is_file() {
+        return Err(SafeFsError::NotRegular(path.to_path_buf(), kind(&m)));
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text).map_err(io(path))?;
+    Ok(text)
+}
+
 /// `root.join(rel)` resolved through any symlinks, refused when it leaves `root` (checked
 /// component by component, so a symlinked folder on the way counts too), or when `rel`
 /// itself climbs out (`..`, absolute). The result may not exist yet; its folder does.

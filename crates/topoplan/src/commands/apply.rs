@@ -56,11 +56,8 @@ struct NodeRecord {
 /// The home is the product and release the bundle was planned for.
 fn check_home(bundle: &Path, home: &Path) -> Result<(), String> {
     let record = bundle.join("node.json");
-    let text = std::fs::read_to_string(&record).map_err(|e| {
-        format!(
-            "`{}`: {e}; a node bundle records its product there (re-run `topoplan bundle`)",
-            record.display()
-        )
+    let text = topoplan_safefs::read_regular(&record).map_err(|e| {
+        format!("{e}; a node bundle records its product there (re-run `topoplan bundle`)")
     })?;
     let r: NodeRecord = serde_json::from_str(&text).map_err(|e| {
         format!(
@@ -77,8 +74,8 @@ fn check_home(bundle: &Path, home: &Path) -> Result<(), String> {
             id.marker
         ));
     }
-    let file = home.join(&id.file);
-    let src = std::fs::read_to_string(&file).map_err(|e| format!("`{}`: {e}", file.display()))?;
+    let file = resolve_inside(home, Path::new(&id.file)).map_err(|e| e.to_string())?;
+    let src = topoplan_safefs::read_regular(&file).map_err(|e| e.to_string())?;
     let doc = roxmltree::Document::parse(&src)
         .map_err(|e| format!("`{}`: not well-formed XML: {e}", file.display()))?;
     let child = |name: &str| {
@@ -204,8 +201,8 @@ fn patched(
         }
         Err(e) => return Err(e.to_string()),
     };
-    let before = std::fs::read_to_string(&target)
-        .map_err(|e| format!("`{}`: cannot read the product file: {e}", target.display()))?;
+    let before = topoplan_safefs::read_regular(&target)
+        .map_err(|e| format!("cannot read the product file: {e}"))?;
     let (patch_text, secrets) = crate::patch::fill_secrets(format, patch_text).map_err(|var| {
         format!(
             "`{}` needs a database password: set the environment variable `{var}` (the `password_env` of its [[database]]); topoplan never stores it",

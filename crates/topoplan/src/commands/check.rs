@@ -81,7 +81,7 @@ pub fn node_drift(
     };
     for o in topoplan_render::render_node(set, plan, node)? {
         let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
-        let text = match std::fs::read_to_string(&target) {
+        let text = match topoplan_safefs::read_regular(&target) {
             Ok(t) => t,
             Err(e) => {
                 out.push(item(

@@ -575,3 +575,65 @@ fn running_as_root() -> bool {
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::metadata(f.path()).unwrap().uid() == 0
 }
+
+/// A FIFO where a product file should be is refused at once by `apply` and `check`, never
+/// read (which would block the run, holding the home's lock). The wait is bounded so that a
+/// regression fails here instead of hanging the suite.
+#[test]
+fn a_fifo_in_place_of_a_product_file_is_refused_not_read() {
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    let carbon = home.join("repository/conf/carbon.xml");
+    std::fs::remove_file(&carbon).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&carbon)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let topology = crate::common::root().join("topologies/thrift-cross-host.toml");
+    let runs: [Vec<std::ffi::OsString>; 2] = [
+        vec![
+            "apply".into(),
+            gw.clone().into(),
+            "--home".into(),
+            home.clone().into(),
+        ],
+        vec![
+            "check".into(),
+            topology.into(),
+            format!("--home=gw-edge-1={}", home.display()).into(),
+        ],
+    ];
+    for args in runs {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_topoplan"))
+            .args(&args)
+            .current_dir(crate::common::root())
+            .env("APPM_DB_PASSWORD", crate::common::EXAMPLE_DB_PASSWORD)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut status = None;
+        for _ in 0..300 {
+            if let Some(s) = child.try_wait().unwrap() {
+                status = Some(s);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if status.is_none() {
+            let _ = child.kill();
+            panic!("{args:?} blocked on the FIFO");
+        }
+        let out = child.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {said}");
+        assert!(said.contains("not a regular file"), "{args:?}: {said}");
+    }
+}
