@@ -131,11 +131,7 @@ fn database_scripts(set: &TemplateSet, plan: &Plan) -> Result<Vec<(String, Strin
         let Some(src) = set.files.get(&name) else {
             continue;
         };
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![".tera"]);
-        tera.set_escape_fn(shell_safe);
-        tera.add_raw_template(&name, src)
-            .map_err(|e| crate::template_error(&name, &e))?;
+        let tera = shell_template(&name, src)?;
         let mut ctx = tera::Context::new();
         ctx.insert(
             "deployment",
@@ -205,11 +201,7 @@ impl StartScript {
         let Some(src) = set.files.get(&name) else {
             return Ok(None);
         };
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![".tera"]);
-        tera.set_escape_fn(shell_safe);
-        tera.add_raw_template(&name, src)
-            .map_err(|e| crate::template_error(&name, &e))?;
+        let tera = shell_template(&name, src)?;
         Ok(Some(StartScript { name, tera }))
     }
 
@@ -220,6 +212,16 @@ impl StartScript {
             .render(&self.name, &ctx)
             .map_err(|e| crate::template_error(&self.name, &e))
     }
+}
+
+/// A shell script template: every value it prints passes [`shell_safe`].
+fn shell_template(name: &str, src: &str) -> Result<tera::Tera, RenderError> {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![".tera"]);
+    tera.set_escape_fn(shell_safe);
+    tera.add_raw_template(name, src)
+        .map_err(|e| crate::template_error(name, &e))?;
+    Ok(tera)
 }
 
 /// The start script of `node` (`None` when the profile has no `start.sh.tera`).

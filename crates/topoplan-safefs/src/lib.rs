@@ -121,10 +121,8 @@ pub fn read_regular(path: &Path) -> Result<String, SafeFsError> {
     Ok(text)
 }
 
-/// `root.join(rel)` resolved through any symlinks, refused when it leaves `root` (checked
-/// component by component, so a symlinked folder on the way counts too), or when `rel`
-/// itself climbs out (`..`, absolute). The result may not exist yet; its folder does.
-pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
+/// `root` made canonical, after checking that `rel` only descends (no `..`, not absolute).
+fn canonical_root(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
     let root_real = root.canonicalize().map_err(io(root))?;
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(SafeFsError::Escapes {
@@ -133,6 +131,14 @@ pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
             root: root_real,
         });
     }
+    Ok(root_real)
+}
+
+/// `root.join(rel)` resolved through any symlinks, refused when it leaves `root` (checked
+/// component by component, so a symlinked folder on the way counts too), or when `rel`
+/// itself climbs out (`..`, absolute). The result may not exist yet; its folder does.
+pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
+    let root_real = canonical_root(root, rel)?;
     let mut at = root_real.clone();
     for c in rel.components() {
         let next = at.join(c);
@@ -232,23 +238,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError> {
     Staged::new(path, bytes, like.as_ref(), 0o644)?.commit()
 }
 
-/// Creates `dir` and any missing parents with mode `0700` (for folders that hold copies of
-/// product files, which carry passwords), and tightens an existing one to `0700`.
-pub fn private_dir(dir: &Path) -> Result<(), SafeFsError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io(dir))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir).map_err(io(dir))
-}
-
 /// The folders `rel` under `root`, created where missing with mode 0700, each checked to be a
 /// real folder (never a symlink) that this process's user owns, and set to 0700 through its
 /// own descriptor (`fchmod`, never a path a link could redirect). Returns the path of the last.
@@ -257,14 +246,7 @@ pub fn private_dir(dir: &Path) -> Result<(), SafeFsError> {
 #[cfg(unix)]
 pub fn private_dirs(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
     use rustix::fs::{fchmod, fstat, mkdirat, openat, Mode, OFlags, CWD};
-    let root_real = root.canonicalize().map_err(io(root))?;
-    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(SafeFsError::Escapes {
-            path: rel.to_path_buf(),
-            to: rel.to_path_buf(),
-            root: root_real,
-        });
-    }
+    let root_real = canonical_root(root, rel)?;
     let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
     let errno = |p: &Path| {
         let p = p.to_path_buf();
