@@ -92,6 +92,7 @@ fn database_plans(topo: &Topology, profile: &Profile) -> Vec<DatabasePlan> {
                     shipped: ds.shipped,
                     scripts: ds.scripts.get(&d.engine).cloned().unwrap_or_default(),
                     readers: readers.iter().map(|n| n.name.clone()).collect(),
+                    reader_roles: ds.readers.clone(),
                 }
             })
             .collect();

@@ -202,6 +202,10 @@ pub struct SharedDatasource {
     pub scripts: Vec<String>,
     /// The nodes that read it.
     pub readers: Vec<String>,
+    /// The roles whose nodes read it (what `readers` was made from; a node is looked up by
+    /// its roles, not searched for in `readers`, which an estate makes long).
+    #[serde(skip)]
+    pub reader_roles: Vec<String>,
 }
 
 impl Plan {
@@ -213,7 +217,7 @@ impl Plan {
         self.databases.iter().flat_map(move |db| {
             db.datasources
                 .iter()
-                .filter(move |ds| ds.readers.iter().any(|r| *r == *node.name))
+                .filter(move |ds| node.roles.iter().any(|r| ds.reader_roles.contains(r)))
                 .map(move |ds| (db, ds))
         })
     }
