@@ -23,4 +23,4 @@ pub use profile::{
     PortDef, PortRule, Profile, ProfileProblem, Providers, ReferenceDef, RoleDef, Seg,
     DEFAULT_MODE,
 };
-pub use topology::{parse, parse_with, Host, Link, Node, Topology};
+pub use topology::{parse, parse_with, Cluster, FrontEnd, Host, Link, Node, Topology};

@@ -185,6 +185,10 @@ pub struct Launcher {
     /// Java product), where `check` looks for the option too.
     #[serde(default)]
     pub options_env: Option<String>,
+    /// Options the start script of a cluster's worker passes (a member of a cluster with a
+    /// manager, other than the manager), e.g. `["-DworkerNode=true"]`.
+    #[serde(default)]
+    pub worker_options: Vec<String>,
 }
 
 /// One role.
@@ -198,6 +202,22 @@ pub struct RoleDef {
     /// warning `single-<role>`: "`<node>` is the only `<role>` node: <this text>".
     #[serde(default)]
     pub single: Option<String>,
+    /// Roles with the same `cluster` group may be members of one `[[cluster]]`; a role
+    /// without one is never clustered.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// When set, a cluster of this role has a manager (`[[cluster]] manager`), the member
+    /// that takes admin calls; this text says why (what a worker refuses).
+    #[serde(default)]
+    pub manager: Option<String>,
+    /// When set, the role serves browsers at one registered address: several nodes of it
+    /// outside one fronted cluster get the warning `unfronted`, with this text (what breaks).
+    #[serde(default)]
+    pub browser: Option<String>,
+    /// The ports a load balancer in front of a cluster of this role forwards to, by the front
+    /// end's `http` and `https` port (e.g. `{ http = "servlet-http", https = "servlet-https" }`).
+    #[serde(default)]
+    pub front_ports: BTreeMap<String, String>,
 }
 
 /// One mode.
@@ -251,6 +271,10 @@ pub struct PortDef {
     pub follows_offset: bool,
     #[serde(default)]
     pub rule: PortRule,
+    /// Opened only by members of a `[[cluster]]` (a cluster member port such as Hazelcast's,
+    /// off elsewhere).
+    #[serde(default)]
+    pub clustered: bool,
     /// Roles whose nodes open the port; empty: every node.
     #[serde(default)]
     pub roles: Vec<String>,
@@ -310,6 +334,15 @@ pub struct ReferenceDef {
     /// (the product splits it on `:`): such a plan is the error `ipv6-unsupported`.
     #[serde(default)]
     pub ipv6: Option<String>,
+    /// A browser follows it (an IdP or ACS URL, an access URL, a CORS origin): when the
+    /// provider is a member of a cluster with a front end, the value is the front end's
+    /// address and port.
+    #[serde(default)]
+    pub front: bool,
+    /// Only the manager of a cluster with one may provide it (admin calls: a worker refuses
+    /// them); a list of providers names each such cluster once, by its manager.
+    #[serde(default)]
+    pub manager: bool,
     /// Name of the provider's port the reference must carry.
     pub port: String,
     /// The file (relative to the home) that holds the value; a template of the same path
@@ -510,17 +543,17 @@ impl Profile {
             .unwrap_or_default()
     }
 
-    /// Ports that listen under `mode` on a node with `roles`.
+    /// Ports that listen under `mode` on a node with `roles` (`clustered`: the node is a
+    /// member of a `[[cluster]]`).
     pub fn opens<'a>(
         &'a self,
         mode: &'a str,
         roles: &'a [String],
+        clustered: bool,
     ) -> impl Iterator<Item = &'a PortDef> + 'a {
-        self.port.iter().filter(move |p| {
-            p.listens
-                && p.in_mode(mode)
-                && (p.roles.is_empty() || p.roles.iter().any(|r| roles.contains(r)))
-        })
+        self.port
+            .iter()
+            .filter(move |p| p.listens && p.in_mode(mode) && p.opened_by(roles, clustered))
     }
 
     /// Ports that listen under `mode` and move with the offset: the offset search keeps these
@@ -550,6 +583,12 @@ impl Profile {
 }
 
 impl PortDef {
+    /// Whether a node with `roles` (a cluster member when `clustered`) opens it, mode aside.
+    pub fn opened_by(&self, roles: &[String], clustered: bool) -> bool {
+        (self.roles.is_empty() || self.roles.iter().any(|r| roles.contains(r)))
+            && (clustered || !self.clustered)
+    }
+
     pub fn in_mode(&self, mode: &str) -> bool {
         self.modes.is_empty() || self.modes.iter().any(|m| m == mode)
     }

@@ -5,7 +5,9 @@
 //! `plan` accepts; a test compares every key with them. Products and roles come from the
 //! profiles, so a new profile extends the schema without code.
 
-use crate::topology::{DATABASE_KEYS, DEPLOYMENT_KEYS, HOST_KEYS, LINK_KEYS, NODE_KEYS};
+use crate::topology::{
+    CLUSTER_KEYS, DATABASE_KEYS, DEPLOYMENT_KEYS, HOST_KEYS, LINK_KEYS, NODE_KEYS,
+};
 use crate::Profile;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -89,6 +91,27 @@ fn property(table: &str, key: &str, lists: &Lists) -> Value {
         ("database", "datasources") => {
             json!({"type": "array", "items": {"type": "string"}, "description": "Which of the product's shared datasources live here (default: all)."})
         }
+        ("cluster", "name") => {
+            json!({"type": "string", "pattern": NAME_PATTERN, "description": "Unique cluster name; also its Hazelcast domain and `out/load-balancers/<name>.nginx.conf`."})
+        }
+        ("cluster", "nodes") => {
+            json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "The members: nodes of roles that may share a cluster, each in one cluster only."})
+        }
+        ("cluster", "manager") => {
+            json!({"type": "string", "description": "The member that takes admin calls (for roles whose profile has a manager); the others are workers."})
+        }
+        ("cluster", "frontend") => {
+            json!({"type": "string", "minLength": 1, "description": "The load-balanced address browsers and other nodes use (host name, IPv4, IPv6; no port)."})
+        }
+        ("cluster", "lb_host") => {
+            json!({"type": "string", "description": "The [[host]] that runs the load balancer: its ports are reserved there."})
+        }
+        ("cluster", "http_port") => {
+            json!({"type": "integer", "minimum": 1, "maximum": 65535, "description": "The load balancer's HTTP port (default 80)."})
+        }
+        ("cluster", "https_port") => {
+            json!({"type": "integer", "minimum": 1, "maximum": 65535, "description": "The load balancer's HTTPS port (default 443)."})
+        }
         _ => json!({}),
     }
 }
@@ -135,6 +158,7 @@ pub fn topology_schema(profiles: &BTreeMap<String, Profile>) -> Value {
             "node": list("node", NODE_KEYS),
             "link": list("link", LINK_KEYS),
             "database": list("database", DATABASE_KEYS),
+            "cluster": list("cluster", CLUSTER_KEYS),
         }
     })
 }

@@ -22,6 +22,7 @@ struct TopologyWire {
     node: Vec<Spanned<NodeWire>>,
     link: Vec<Spanned<LinkWire>>,
     database: Vec<Spanned<DatabaseWire>>,
+    cluster: Vec<Spanned<ClusterWire>>,
 }
 
 /// One piece of a large topology ([`chunks`]): the same tables, `[deployment]` optional.
@@ -37,6 +38,8 @@ struct ChunkWire {
     link: Vec<Spanned<LinkWire>>,
     #[serde(default)]
     database: Vec<Spanned<DatabaseWire>>,
+    #[serde(default)]
+    cluster: Vec<Spanned<ClusterWire>>,
 }
 
 /// Moves every span of a value parsed from a piece of the file to its place in the file.
@@ -194,6 +197,34 @@ impl Shift for DatabaseWire {
     }
 }
 
+/// `[[cluster]]`: nodes of one role group that act as one (DESIGN.md "Clusters and front
+/// ends").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterWire {
+    name: Spanned<String>,
+    nodes: Spanned<Vec<Spanned<String>>>,
+    manager: Option<Spanned<String>>,
+    frontend: Option<Spanned<String>>,
+    lb_host: Option<Spanned<String>>,
+    http_port: Option<Spanned<i64>>,
+    https_port: Option<Spanned<i64>>,
+}
+
+impl Shift for ClusterWire {
+    fn shift(self, by: usize) -> Self {
+        ClusterWire {
+            name: self.name.shift(by),
+            nodes: self.nodes.shift(by),
+            manager: self.manager.shift(by),
+            frontend: self.frontend.shift(by),
+            lb_host: self.lb_host.shift(by),
+            http_port: self.http_port.shift(by),
+            https_port: self.https_port.shift(by),
+        }
+    }
+}
+
 /// A validated topology. Hosts and nodes keep the order of the file; indices are stable.
 #[derive(Debug, Clone)]
 pub struct Topology {
@@ -208,6 +239,43 @@ pub struct Topology {
     pub links: Vec<Link>,
     /// Shared database servers (`[[database]]`), in the file's order.
     pub databases: Vec<Database>,
+    /// Clusters (`[[cluster]]`), in the file's order; each node is in at most one
+    /// ([`Node::cluster`]).
+    pub clusters: Vec<Cluster>,
+}
+
+/// Nodes that act as one: Hazelcast members of one domain, and (with a front end) one
+/// load-balanced name for the references browsers follow.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    /// Members, indices into [`Topology::nodes`], in the file's order.
+    pub nodes: Vec<usize>,
+    /// The member that takes admin calls (publishes), for roles whose profile has a manager;
+    /// the other members are workers.
+    pub manager: Option<usize>,
+    pub frontend: Option<FrontEnd>,
+    pub span: Span,
+}
+
+/// The load-balanced address of a cluster.
+#[derive(Debug, Clone)]
+pub struct FrontEnd {
+    /// Host name, IPv4 or IPv6 address, bare.
+    pub address: String,
+    /// The topology host that runs the load balancer, when it is one (its ports are reserved
+    /// there).
+    pub lb_host: Option<usize>,
+    pub http_port: u32,
+    pub https_port: u32,
+}
+
+impl Cluster {
+    /// Whether `node` (an index into [`Topology::nodes`]) is a worker: a member of a cluster
+    /// with a manager, other than the manager.
+    pub fn is_worker(&self, node: usize) -> bool {
+        self.manager.is_some_and(|m| m != node) && self.nodes.contains(&node)
+    }
 }
 
 /// A database server the nodes share, validated.
@@ -252,6 +320,8 @@ pub struct Node {
     pub roles_span: Span,
     /// Pinned offset and where it was written.
     pub pin: Option<(u32, Span)>,
+    /// The `[[cluster]]` it is a member of, an index into [`Topology::clusters`].
+    pub cluster: Option<usize>,
 }
 
 impl Node {
@@ -326,6 +396,15 @@ pub const DATABASE_KEYS: &[(&str, bool)] = &[
     ("user", false),
     ("password_env", false),
     ("datasources", false),
+];
+pub const CLUSTER_KEYS: &[(&str, bool)] = &[
+    ("name", true),
+    ("nodes", true),
+    ("manager", false),
+    ("frontend", false),
+    ("lb_host", false),
+    ("http_port", false),
+    ("https_port", false),
 ];
 
 /// Checks every table's keys against the format. Returns the source with misspelt keys blanked
@@ -403,6 +482,7 @@ fn schema_pass<'a>(
         ("node", false),
         ("link", false),
         ("database", false),
+        ("cluster", false),
     ];
     for (k, v) in root.get_ref().iter() {
         let (key, table_keys) = match k.get_ref().as_ref() {
@@ -411,6 +491,7 @@ fn schema_pass<'a>(
             "node" => ("[[node]]", NODE_KEYS),
             "link" => ("[[link]]", LINK_KEYS),
             "database" => ("[[database]]", DATABASE_KEYS),
+            "cluster" => ("[[cluster]]", CLUSTER_KEYS),
             other => {
                 diags.push(unknown(other, k.span(), root_keys, "the topology"));
                 stop = true;
@@ -566,7 +647,7 @@ fn is_cut_header(line: &str) -> bool {
     let compact: String = head.chars().filter(|c| *c != ' ' && *c != '\t').collect();
     matches!(
         compact.as_str(),
-        "[deployment]" | "[[host]]" | "[[node]]" | "[[link]]" | "[[database]]"
+        "[deployment]" | "[[host]]" | "[[node]]" | "[[link]]" | "[[database]]" | "[[cluster]]"
     )
 }
 
@@ -644,6 +725,7 @@ fn parse_pieces(
                     node: wire.node.shift(r.start),
                     link: wire.link.shift(r.start),
                     database: wire.database.shift(r.start),
+                    cluster: wire.cluster.shift(r.start),
                 },
                 shift(diags),
             )),
@@ -679,8 +761,8 @@ fn parse_pieces(
     };
     let (mut diags, mut fatal) = (Vec::new(), false);
     let mut deployment: Option<Spanned<DeploymentWire>> = None;
-    let (mut host, mut node, mut link, mut database) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut host, mut node, mut link, mut database, mut cluster) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // Every piece parsed and none holds `[deployment]`: the file lacks it.
     let lacks_deployment = results.iter().all(|(has, _)| *has == Some(false));
     for (_, r) in results {
@@ -704,6 +786,7 @@ fn parse_pieces(
                 node.extend(w.node);
                 link.extend(w.link);
                 database.extend(w.database);
+                cluster.extend(w.cluster);
             }
             Err(d) => {
                 diags.extend(d);
@@ -731,6 +814,7 @@ fn parse_pieces(
             node,
             link,
             database,
+            cluster,
         },
         diags,
     ))

@@ -112,8 +112,102 @@ impl Bundle {
                 },
             );
         }
+        for (path, text) in load_balancer_configs(set, plan)? {
+            b.add(path, text);
+        }
         Ok(b)
     }
+}
+
+/// Where the nginx configuration template is, in the templates folder.
+pub const LOAD_BALANCER_TEMPLATE: &str = "load-balancers/nginx.conf.tera";
+
+/// `load-balancers/<cluster>.nginx.conf` for each cluster with a front end and members to
+/// forward to, from [`LOAD_BALANCER_TEMPLATE`]; every value it prints passes [`nginx_safe`].
+fn load_balancer_configs(
+    set: &TemplateSet,
+    plan: &Plan,
+) -> Result<Vec<(String, String)>, RenderError> {
+    #[derive(serde::Serialize)]
+    struct Front<'a> {
+        address: &'a str,
+        server_name: String,
+        lb_host: Option<&'a str>,
+        http_port: u32,
+        https_port: u32,
+    }
+    #[derive(serde::Serialize)]
+    struct Member<'a> {
+        node: &'a str,
+        url_host: String,
+        backends: &'a BTreeMap<String, u32>,
+    }
+    #[derive(serde::Serialize)]
+    struct Cluster<'a> {
+        name: &'a str,
+        frontend: Front<'a>,
+        members: Vec<Member<'a>>,
+    }
+    let mut out = Vec::new();
+    let Some(src) = set.files.get(LOAD_BALANCER_TEMPLATE) else {
+        return Ok(out);
+    };
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![".tera"]);
+    tera.set_escape_fn(nginx_safe);
+    tera.add_raw_template(LOAD_BALANCER_TEMPLATE, src)
+        .map_err(|e| crate::template_error(LOAD_BALANCER_TEMPLATE, &e))?;
+    for c in &plan.clusters {
+        let Some(f) = &c.frontend else { continue };
+        if c.members.iter().all(|m| m.backends.is_empty()) {
+            continue;
+        }
+        let cluster = Cluster {
+            name: &c.name,
+            frontend: Front {
+                address: &f.address,
+                server_name: topoplan_model::url_host(&f.address),
+                lb_host: f.lb_host.as_deref(),
+                http_port: f.http_port,
+                https_port: f.https_port,
+            },
+            members: c
+                .members
+                .iter()
+                .map(|m| Member {
+                    node: &m.node,
+                    url_host: topoplan_model::url_host(&m.address),
+                    backends: &m.backends,
+                })
+                .collect(),
+        };
+        let mut ctx = tera::Context::new();
+        ctx.insert(
+            "deployment",
+            &serde_json::json!({"name": plan.deployment, "product": plan.product}),
+        );
+        ctx.insert("cluster", &cluster);
+        let text = tera
+            .render(LOAD_BALANCER_TEMPLATE, &ctx)
+            .map_err(|e| crate::template_error(LOAD_BALANCER_TEMPLATE, &e))?;
+        out.push((format!("load-balancers/{}.nginx.conf", c.name), text));
+    }
+    Ok(out)
+}
+
+/// A value for an nginx configuration: letters, digits and `.:-_[]` pass (names and
+/// addresses are validated before, this is the second wall); anything nginx could read as
+/// syntax (spaces, `;`, braces, quotes, `$`, `#`, line breaks) becomes `_`.
+pub fn nginx_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".:-_[]".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The setup script of each `[[database]]`, `databases/<name>/setup.sh`, from the profile's

@@ -264,6 +264,57 @@ pub struct NodeView<'a> {
     pub mode: &'a BTreeMap<String, String>,
     /// The shared datasources this node reads, by the profile's name (`apps`, `users`, …).
     pub datasources: BTreeMap<&'a str, DatasourceView<'a>>,
+    /// The `[[cluster]]` this node is a member of.
+    pub cluster: Option<ClusterView<'a>>,
+}
+
+/// A node's cluster as a template writes it (Hazelcast membership, worker flags, front end).
+#[derive(Debug, Serialize)]
+pub struct ClusterView<'a> {
+    pub name: &'a str,
+    /// The Hazelcast domain.
+    pub domain: &'a str,
+    /// This node's own cluster member port (`localMemberPort`).
+    pub member_port: Option<u32>,
+    /// This node is the cluster's manager.
+    pub manager: bool,
+    /// This node is a worker (a member other than the manager of a cluster with one).
+    pub worker: bool,
+    /// The load balancer sends the front end's traffic to this node (every member of a
+    /// fronted cluster but a manager with workers): its `HostName` is the front end.
+    pub behind_front: bool,
+    /// What the load balancer forwards to on this node, by the front end's `http` and
+    /// `https` (empty when it takes no front-end traffic).
+    pub backends: &'a BTreeMap<String, u32>,
+    /// What this node's start script passes as a worker (empty for others).
+    pub worker_options: &'a [String],
+    /// Every member (this node too), in the topology's order.
+    pub members: Vec<MemberView<'a>>,
+    pub front: Option<FrontView>,
+}
+
+/// One member of a cluster.
+#[derive(Debug, Serialize)]
+pub struct MemberView<'a> {
+    pub node: &'a str,
+    /// Bare address (IPv6 unbracketed).
+    pub address: &'a str,
+    pub member_port: Option<u32>,
+}
+
+/// A cluster's front end: the address and ports browsers use instead of a member's.
+#[derive(Debug, Serialize, Clone)]
+pub struct FrontView {
+    pub cluster: String,
+    /// Bare address (IPv6 unbracketed).
+    pub address: String,
+    /// The address as a URL's host part (IPv6 bracketed).
+    pub url_host: String,
+    pub http_port: u32,
+    pub https_port: u32,
+    /// The provider's ports as the front end serves them, by name with `_`: every `https`
+    /// port is the front end's HTTPS port, every `http` port its HTTP port.
+    pub ports: BTreeMap<String, u32>,
 }
 
 /// A shared datasource as a template writes it. `password` is a marker, never the password:
@@ -364,8 +415,58 @@ pub struct LinkView {
     pub port: u32,
     /// `scheme://address:port`, when the port speaks HTTP(S).
     pub url: Option<topoplan_solver::Text>,
-    /// All effective ports of the provider, by name with `_`.
+    /// All effective ports of the provider, by name with `_` (the front end's, for a value
+    /// through a front end).
     pub ports: BTreeMap<String, u32>,
+    /// The cluster whose front end this value names (`address`, `url_host`, `port`, `url` and
+    /// `ports` are then the front end's).
+    pub via: Option<topoplan_solver::Text>,
+    /// The provider's cluster front end, when it has one, for values that name the front end
+    /// in part (a gateway environment's `GatewayEndpoint` beside its manager's `ServerURL`).
+    pub front: Option<FrontView>,
+}
+
+/// `node`'s cluster front end, with `node`'s ports as the front end serves them.
+fn front_view(plan: &Plan, node: &NodePlan) -> Option<FrontView> {
+    let c = plan.cluster_of(node)?;
+    let f = c.frontend.as_ref()?;
+    Some(FrontView {
+        cluster: c.name.clone(),
+        address: f.address.clone(),
+        url_host: topoplan_model::url_host(&f.address),
+        http_port: f.http_port,
+        https_port: f.https_port,
+        ports: node
+            .ports
+            .iter()
+            .filter_map(|p| Some((p.name.replace('-', "_"), f.port_for(&p.protocol)?)))
+            .collect(),
+    })
+}
+
+fn cluster_view<'a>(plan: &'a Plan, node: &'a NodePlan) -> Option<ClusterView<'a>> {
+    let c = plan.cluster_of(node)?;
+    let me = c.members.iter().find(|m| m.node == node.name.as_str())?;
+    Some(ClusterView {
+        name: &c.name,
+        domain: &c.domain,
+        member_port: me.member_port,
+        manager: c.manager.as_deref() == Some(node.name.as_str()),
+        worker: me.worker,
+        behind_front: !me.backends.is_empty(),
+        backends: &me.backends,
+        worker_options: if me.worker { &plan.worker_options } else { &[] },
+        members: c
+            .members
+            .iter()
+            .map(|m| MemberView {
+                node: &m.node,
+                address: &m.address,
+                member_port: m.member_port,
+            })
+            .collect(),
+        front: front_view(plan, node),
+    })
 }
 
 fn port_map(n: &NodePlan) -> BTreeMap<String, u32> {
@@ -380,13 +481,28 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
     let mut links: BTreeMap<String, Links> = BTreeMap::new();
     for l in plan.links_from(&node.name) {
         let Some(to) = plan.node(&l.to) else { continue };
-        let v = LinkView {
-            to: to.name.clone(),
-            address: to.address.clone(),
-            url_host: topoplan_model::url_host(&to.address),
-            port: l.port,
-            url: l.url.clone(),
-            ports: port_map(to),
+        let front = front_view(plan, to);
+        let v = match front.as_ref().filter(|_| l.via.is_some()) {
+            Some(f) => LinkView {
+                to: to.name.clone(),
+                address: f.address.as_str().into(),
+                url_host: f.url_host.clone(),
+                port: l.port,
+                url: l.url.clone(),
+                ports: f.ports.clone(),
+                via: l.via.clone(),
+                front,
+            },
+            None => LinkView {
+                to: to.name.clone(),
+                address: to.address.clone(),
+                url_host: topoplan_model::url_host(&to.address),
+                port: l.port,
+                url: l.url.clone(),
+                ports: port_map(to),
+                via: None,
+                front,
+            },
         };
         if l.each {
             match links
@@ -434,6 +550,7 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
                 (ds.name.as_str(), view)
             })
             .collect(),
+        cluster: cluster_view(plan, node),
     }
 }
 

@@ -30,7 +30,9 @@ pub(crate) fn build_plan(
 ) -> Plan {
     let mode = topo.mode.as_str();
     let mut nodes = node_plans(topo, profile, offsets, per_node);
-    let links = link_plans(profile, graph, &nodes);
+    let links = link_plans(topo, profile, graph, &nodes);
+    let clusters = crate::clusters::cluster_plans(topo, profile, &nodes);
+    crate::clusters::unfronted_warnings(topo, profile, &mut warnings);
     let hosts = host_plans(topo, host_info, &nodes, &mut warnings);
     single_role_warnings(topo, profile, &mut warnings);
     shared_database_warning(topo, profile, &mut warnings);
@@ -56,6 +58,13 @@ pub(crate) fn build_plan(
         manual,
         changes: None,
         databases,
+        clusters,
+        worker_options: profile
+            .product
+            .launcher
+            .as_ref()
+            .map(|l| l.worker_options.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -168,7 +177,7 @@ fn node_plans(
     let mut nodes: Vec<NodePlan> = Vec::with_capacity(topo.nodes.len());
     for (i, n) in topo.nodes.iter().enumerate() {
         let mut ports: Vec<PortPlan> = profile
-            .opens(mode, &n.roles)
+            .opens(mode, &n.roles, n.cluster.is_some())
             .filter_map(|p| {
                 let effective = match p.rule {
                     PortRule::PerNode => *per_node[i].get(&p.name)?,
@@ -197,6 +206,7 @@ fn node_plans(
             pinned: n.pin.is_some(),
             offset_reason: offset_reason(topo, &bases, offsets, i, &at[n.host]),
             ports,
+            cluster: n.cluster.map(|c| Text::from(&topo.clusters[c].name)),
         });
     }
     nodes
@@ -205,7 +215,12 @@ fn node_plans(
 /// One link per graph edge, in (reader name, reference name) order, sorted on ranks rather
 /// than strings; the sort is stable, so entries of one list keep the graph's order. `nodes`
 /// are in the topology's order (the graph's vertex weights).
-fn link_plans(profile: &Profile, graph: &DependencyGraph, nodes: &[NodePlan]) -> Vec<LinkPlan> {
+fn link_plans(
+    topo: &Topology,
+    profile: &Profile,
+    graph: &DependencyGraph,
+    nodes: &[NodePlan],
+) -> Vec<LinkPlan> {
     let name_rank = ranks(nodes, |n| &n.name);
     let ref_rank = ranks(&profile.reference, |r| &r.name);
     let mut edges: Vec<_> = graph.edge_references().collect();
@@ -225,10 +240,23 @@ fn link_plans(profile: &Profile, graph: &DependencyGraph, nodes: &[NodePlan]) ->
         let provider = &nodes[p];
         let port_def = profile.port(&r.port).expect("profile checked port names");
         let port = provider.port(&r.port).unwrap_or(port_def.base);
-        let url = urls
-            .entry((p, r.port.as_str()))
-            .or_insert_with(|| url(&port_def.protocol, &provider.address, port).map(Text::from))
-            .clone();
+        let front = front_of(topo, r, p, &port_def.protocol);
+        let (port, url, via) = match front {
+            Some((cluster, address, front_port)) => (
+                front_port,
+                url(&port_def.protocol, address, front_port).map(Text::from),
+                Some(Text::from(cluster)),
+            ),
+            None => {
+                let url = urls
+                    .entry((p, r.port.as_str()))
+                    .or_insert_with(|| {
+                        url(&port_def.protocol, &provider.address, port).map(Text::from)
+                    })
+                    .clone();
+                (port, url, None)
+            }
+        };
         let why = e.weight().why.as_str();
         let why = whys.entry(why).or_insert_with(|| Text::from(why)).clone();
         let [kind, reference, port_name, file] = ref_text[ri].clone();
@@ -243,9 +271,31 @@ fn link_plans(profile: &Profile, graph: &DependencyGraph, nodes: &[NodePlan]) ->
             file,
             why,
             each: r.providers == Providers::Each,
+            via,
         });
     }
     links
+}
+
+/// For a reference a browser follows (`front`) to a member of a cluster with a front end: the
+/// cluster's name, the front end's address and its port for the provider port's protocol.
+fn front_of<'t>(
+    topo: &'t Topology,
+    r: &topoplan_model::ReferenceDef,
+    provider: usize,
+    protocol: &str,
+) -> Option<(&'t str, &'t str, u32)> {
+    if !r.front {
+        return None;
+    }
+    let c = &topo.clusters[topo.nodes[provider].cluster?];
+    let f = c.frontend.as_ref()?;
+    let port = match protocol {
+        "https" => f.https_port,
+        "http" => f.http_port,
+        _ => return None,
+    };
+    Some((&c.name, &f.address, port))
 }
 
 /// Every host with its nodes by offset and its largest offset, by name; a host whose largest

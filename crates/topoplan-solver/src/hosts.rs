@@ -33,7 +33,7 @@ pub(crate) fn fixed_ports<'p>(
     node: &'p topoplan_model::Node,
 ) -> impl Iterator<Item = &'p PortDef> + 'p {
     profile
-        .opens(mode, &node.roles)
+        .opens(mode, &node.roles, node.cluster.is_some())
         .filter(|p| p.rule == PortRule::Every && !p.follows_offset)
 }
 
@@ -245,7 +245,8 @@ pub(crate) fn assign_per_node(
                 .iter()
                 .copied()
                 .filter(|&i| {
-                    def.roles.is_empty() || def.roles.iter().any(|r| topo.nodes[i].has_role(r))
+                    let n = &topo.nodes[i];
+                    def.opened_by(&n.roles, n.cluster.is_some())
                 })
                 .collect();
             // Locked values first, while still free; readers already point at them.

@@ -10,13 +10,19 @@
 //!    without following the offset are kept out of the way, and collide if two nodes open one.
 //! 3. **per-node ports** (`rule = "per-node"` in the profile, e.g. a Thrift server the offset
 //!    never moves): each node that opens one gets a value free on its host, and every reference
-//!    to it carries the provider's value.
+//!    to it carries the provider's value. A cluster member port (Hazelcast's, `clustered` in
+//!    the profile) is one of these, opened by `[[cluster]]` members only.
+//!
+//! Clusters shape the wiring too: candidates of one cluster are one provider, a list names a
+//! cluster once (by its manager, or through its front end), and a value a browser follows
+//! (`front`) to a fronted cluster is the front end's address and port.
 //!
 //! The engine names no product, role or link kind: all of that is the profile's.
 //!
 //! Everything is sorted so that identical input gives byte-identical plans.
 
 mod assemble;
+mod clusters;
 mod hosts;
 mod lock;
 pub mod offsets;
@@ -26,8 +32,8 @@ mod warnings;
 mod wiring;
 
 pub use plan::{
-    Column, DatabasePlan, HostPlan, LinkPlan, ManualStep, ManualValue, NodePlan, Plan, PlanChange,
-    PortPlan, SharedDatasource, Text, Warning,
+    ClusterPlan, Column, DatabasePlan, FrontEndPlan, HostPlan, LinkPlan, ManualStep, ManualValue,
+    MemberPlan, NodePlan, Plan, PlanChange, PortPlan, SharedDatasource, Text, Warning,
 };
 
 use assemble::*;

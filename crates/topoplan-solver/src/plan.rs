@@ -160,6 +160,83 @@ pub struct Plan {
     /// is not here: only the variable `apply` reads it from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<DatabasePlan>,
+    /// Clusters (`[[cluster]]`): members, their cluster member ports, managers and workers,
+    /// front ends and what the load balancer forwards to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<ClusterPlan>,
+    /// What a worker's start script passes (the profile's `launcher.worker_options`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worker_options: Vec<String>,
+}
+
+/// A cluster of nodes that act as one.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClusterPlan {
+    pub name: String,
+    /// The Hazelcast domain its members share (`<deployment>.<cluster>`), unique per cluster.
+    pub domain: String,
+    /// The member that takes admin calls, when its roles have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<FrontEndPlan>,
+    /// Every member, in the topology's order.
+    pub members: Vec<MemberPlan>,
+}
+
+/// A cluster's load-balanced address.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FrontEndPlan {
+    /// Host name, IPv4 or IPv6 address, bare.
+    pub address: String,
+    /// The topology host that runs the load balancer, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lb_host: Option<String>,
+    pub http_port: u32,
+    pub https_port: u32,
+}
+
+impl FrontEndPlan {
+    /// The front end's port for a provider port of `protocol`: `https` and `http` ports are
+    /// served on the load balancer's; others are not load-balanced (`None`).
+    pub fn port_for(&self, protocol: &str) -> Option<u32> {
+        match protocol {
+            "https" => Some(self.https_port),
+            "http" => Some(self.http_port),
+            _ => None,
+        }
+    }
+}
+
+/// One member of a cluster.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MemberPlan {
+    pub node: String,
+    pub host: String,
+    pub address: String,
+    /// Its cluster member port (the profile's `clustered` port: Hazelcast's
+    /// `localMemberPort`), chosen unique on its host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_port: Option<u32>,
+    /// A member of a cluster with a manager, other than the manager.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub worker: bool,
+    /// What the load balancer forwards to on this member, by the front end's `http` and
+    /// `https` (empty: the member takes no traffic from it, e.g. a manager).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub backends: std::collections::BTreeMap<String, u32>,
+}
+
+impl Plan {
+    /// The cluster `node` is a member of.
+    pub fn cluster_of(&self, node: &NodePlan) -> Option<&ClusterPlan> {
+        self.cluster(node.cluster.as_deref()?)
+    }
+
+    /// A cluster by name.
+    pub fn cluster(&self, name: &str) -> Option<&ClusterPlan> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
 }
 
 /// A shared database server.
@@ -428,6 +505,9 @@ pub struct NodePlan {
     pub offset_reason: String,
     /// Every port the node will really listen on.
     pub ports: Vec<PortPlan>,
+    /// The `[[cluster]]` it is a member of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Text>,
 }
 
 impl NodePlan {
@@ -480,6 +560,10 @@ pub struct LinkPlan {
     /// the first is the one the product treats as the default.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub each: bool,
+    /// The cluster whose front end the value names instead of the provider (a reference a
+    /// browser follows, `front` in the profile): `url` and `port` are the front end's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<Text>,
 }
 
 /// A site topoplan leaves to the operator (see the profile's `[[manual]]`).

@@ -95,7 +95,7 @@ impl<'a> Wiring<'a, '_> {
     fn reference(&mut self, ci: usize, ri: usize) {
         let (topo, r) = (self.topo, &self.profile.reference[ri]);
         if r.providers == Providers::Each {
-            let mut list = each_provider(topo, &self.roles, ci, r);
+            let mut list = one_per_cluster(topo, r, each_provider(topo, &self.roles, ci, r));
             // Entries the lock already had keep their places before new ones, so the first
             // entry (the product's default) stays.
             let had = self.had(ci, ri);
@@ -106,7 +106,16 @@ impl<'a> Wiring<'a, '_> {
             return;
         }
         match choose_provider(topo, self.profile, &self.roles, ci, r) {
-            Ok((pi, why)) => self.edge(ci, pi, ri, why),
+            Ok((pi, why)) => {
+                let (pi, why) = through_manager(topo, r, pi, why);
+                self.edge(ci, pi, ri, why)
+            }
+            Err(Choice::Many(cands)) if one_cluster(topo, &cands).is_some() => {
+                let c = &topo.clusters[one_cluster(topo, &cands).expect("checked")];
+                let why = format!("a member of cluster `{}`: any member serves it", c.name);
+                let (pi, why) = through_manager(topo, r, cands[0], why);
+                self.edge(ci, pi, ri, why)
+            }
             Err(Choice::Conflict(links)) => {
                 if self.first(ci, format!("conflict:{}", r.provider)) {
                     self.diags.push(conflicting_links(topo, ci, r, &links));
@@ -472,6 +481,68 @@ pub(crate) fn choose_provider(
     }
 }
 
+/// The cluster every candidate is a member of, if they share one: any of them serves the
+/// reference (they share state, and a browser-facing value names the front end anyway).
+fn one_cluster(topo: &Topology, cands: &[usize]) -> Option<usize> {
+    let c = topo.nodes[*cands.first()?].cluster?;
+    cands
+        .iter()
+        .all(|&p| topo.nodes[p].cluster == Some(c))
+        .then_some(c)
+}
+
+/// For a reference only a manager may provide (`manager` in the profile), the manager of the
+/// provider's cluster instead of a worker.
+fn through_manager(topo: &Topology, r: &ReferenceDef, pi: usize, why: String) -> (usize, String) {
+    if !r.manager {
+        return (pi, why);
+    }
+    let Some(c) = topo.nodes[pi].cluster.map(|c| &topo.clusters[c]) else {
+        return (pi, why);
+    };
+    match c.manager {
+        Some(m) if m != pi => (
+            m,
+            format!(
+                "the manager of cluster `{}` (workers refuse admin calls)",
+                c.name
+            ),
+        ),
+        _ => (pi, why),
+    }
+}
+
+/// A list of providers names each cluster once: by its manager for a reference only a manager
+/// may provide, by its first member (the value is its front end) for one a browser follows
+/// through a front end. Other providers stay as they are, in order.
+fn one_per_cluster(
+    topo: &Topology,
+    r: &ReferenceDef,
+    list: Vec<(usize, String)>,
+) -> Vec<(usize, String)> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(list.len());
+    for (pi, why) in list {
+        let Some(ci) = topo.nodes[pi].cluster else {
+            out.push((pi, why));
+            continue;
+        };
+        let c = &topo.clusters[ci];
+        let (pi, why) = if r.manager && c.manager.is_some() {
+            through_manager(topo, r, pi, why)
+        } else if r.front && c.frontend.is_some() {
+            (pi, format!("cluster `{}`, through its front end", c.name))
+        } else {
+            out.push((pi, why));
+            continue;
+        };
+        if seen.insert(ci) {
+            out.push((pi, why));
+        }
+    }
+    out
+}
+
 /// A provider that no reader of an `each` reference lists is cut off from its readers (a
 /// gateway no publisher lists never receives an app): say so, naming it.
 pub(crate) fn unserved_warnings(
@@ -489,7 +560,17 @@ pub(crate) fn unserved_warnings(
         let mut any_reader = false;
         for e in g.edge_references().filter(|e| e.weight().reference == ri) {
             any_reader = true;
-            served[g[e.target()]] = true;
+            let p = g[e.target()];
+            served[p] = true;
+            // A cluster named once (by its manager, or through its front end) is served whole.
+            if let Some(c) = topo.nodes[p].cluster {
+                let c = &topo.clusters[c];
+                if (r.manager && c.manager == Some(p)) || (r.front && c.frontend.is_some()) {
+                    for &m in &c.nodes {
+                        served[m] = true;
+                    }
+                }
+            }
         }
         if !any_reader {
             continue;

@@ -7,7 +7,8 @@
 //! ranges spliced. Nothing is re-serialised.
 //!
 //! Supported: `<replace>` of an element, its `text()` or an `@attribute`; `<add>` of elements
-//! as last children; `<remove>` of an element. One deliberate extension keeps `apply`
+//! as last children, or of an `@attribute` the element may lack (set or inserted); `<remove>` of
+//! an element. One deliberate extension keeps `apply`
 //! idempotent (RFC 5261 `add` is not; an operator re-running `apply` must not grow the file):
 //! an `<add>` of a single element is an upsert when the parent already has that element.
 //! - A text-only element (`<ThriftServerHost>h</ThriftServerHost>`) is "already there" when the
@@ -270,6 +271,7 @@ impl Patch {
                     let quote = target.as_bytes()[attr.range_value().start - 1] as char;
                     (attr.range_value(), escape_attr(&op.text, quote))
                 }
+                (OpKind::Add, Target::Attribute(a)) => add_attribute(target, node, a, &op.text),
                 (OpKind::Replace, Target::Element) => (node.range(), op.xml.clone()),
                 (OpKind::Remove, Target::Element) => {
                     (line_range(target, node.range()), String::new())
@@ -301,6 +303,27 @@ pub struct Drift {
     pub expected: String,
     /// What the file holds, or `(missing)`.
     pub found: String,
+}
+
+/// `<add sel="…/@name">value</add>`: set an attribute the element may lack (Tomcat's
+/// `proxyPort`): its value is replaced when it is there, else ` name="value"` is inserted
+/// after the element's name. Idempotent, like every `<add>` here.
+fn add_attribute(target: &str, node: Node, name: &str, value: &str) -> (Range<usize>, String) {
+    if let Some(attr) = node
+        .attributes()
+        .find(|x| x.name() == name && x.namespace().is_none())
+    {
+        let quote = target.as_bytes()[attr.range_value().start - 1] as char;
+        return (attr.range_value(), escape_attr(value, quote));
+    }
+    // Right after the tag name, so the one line that changes is the element's first: the
+    // line a reader looks for, and the only one a line-based review sees change.
+    let start = node.range().start + 1;
+    let at = start
+        + target[start..]
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(0);
+    (at..at, format!(" {name}=\"{}\"", escape_attr(value, '"')))
 }
 
 /// `<add>`: append the content as last child, indented like the parent's children; or, for a
@@ -525,6 +548,30 @@ mod tests {
         assert_eq!(p.apply("<a/>").unwrap(), "<a/>");
         assert!(Patch::parse("<diff><prune sel=\"/a/E/text()\" key=\"Name\"/></diff>").is_err());
         assert!(Patch::parse("<diff><prune sel=\"/a/E\"/></diff>").is_err());
+    }
+
+    #[test]
+    fn add_of_an_attribute_inserts_it_once_then_sets_it() {
+        let target =
+            "<Server>\n  <Connector port=\"9443\" scheme='https'/>\n  <Connector/>\n</Server>\n";
+        let p = patch(r#"<add sel="/Server/Connector[@port='9443']/@proxyPort">443</add>"#);
+        let once = p.apply(target).unwrap();
+        assert_eq!(
+            once,
+            "<Server>\n  <Connector proxyPort=\"443\" port=\"9443\" scheme='https'/>\n  <Connector/>\n</Server>\n"
+        );
+        assert_eq!(
+            p.apply(&once).unwrap(),
+            once,
+            "a second apply changes nothing"
+        );
+        assert!(p.drift(&once).unwrap().is_empty());
+        assert_eq!(p.drift(target).unwrap()[0].found, "(missing)");
+        let other = patch(r#"<add sel="/Server/Connector[2]/@proxyPort">80</add>"#);
+        assert!(other
+            .apply(target)
+            .unwrap()
+            .contains("<Connector proxyPort=\"80\"/>"));
     }
 
     #[test]

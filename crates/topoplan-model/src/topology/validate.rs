@@ -2,6 +2,8 @@
 //! (deployment, hosts, nodes, links, pins), each collecting **all** its problems. The message
 //! of each problem is built by a function beside the check that finds it, under "Messages".
 
+mod cluster;
+
 use super::{
     did_you_mean, is_safe_name, Database, DatabaseWire, DeploymentWire, Host, HostWire, Link,
     LinkWire, Node, NodeWire, Topology, TopologyWire, RESERVED_NODE_NAMES,
@@ -46,10 +48,12 @@ pub(super) fn validate(
     if wire.node.is_empty() {
         v.diags.push(no_nodes(wire.deployment.span()));
     }
-    let (nodes, node_names) = v.nodes(&wire.node, &host_index);
+    let (mut nodes, node_names) = v.nodes(&wire.node, &host_index);
     let links = v.links(&wire.link, &nodes, &node_names);
     let mut databases = v.databases(&wire.database, dep.name.get_ref(), &host_index);
     place_databases(&mut databases, &mut hosts);
+    let clusters = v.clusters(&wire.cluster, &mut nodes, &node_names, &host_index);
+    cluster::place_clusters(&clusters, &mut hosts);
     if let Some(p) = v.profile {
         check_pins(p, &mode, &hosts, &nodes, &mut v.diags);
     }
@@ -67,6 +71,7 @@ pub(super) fn validate(
         nodes,
         links,
         databases,
+        clusters,
     })
 }
 
@@ -209,6 +214,7 @@ impl Validator<'_> {
                     roles,
                     roles_span: nw.roles.span(),
                     pin,
+                    cluster: None,
                 });
             }
         }
@@ -327,7 +333,7 @@ impl Validator<'_> {
     ) -> Option<usize> {
         let i = position.get(s.get_ref().as_str()).copied();
         if i.is_none() && !names.contains_key(s.get_ref()) {
-            self.diags.push(unknown_node(s, names));
+            self.diags.push(unknown_node("link", s, names));
         }
         i
     }
@@ -761,10 +767,10 @@ fn offset_out_of_range(v: i64, span: Span) -> Diagnostic {
     .at(span, "expected 0..=65535")
 }
 
-fn unknown_node(s: &Spanned<String>, names: &BTreeMap<String, Span>) -> Diagnostic {
+fn unknown_node(what: &str, s: &Spanned<String>, names: &BTreeMap<String, Span>) -> Diagnostic {
     let mut d = Diagnostic::error(
         Code::UnknownNode,
-        format!("link names unknown node `{}`", s.get_ref()),
+        format!("{what} names unknown node `{}`", s.get_ref()),
     )
     .at(s.span(), "no `[[node]]` has this name");
     if let Some(hint) = did_you_mean(s.get_ref(), names.keys().map(String::as_str)) {

@@ -295,7 +295,7 @@ fn check_finds_exactly_the_value_edited_by_hand() {
         .starts_with(&format!("no drift: {} node(s)", lines.len())));
 
     // One port edited by hand on the key manager, and a start script that passes another offset.
-    let amx = d.path().join("km/repository/conf/app-manager.xml");
+    let amx = d.path().join("km1/repository/conf/app-manager.xml");
     let t = std::fs::read_to_string(&amx).unwrap();
     assert!(t.contains("<ThriftServerPort>10397<"));
     std::fs::write(
@@ -318,7 +318,7 @@ fn check_finds_exactly_the_value_edited_by_hand() {
     assert_eq!(drift.len(), 2, "{json}");
     assert_eq!(drift[0]["node"], "gw-edge-2");
     assert_eq!(drift[0]["found"], "7");
-    assert_eq!(drift[1]["node"], "km");
+    assert_eq!(drift[1]["node"], "km1");
     assert_eq!(drift[1]["file"], "repository/conf/app-manager.xml");
     assert_eq!(
         drift[1]["element"],
@@ -428,7 +428,7 @@ fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("untouched"));
     assert!(String::from_utf8_lossy(&bundle().stdout).contains("untouched"));
     // Same size, one byte different: the stat no longer matches, the compare finds it.
-    let start = out.join("km/bin/start.sh");
+    let start = out.join("km1/bin/start.sh");
     let good = std::fs::read_to_string(&start).unwrap();
     let i = good.find("portOffset=").expect("the offset option") + "portOffset=".len();
     let mut bad = good.clone().into_bytes();
@@ -441,8 +441,8 @@ fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
     assert_eq!(std::fs::read_to_string(&start).unwrap(), good);
     // Trusted again after the repair; then a file the user drops in is refused, not skipped.
     assert!(String::from_utf8_lossy(&bundle().stdout).contains("untouched"));
-    std::fs::write(out.join("km/bin/notes.txt"), "mine").unwrap();
+    std::fs::write(out.join("km1/bin/notes.txt"), "mine").unwrap();
     let o = bundle();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("km/bin/notes.txt"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("km1/bin/notes.txt"));
 }

@@ -180,8 +180,10 @@ fn every_environment_list_has_exactly_one_production_environment_first() {
             );
         }
     }
+    // The clustered examples list one environment per gateway cluster: the standalone
+    // two-gateway examples hold the lists of several.
     assert!(
-        lists >= 4,
+        lists >= 2,
         "only {lists} environment lists of several gateways checked"
     );
 }
