@@ -194,6 +194,7 @@ codes! {
     ClusteredTwice = ("clustered-twice", Error, "a node listed in two clusters (or twice in one)"),
     ClusterRoles = ("cluster-roles", Error, "a cluster whose members' roles may not share one (the profile's role `cluster` groups)"),
     ClusterManager = ("cluster-manager", Error, "a cluster's `manager`: missing where its roles have one, given where they have none, or not a member"),
+    UnservedProvider = ("unserved-provider", Error, "a value (the profile's `served_by`) points at a provider no reader of its list serves"),
     Ipv6Unsupported = ("ipv6-unsupported", Error, "a value the product cannot read as an IPv6 literal (the profile's `ipv6`) points at an IPv6 address"),
     Unwired = ("unwired", Warning, "a node reads references from a role no node has: they keep their defaults"),
     SeveralProviders = ("several-providers", Warning, "several nodes could serve a reference; one was chosen by rule"),

@@ -343,6 +343,11 @@ pub struct ReferenceDef {
     /// them); a list of providers names each such cluster once, by its manager.
     #[serde(default)]
     pub manager: bool,
+    /// The name of an `each` reference whose readers must serve this value's provider: a
+    /// provider none of them lists is the error `unserved-provider` (a store showing the access
+    /// URLs of a gateway no publisher publishes to).
+    #[serde(default)]
+    pub served_by: Option<String>,
     /// Name of the provider's port the reference must carry.
     pub port: String,
     /// The file (relative to the home) that holds the value; a template of the same path

@@ -392,6 +392,7 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
             if p.follows_offset { "yes" } else { "no" }
         ));
     }
+    readme_cluster(&mut s, plan, node);
     readme_databases(&mut s, plan, node);
     let manual: Vec<_> = plan.manual_for(&node.name).collect();
     if !manual.is_empty() {
@@ -407,11 +408,81 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
         for l in uses {
             s.push_str(&format!(
                 "| {} ({}) | `{}` | {} |\n",
-                l.reference, l.kind, l.to, l.port
+                l.reference,
+                l.kind,
+                l.via.as_ref().map_or(l.to.to_string(), |c| format!(
+                    "{} (through the front end of cluster `{c}`)",
+                    l.to
+                )),
+                l.port
             ));
         }
     }
     s
+}
+
+/// The node's cluster: its part in it, its member port, the members, the front end.
+fn readme_cluster(s: &mut String, plan: &Plan, node: &NodePlan) {
+    let Some(c) = plan.cluster_of(node) else {
+        return;
+    };
+    let Some(me) = c.members.iter().find(|m| m.node == node.name.as_str()) else {
+        return;
+    };
+    let part = if c.manager.as_deref() == Some(node.name.as_str()) {
+        "its manager: publishes go here".to_string()
+    } else if me.worker {
+        format!(
+            "a worker: it starts with `{}`, mounts the shared registry read-only and refuses admin calls",
+            plan.worker_options.join(" ")
+        )
+    } else {
+        "a member".to_string()
+    };
+    s.push_str(&format!(
+        "\n## Cluster `{}`\n\nThis node is {part}. Hazelcast domain `{}`, member port {} (not offset).\n",
+        c.name,
+        c.domain,
+        me.member_port.map_or("-".into(), |p| p.to_string())
+    ));
+    // A README of one member of a large cluster does not list every other one.
+    const SHOWN: usize = 8;
+    let mut others: Vec<String> = c
+        .members
+        .iter()
+        .take(SHOWN)
+        .map(|m| {
+            format!(
+                "`{}` ({}:{})",
+                m.node,
+                m.address,
+                m.member_port.map_or("-".into(), |p| p.to_string())
+            )
+        })
+        .collect();
+    if c.members.len() > SHOWN {
+        others.push(format!(
+            "and {} more (review.md lists them all)",
+            c.members.len() - SHOWN
+        ));
+    }
+    s.push_str(&format!("Members: {}.\n", others.join(", ")));
+    if let Some(f) = &c.frontend {
+        s.push_str(&format!(
+            "Front end: `{}` (http {}, https {}){}; browsers reach this node through it{}.\n",
+            f.address,
+            f.http_port,
+            f.https_port,
+            f.lb_host
+                .as_ref()
+                .map_or(String::new(), |h| format!(", load balancer on host `{h}`")),
+            if me.backends.is_empty() {
+                " only for what the workers serve"
+            } else {
+                ""
+            }
+        ));
+    }
 }
 
 /// The shared datasources this node reads, the variable `apply` needs for their password, and

@@ -1,5 +1,5 @@
 //! The firewall matrix: openings the links need, merged per source host, destination host
-//! and port.
+//! and port, and the openings from each load-balancer host to the members it forwards to.
 
 use topoplan_solver::{Plan, Text};
 
@@ -56,8 +56,67 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
             }
         }
     }
+    load_balancer_rows(plan, &mut rows);
     rows.sort_by(|a, b| {
         (&a.from_host, &a.to_host, a.port).cmp(&(&b.from_host, &b.to_host, b.port))
     });
     rows
+}
+
+/// From a load-balancer host (a topology host) to every member port it forwards to, and
+/// between the hosts of a cluster's members, to each member's cluster member port.
+fn load_balancer_rows(plan: &Plan, rows: &mut Vec<FirewallRow>) {
+    for c in &plan.clusters {
+        member_rows(c, rows);
+        let Some(f) = &c.frontend else { continue };
+        let Some(lb) = f.lb_host.as_deref() else {
+            continue;
+        };
+        let Some(lb_host) = plan.hosts.iter().find(|h| h.name == lb) else {
+            continue;
+        };
+        for m in &c.members {
+            for (front, port) in &m.backends {
+                rows.push(FirewallRow {
+                    from_host: lb.to_string(),
+                    from_address: lb_host.address.clone(),
+                    to_host: m.host.clone(),
+                    to_address: m.address.clone(),
+                    port: *port,
+                    protocol: front.clone(),
+                    same_host: lb == m.host,
+                    why: vec![format!("load balancer of cluster {} → {}", c.name, m.node)],
+                });
+            }
+        }
+    }
+}
+
+/// Hazelcast: every member host reaches every other member's member port.
+fn member_rows(c: &topoplan_solver::ClusterPlan, rows: &mut Vec<FirewallRow>) {
+    let mut hosts: Vec<(&str, &str)> = c
+        .members
+        .iter()
+        .map(|m| (m.host.as_str(), m.address.as_str()))
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    for m in &c.members {
+        let Some(port) = m.member_port else { continue };
+        for &(h, address) in hosts.iter().filter(|(h, _)| *h != m.host) {
+            rows.push(FirewallRow {
+                from_host: h.to_string(),
+                from_address: address.to_string(),
+                to_host: m.host.clone(),
+                to_address: m.address.clone(),
+                port,
+                protocol: "tcp".into(),
+                same_host: false,
+                why: vec![format!(
+                    "cluster {} members (Hazelcast) → {}",
+                    c.name, m.node
+                )],
+            });
+        }
+    }
 }

@@ -24,6 +24,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(s, "- `{}`: {} — {}", n.name, n.offset, n.offset_reason);
     }
     links_and_firewall(&mut s, plan);
+    clusters(&mut s, plan);
     databases(&mut s, plan);
     let _ = writeln!(
         s,
@@ -116,6 +117,59 @@ fn port_maps(s: &mut String, plan: &Plan) {
             }
         }
         s.push('\n');
+    }
+}
+
+/// Clusters: members with their cluster member ports, manager and workers, front ends and
+/// what each load balancer forwards to.
+fn clusters(s: &mut String, plan: &Plan) {
+    if plan.clusters.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## Clusters\n\nMembers run Hazelcast with their cluster's well-known members (`axis2.xml`); every other node keeps clustering off. Browser-facing values of a cluster with a front end name the front end; its load balancer is `out/load-balancers/<cluster>.nginx.conf` (nginx `conf.d/`, with the front end's certificate and key in `ssl/<front end>.crt` and `.key`).\n\n| cluster | Hazelcast domain | front end | load balancer on | member | address | member port | as | load balancer forwards to |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for c in &plan.clusters {
+        let front = c.frontend.as_ref().map_or("(none)".to_string(), |f| {
+            format!(
+                "`{}` http {} https {}",
+                f.address, f.http_port, f.https_port
+            )
+        });
+        let lb = c
+            .frontend
+            .as_ref()
+            .and_then(|f| f.lb_host.as_deref())
+            .map_or("(outside the topology)".to_string(), |h| format!("`{h}`"));
+        for m in &c.members {
+            let role = if c.manager.as_deref() == Some(m.node.as_str()) {
+                "manager"
+            } else if m.worker {
+                "worker (`-DworkerNode`, read-only registry)"
+            } else {
+                "member"
+            };
+            let to: Vec<String> = m
+                .backends
+                .iter()
+                .map(|(f, p)| format!("{f} → {p}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| `{}` | `{}` | {front} | {lb} | `{}` | `{}` | {} | {role} | {} |",
+                c.name,
+                c.domain,
+                m.node,
+                m.address,
+                m.member_port.map_or("-".into(), |p| p.to_string()),
+                if to.is_empty() {
+                    "-".into()
+                } else {
+                    to.join(", ")
+                }
+            );
+        }
     }
 }
 

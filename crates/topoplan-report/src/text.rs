@@ -91,6 +91,38 @@ fn tail(s: &mut String, plan: &Plan) {
             let _ = writeln!(s, "  {from} -> {to} [{kind}] {}", refs.join(", "));
         }
     }
+    if !plan.clusters.is_empty() {
+        let _ = writeln!(s, "\nclusters:");
+        for c in &plan.clusters {
+            let members: Vec<String> = c
+                .members
+                .iter()
+                .map(|m| {
+                    let part = if c.manager.as_deref() == Some(m.node.as_str()) {
+                        " manager"
+                    } else if m.worker {
+                        " worker"
+                    } else {
+                        ""
+                    };
+                    let port = m.member_port.map_or(String::new(), |p| format!(":{p}"));
+                    format!("{}{port}{part}", m.node)
+                })
+                .collect();
+            let front = c.frontend.as_ref().map_or(String::new(), |f| {
+                format!(
+                    " behind {} (http {}, https {}{})",
+                    f.address,
+                    f.http_port,
+                    f.https_port,
+                    f.lb_host
+                        .as_ref()
+                        .map_or(String::new(), |h| format!(", on {h}"))
+                )
+            });
+            let _ = writeln!(s, "  {}{front}: {}", c.name, members.join(", "));
+        }
+    }
     if let Some(changes) = &plan.changes {
         let _ = writeln!(s, "\nchanges against the lock:");
         if changes.is_empty() {

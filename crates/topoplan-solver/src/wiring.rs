@@ -53,6 +53,7 @@ pub fn wire_locked(
     }
     let (graph, mut diags) = (w.graph, w.diags);
     diags.extend(ipv6_errors(topo, profile, &graph));
+    diags.extend(unserved_errors(topo, profile, &graph));
     unserved_warnings(topo, profile, &graph, warnings);
     (graph, diags)
 }
@@ -543,6 +544,33 @@ fn one_per_cluster(
     out
 }
 
+/// Which nodes the readers of list reference `ri` serve (`None` when it has no reader): the
+/// providers listed, and every member of a cluster named once (by its manager, or through its
+/// front end).
+fn served_by(
+    topo: &Topology,
+    r: &ReferenceDef,
+    ri: usize,
+    g: &DependencyGraph,
+) -> Option<Vec<bool>> {
+    let mut served = vec![false; topo.nodes.len()];
+    let mut any_reader = false;
+    for e in g.edge_references().filter(|e| e.weight().reference == ri) {
+        any_reader = true;
+        let p = g[e.target()];
+        served[p] = true;
+        if let Some(c) = topo.nodes[p].cluster {
+            let c = &topo.clusters[c];
+            if (r.manager && c.manager == Some(p)) || (r.front && c.frontend.is_some()) {
+                for &m in &c.nodes {
+                    served[m] = true;
+                }
+            }
+        }
+    }
+    any_reader.then_some(served)
+}
+
 /// A provider that no reader of an `each` reference lists is cut off from its readers (a
 /// gateway no publisher lists never receives an app): say so, naming it.
 pub(crate) fn unserved_warnings(
@@ -556,25 +584,9 @@ pub(crate) fn unserved_warnings(
         if !r.in_mode(&topo.mode) {
             continue;
         }
-        let mut served = vec![false; topo.nodes.len()];
-        let mut any_reader = false;
-        for e in g.edge_references().filter(|e| e.weight().reference == ri) {
-            any_reader = true;
-            let p = g[e.target()];
-            served[p] = true;
-            // A cluster named once (by its manager, or through its front end) is served whole.
-            if let Some(c) = topo.nodes[p].cluster {
-                let c = &topo.clusters[c];
-                if (r.manager && c.manager == Some(p)) || (r.front && c.frontend.is_some()) {
-                    for &m in &c.nodes {
-                        served[m] = true;
-                    }
-                }
-            }
-        }
-        if !any_reader {
+        let Some(served) = served_by(topo, r, ri, g) else {
             continue;
-        }
+        };
         for (i, n) in topo.nodes.iter().enumerate() {
             if n.has_role(&r.provider) && !served[i] {
                 warnings.push(
@@ -585,4 +597,77 @@ pub(crate) fn unserved_warnings(
             }
         }
     }
+}
+
+/// `unserved-provider`: a value (`served_by` in the profile) pointing at a provider that no
+/// reader of the named list serves: a store showing the access URLs of a gateway no publisher
+/// publishes to shows only dead links.
+fn unserved_errors(topo: &Topology, profile: &Profile, g: &DependencyGraph) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (ri, r) in profile.reference.iter().enumerate() {
+        let Some(list) = &r.served_by else { continue };
+        let Some(li) = profile.reference.iter().position(|x| &x.name == list) else {
+            continue;
+        };
+        let l = &profile.reference[li];
+        if !r.in_mode(&topo.mode) || !l.in_mode(&topo.mode) {
+            continue;
+        }
+        let Some(served) = served_by(topo, l, li, g) else {
+            continue;
+        };
+        for e in g.edge_references().filter(|e| e.weight().reference == ri) {
+            let (c, p) = (g[e.source()], g[e.target()]);
+            if !served[p] {
+                out.push(unserved_provider(topo, c, p, r, l));
+            }
+        }
+    }
+    out
+}
+
+fn unserved_provider(
+    topo: &Topology,
+    c: usize,
+    p: usize,
+    r: &ReferenceDef,
+    list: &ReferenceDef,
+) -> Diagnostic {
+    let (consumer, provider) = (&topo.nodes[c], &topo.nodes[p]);
+    let link = topo.links.iter().find(|l| l.from == c && l.to == p);
+    let d = Diagnostic::error(
+        Code::UnservedProvider,
+        format!(
+            "`{}` reads `{}` from `{}`, which no `{}` list names",
+            consumer.name, r.name, provider.name, list.name
+        ),
+    );
+    let d = match link {
+        Some(l) => d.at(
+            l.span.clone(),
+            format!("links `{}` to `{}`", consumer.name, provider.name),
+        ),
+        None => d.at(
+            consumer.name_span.clone(),
+            format!("chose `{}`", provider.name),
+        ),
+    };
+    d.also(
+        provider.name_span.clone(),
+        "served by no reader of the list",
+    )
+    .note(format!(
+        "`{}` {}: the value would point at a `{}` that gets nothing",
+        provider.name,
+        list.unserved.as_deref().unwrap_or("is in no list"),
+        provider.roles.join(", ")
+    ))
+    .note(format!(
+        "link `{}` to a `{}` that is listed, or link a reader of `{}` ({}) to `{}`",
+        consumer.name,
+        r.provider,
+        list.name,
+        list.readers.join(", "),
+        provider.name
+    ))
 }

@@ -39,6 +39,38 @@ impl Profile {
         }
         self.check_ansible_vars(&names, report);
         self.check_databases(&names, report);
+        self.check_roles(&names, report);
+    }
+
+    /// `[[role]]` cluster settings: a manager or front ports only on a role that may be
+    /// clustered, front ports by `http`/`https` naming listening ports.
+    fn check_roles(&self, names: &Declared, report: Report) {
+        for (i, r) in self.role.iter().enumerate() {
+            let at = |k| [K("role"), I(i), K(k)];
+            let n = &r.name;
+            if r.cluster.is_none() && (r.manager.is_some() || !r.front_ports.is_empty()) {
+                report(
+                    &at("cluster"),
+                    format!("role `{n}`: `manager` and `front_ports` need a `cluster` group"),
+                );
+            }
+            for (front, port) in &r.front_ports {
+                if front != "http" && front != "https" {
+                    report(
+                        &at("front_ports"),
+                        format!(
+                            "role `{n}`: `front_ports` keys are `http` and `https`, not `{front}`"
+                        ),
+                    );
+                }
+                if !names.ports.contains(port.as_str()) {
+                    report(
+                        &at("front_ports"),
+                        format!("role `{n}`: `front_ports` names unknown port `{port}`"),
+                    );
+                }
+            }
+        }
     }
 
     /// `[[engine]]` and `[[datasource]]`: unique names, evidence, a supported engine's
@@ -213,6 +245,15 @@ impl Profile {
                     ),
                 );
             }
+            if p.clustered && p.rule != PortRule::PerNode {
+                report(
+                    &at("clustered"),
+                    format!(
+                        "port `{}`: a `clustered` port needs `rule = \"per-node\"` (each member gets its own)",
+                        p.name
+                    ),
+                );
+            }
             if p.rule == PortRule::PerNode && !p.listens {
                 report(
                     &at("rule"),
@@ -280,6 +321,33 @@ impl Profile {
             say(
                 "unserved",
                 format!("reference `{n}`: `unserved` needs `providers = \"each\"`"),
+            );
+        }
+        if r.manager && self.role(&r.provider).is_none_or(|d| d.manager.is_none()) {
+            say(
+                "manager",
+                format!("reference `{n}`: `manager` needs a provider role with a `manager`"),
+            );
+        }
+        if let Some(list) = &r.served_by {
+            let ok = self.reference.iter().any(|x| {
+                &x.name == list && x.providers == Providers::Each && x.provider == r.provider
+            });
+            if !ok {
+                say(
+                    "served_by",
+                    format!("reference `{n}`: `served_by` must name an `each` reference of provider `{}`", r.provider),
+                );
+            }
+        }
+        if r.front
+            && self
+                .port(&r.port)
+                .is_some_and(|p| !matches!(p.protocol.as_str(), "http" | "https"))
+        {
+            say(
+                "front",
+                format!("reference `{n}`: `front` needs an `http` or `https` port (a front end serves those)"),
             );
         }
         if !is_relative_inside(&r.file) {

@@ -1,6 +1,7 @@
 //! The solver's integration tests, one test binary: property tests of the offsets and the
 //! plan, the profile rules, and the review warnings.
 
+mod clusters;
 mod offsets_exact;
 mod profile_rules;
 mod proptests;

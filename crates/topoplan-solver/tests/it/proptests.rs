@@ -151,7 +151,9 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
         .filter(|p| p.listens && p.rule == topoplan_model::PortRule::PerNode && p.in_mode(kv))
     {
         for n in &plan.nodes {
-            let opens = def.roles.is_empty() || def.roles.iter().any(|r| n.has_role(r));
+            // Cluster member ports: these topologies have no [[cluster]], so no node opens one.
+            let opens = (def.roles.is_empty() || def.roles.iter().any(|r| n.has_role(r)))
+                && !def.clustered;
             if opens != n.port(&def.name).is_some() {
                 return Err(format!("{}: {} open = {}", n.name, def.name, !opens));
             }
@@ -367,8 +369,15 @@ proptest! {
                 let v6_thrift = g.product == "appm-1.1.0"
                     && g.nodes.iter().any(|n| n.0 % 2 == 1 && n.1.contains(&"key-manager"))
                     && g.nodes.iter().any(|n| n.1.contains(&"gateway") && !n.1.contains(&"key-manager"));
+                // A store's gateway that no publisher lists: only possible when links narrow
+                // the publishers' lists or choose the store's gateway.
+                let narrowed = g.links.iter().any(|&(a, b)| {
+                    (g.nodes[a].1.contains(&"publisher") || g.nodes[a].1.contains(&"store"))
+                        && g.nodes[b].1.contains(&"gateway")
+                });
                 let explained = d.iter().all(|d| match d.code.name() {
                     "missing-provider" | "ambiguous-provider" => true,
+                    "unserved-provider" => narrowed,
                     "conflicting-links" => conflict,
                     "ipv6-unsupported" => v6_thrift,
                     _ => false,

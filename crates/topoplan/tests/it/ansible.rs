@@ -1,6 +1,8 @@
 //! `topoplan export ansible` as an operator runs it: ansible-playbook (local connection) applies
-//! every node's bundle to a copy of the real product files; the independent acceptance checker
-//! passes; a second run changes nothing; `--check` writes nothing.
+//! every node's bundle to a copy of the real product files, lays the load balancers' nginx
+//! configurations (checked by a real `nginx -t`) and runs the database setup against a real
+//! MariaDB server; the independent acceptance checker passes; a second run changes nothing;
+//! `--check` writes nothing.
 
 use crate::common::{copy_tree, fixtures, root, tool, topoplan, tree};
 use std::process::Command;
@@ -14,6 +16,16 @@ fn the_exported_playbook_deploys_and_is_idempotent() {
     let Some(python) = tool("PYTHON3", &["python3"]) else {
         return;
     };
+    let Some(nginx) = tool("NGINX", &["nginx", "/usr/sbin/nginx"]) else {
+        return;
+    };
+    let Some(openssl) = tool("OPENSSL", &["openssl"]) else {
+        return;
+    };
+    let Some((mariadbd, install_db, client)) = crate::databases::mariadb_tools() else {
+        return;
+    };
+    let server = crate::databases::start(&mariadbd, &install_db, &client);
     let topology = root().join("topologies/multi-host-ha.toml");
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("deploy");
@@ -38,6 +50,28 @@ fn the_exported_playbook_deploys_and_is_idempotent() {
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("bundles/plan.json")).unwrap())
             .unwrap();
+    // nginx checks the configurations Ansible lays, with the front ends' certificates (made
+    // here) in a private prefix; the reload is a no-op (no nginx runs here).
+    let lb = d.path().join("lb");
+    crate::clusters::nginx_t(&nginx, &openssl, &out.join("bundles"), &lb);
+    let conf_d = d.path().join("conf.d");
+    std::fs::create_dir(&conf_d).unwrap();
+    let prefix = lb.join("nginx");
+    std::fs::write(
+        prefix.join("nginx.conf"),
+        format!(
+            "pid nginx.pid;\nerror_log error.log;\nevents {{}}\nhttp {{\n    include {}/*.conf;\n}}\n",
+            conf_d.display()
+        ),
+    )
+    .unwrap();
+    let extra = serde_json::json!({
+        "topoplan_nginx_conf_dir": conf_d,
+        "topoplan_nginx_test": [nginx, "-t", "-p", prefix, "-c", prefix.join("nginx.conf"), "-e", prefix.join("error.log")],
+        "topoplan_nginx_reload": ["true"],
+        "topoplan_mysql_options": ["--no-defaults", format!("--socket={}", server.socket.display()), "-uroot"],
+    })
+    .to_string();
     let homes = d.path().join("homes");
     for n in plan["nodes"].as_array().unwrap() {
         copy_tree(
@@ -45,7 +79,7 @@ fn the_exported_playbook_deploys_and_is_idempotent() {
             &homes.join(n["name"].as_str().unwrap()),
         );
     }
-    let run = |extra: &[&str]| {
+    let run = |args: &[&str]| {
         let o = Command::new(&playbook)
             .args([
                 "-i",
@@ -58,7 +92,9 @@ fn the_exported_playbook_deploys_and_is_idempotent() {
             .arg(format!("topoplan_home_base={}", homes.display()))
             .arg("-e")
             .arg(format!("topoplan_bin={}", env!("CARGO_BIN_EXE_topoplan")))
-            .args(extra)
+            .arg("-e")
+            .arg(&extra)
+            .args(args)
             .env("ANSIBLE_NOCOLOR", "1")
             .env("APPM_DB_PASSWORD", crate::common::EXAMPLE_DB_PASSWORD)
             .env("ANSIBLE_LOCAL_TEMP", d.path().join("ansible-tmp"))
@@ -98,6 +134,27 @@ fn the_exported_playbook_deploys_and_is_idempotent() {
             .all(|l| !l.contains("changed=0")),
         "the first run applied nothing: {first}"
     );
+    // The load balancers' configurations are in place, and the shared databases have tables.
+    for c in ["gateways", "apps"] {
+        assert!(
+            conf_d
+                .join(format!("topoplan-acme-appm-{c}.conf"))
+                .is_file(),
+            "{c}"
+        );
+    }
+    let tables = Command::new(&client)
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", server.socket.display()))
+        .args(["-uroot", "--batch", "--skip-column-names", "-e"])
+        .arg("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema LIKE 'appm%'")
+        .output()
+        .unwrap();
+    let count: u32 = String::from_utf8_lossy(&tables.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(count > 50, "setup.sh made {count} tables");
     let second = run(&[]);
     let recap: Vec<&str> = second.lines().filter(|l| l.contains("ok=")).collect();
     assert!(

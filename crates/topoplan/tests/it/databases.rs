@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A MariaDB server of this test's own, stopped (and its files removed) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    socket: PathBuf,
+    pub(crate) socket: PathBuf,
     port: u16,
     _dir: tempfile::TempDir,
 }
@@ -25,7 +25,7 @@ impl Drop for Server {
 
 /// The MariaDB programs, or `None` (with the reason printed) when they are not installed; in
 /// CI (`CI=true`, where `.ci/run` installs them) their absence is a failure.
-fn mariadb_tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
+pub(crate) fn mariadb_tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
     let found = (
         tool("MARIADBD", &["mariadbd", "/usr/sbin/mariadbd"]),
         tool("MARIADB_INSTALL_DB", &["mariadb-install-db"]),
@@ -52,7 +52,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(mariadbd: &Path, install_db: &Path, client: &Path) -> Server {
+pub(crate) fn start(mariadbd: &Path, install_db: &Path, client: &Path) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let (data, socket) = (dir.path().join("data"), dir.path().join("mysqld.sock"));
     std::fs::create_dir(&data).unwrap();

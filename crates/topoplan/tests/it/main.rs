@@ -5,6 +5,7 @@ mod common;
 
 mod ansible;
 mod cli;
+mod clusters;
 mod cmd;
 mod databases;
 mod docs;

@@ -407,7 +407,10 @@ fn explain_prints_one_node_and_rejects_unknown_names() {
     let out = topoplan().args(["explain", f, "nope"]).assert().code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("no node `nope`"), "{err}");
-    assert!(err.contains("gw-edge-1, gw-edge-2, km1, km2, store-pub"), "{err}");
+    assert!(
+        err.contains("gw-edge-1, gw-edge-2, km1, km2, store-pub"),
+        "{err}"
+    );
 }
 
 #[test]
