@@ -152,8 +152,8 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
     {
         for n in &plan.nodes {
             // Cluster member ports: these topologies have no [[cluster]], so no node opens one.
-            let opens = (def.roles.is_empty() || def.roles.iter().any(|r| n.has_role(r)))
-                && !def.clustered;
+            let opens =
+                (def.roles.is_empty() || def.roles.iter().any(|r| n.has_role(r))) && !def.clustered;
             if opens != n.port(&def.name).is_some() {
                 return Err(format!("{}: {} open = {}", n.name, def.name, !opens));
             }

@@ -167,7 +167,13 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
                 check_home(&set, plan, home, &mut problems, &mut counts)?;
             }
         }
-        check_presets(&set, &product, &profile, &mut problems, &mut counts);
+        // The presets plan what one node per role does not: shared databases and clusters, so
+        // their templates meet the real files too.
+        for plan in check_presets(&set, &product, &profile, &mut problems, &mut counts) {
+            if let Some(home) = home {
+                check_home(&set, &plan, home, &mut problems, &mut counts)?;
+            }
+        }
     } else {
         eprintln!(
             "note: the template checks (reader roles, presets, --home selectors) run once the problems below are fixed"
@@ -414,34 +420,41 @@ fn single_ops(format: PatchFormat, patch: &str) -> Vec<(String, String)> {
     }
 }
 
-/// Every preset of the profile plans.
+/// Every preset of the profile plans; returns their plans (for the `--home` check).
 fn check_presets(
     set: &TemplateSet,
     product: &str,
     profile: &Profile,
     problems: &mut Vec<Problem>,
     counts: &mut Counts,
-) {
+) -> Vec<Plan> {
     let profiles = BTreeMap::from([(product.to_string(), profile.clone())]);
+    let mut plans = Vec::new();
     for preset in super::init::presets(set, product) {
         let key = format!("{product}/presets/{preset}.toml");
         let src = &set.files[&key];
         counts.presets += 1;
-        let result = topoplan_model::parse(src, &profiles)
-            .and_then(|t| topoplan_solver::solve(&t, profile).map(|_| ()));
-        if let Err(diags) = result {
-            for d in diags {
-                let start = d
-                    .labels
-                    .iter()
-                    .find(|l| l.primary)
-                    .map_or(0, |l| l.span.start);
-                let (line, col) = crate::diagnostics::line_col(src, start);
-                problems.push(Problem {
-                    at: format!("{}:{line}:{col}", set.display_path(&key)),
-                    message: format!("preset `{preset}` does not plan: {}: {}", d.code, d.message),
-                });
+        let result =
+            topoplan_model::parse(src, &profiles).and_then(|t| topoplan_solver::solve(&t, profile));
+        let diags = match result {
+            Ok(plan) => {
+                plans.push(plan);
+                continue;
             }
+            Err(diags) => diags,
+        };
+        for d in diags {
+            let start = d
+                .labels
+                .iter()
+                .find(|l| l.primary)
+                .map_or(0, |l| l.span.start);
+            let (line, col) = crate::diagnostics::line_col(src, start);
+            problems.push(Problem {
+                at: format!("{}:{line}:{col}", set.display_path(&key)),
+                message: format!("preset `{preset}` does not plan: {}: {}", d.code, d.message),
+            });
         }
     }
+    plans
 }
