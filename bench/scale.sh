@@ -37,6 +37,21 @@ for n in 44 800 1500; do
   span=$("$bin" plan "$f" --format json 2>/dev/null | python3 -c 'import json,sys; h=json.load(sys.stdin)["hosts"][0]; print(h["span"], "minimal" if h["span_minimal"] else "lower bound %d" % h["span_lower_bound"])')
   echo "| plan --format json | one host of $n (span $span) | $n | ${t} s | $((m / 1024)) MB |"
 done
+# The clustered estate: per host, the gateway pair a cluster with a manager and the store and publisher a cluster,
+# each behind a front end of its own, and one shared database (issue 17: planning and bundling stay linear).
+for hosts in 200 2000; do
+  f=$work/clustered-$hosts.toml
+  "$bin" generate --product appm-1.2.0 --hosts "$hosts" --per-host 5 --seed 7 --clustered > "$f"
+  read -r t m < <(measure "$bin" plan "$f" --format json)
+  echo "| plan --format json | clustered estate, $hosts hosts x 5 | $((hosts * 5)) | ${t} s | $((m / 1024)) MB |"
+  "$TIME" -f "%e %M" -o "$work/.t" "$bin" bundle "$f" -o "$work/cb" >/dev/null 2>&1
+  read -r tb mb < "$work/.t"
+  "$TIME" -f "%e %M" -o "$work/.t" cp -r "$work/cb" "$work/cb-copy"
+  read -r tc mc < "$work/.t"
+  files=$(find "$work/cb" -type f | wc -l)
+  echo "| bundle (new folder) | clustered estate, $hosts hosts x 5 | $((hosts * 5)) | ${tb} s ($files files; cp -r ${tc} s) | $((mb / 1024)) MB |"
+  rm -rf "$work/cb" "$work/cb-copy"
+done
 f=$work/estate-200.toml
 read -r t m < <(measure "$bin" review "$f" -o "$work/review.html")
 echo "| review -o review.html | estate, 200 hosts x 5 | 1000 | ${t} s ($(( $(stat -c %s "$work/review.html") / 1024 )) KB) | $((m / 1024)) MB |"

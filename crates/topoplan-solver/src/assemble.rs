@@ -32,7 +32,7 @@ pub(crate) fn build_plan(
     let mut nodes = node_plans(topo, profile, offsets, per_node);
     let links = link_plans(topo, profile, graph, &nodes);
     let clusters = crate::clusters::cluster_plans(topo, profile, &nodes);
-    crate::clusters::unfronted_warnings(topo, profile, &mut warnings);
+    crate::clusters::unfronted_warnings(topo, profile, graph, &mut warnings);
     let hosts = host_plans(topo, host_info, &nodes, &mut warnings);
     single_role_warnings(topo, profile, &mut warnings);
     shared_database_warning(topo, profile, &mut warnings);

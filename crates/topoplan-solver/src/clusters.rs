@@ -3,6 +3,8 @@
 //! browser-facing roles left outside one front end.
 
 use crate::plan::*;
+use crate::DependencyGraph;
+use petgraph::visit::EdgeRef;
 use topoplan_model::{Code, Profile, Topology};
 
 /// Every `[[cluster]]` as planned. `nodes` are in the topology's order.
@@ -75,51 +77,97 @@ fn backends(profile: &Profile, node: &NodePlan) -> std::collections::BTreeMap<St
         .collect()
 }
 
-/// `unfronted`: several nodes of a role browsers reach at one registered address, not all
-/// members of one cluster with a front end.
-pub(crate) fn unfronted_warnings(topo: &Topology, profile: &Profile, warnings: &mut Vec<Warning>) {
+/// `unfronted`: nodes of a role browsers reach at one registered address that share a peer
+/// (a publisher listing them, an identity provider they use, a store using them) and are not all
+/// members of one cluster with a front end. Nodes that share no peer (cells of an estate, each
+/// with its own identity provider and publisher) do not compete.
+pub(crate) fn unfronted_warnings(
+    topo: &Topology,
+    profile: &Profile,
+    graph: &DependencyGraph,
+    warnings: &mut Vec<Warning>,
+) {
     for role in &profile.role {
         let Some(breaks) = &role.browser else {
             continue;
         };
-        let with: Vec<usize> = (0..topo.nodes.len())
-            .filter(|&i| topo.nodes[i].has_role(&role.name))
-            .collect();
-        if with.len() < 2 {
-            continue;
+        for group in competing(topo, graph, &role.name) {
+            let fronted = |i: usize| {
+                topo.nodes[i]
+                    .cluster
+                    .filter(|&c| topo.clusters[c].frontend.is_some())
+            };
+            let first = fronted(group[0]);
+            if first.is_some() && group.iter().all(|&i| fronted(i) == first) {
+                continue;
+            }
+            warnings.push(unfronted(topo, &role.name, breaks, &group));
         }
-        let fronted = |i: usize| {
-            topo.nodes[i]
-                .cluster
-                .filter(|&c| topo.clusters[c].frontend.is_some())
-        };
-        let first = fronted(with[0]);
-        if first.is_some() && with.iter().all(|&i| fronted(i) == first) {
-            continue;
-        }
-        let names: Vec<String> = with
-            .iter()
-            .take(6)
-            .map(|&i| format!("`{}`", topo.nodes[i].name))
-            .collect();
-        let more = if with.len() > 6 {
-            format!(" and {} more", with.len() - 6)
-        } else {
-            String::new()
-        };
-        let mut w = Warning::new(
-            Code::Unfronted,
-            format!(
-                "{} `{}` nodes ({}{more}) are not one cluster behind a front end: {breaks}; put them in one `[[cluster]]` with a `frontend`",
-                with.len(),
-                role.name,
-                names.join(", ")
-            ),
-        )
-        .at(topo.nodes[with[1]].name_span.clone());
-        for &i in &with {
-            w = w.node(topo.nodes[i].name.clone());
-        }
-        warnings.push(w);
     }
+}
+
+/// The nodes of `role` that share a peer, grouped (union-find over the graph's edges), each
+/// group of two or more in the topology's order.
+fn competing(topo: &Topology, graph: &DependencyGraph, role: &str) -> Vec<Vec<usize>> {
+    let n = topo.nodes.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    // Per peer, the first node of the role seen next to it; later ones join its group.
+    let mut first: Vec<Option<usize>> = vec![None; n];
+    for e in graph.edge_references() {
+        let (a, b) = (graph[e.source()], graph[e.target()]);
+        if a == b {
+            continue;
+        }
+        for (peer, x) in [(a, b), (b, a)] {
+            if !topo.nodes[x].has_role(role) {
+                continue;
+            }
+            match first[peer] {
+                None => first[peer] = Some(x),
+                Some(y) => {
+                    let (rx, ry) = (root(&mut parent, x), root(&mut parent, y));
+                    parent[rx] = ry;
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for i in (0..n).filter(|&i| topo.nodes[i].has_role(role)) {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    groups.into_values().filter(|g| g.len() > 1).collect()
+}
+
+fn unfronted(topo: &Topology, role: &str, breaks: &str, group: &[usize]) -> Warning {
+    let names: Vec<String> = group
+        .iter()
+        .take(6)
+        .map(|&i| format!("`{}`", topo.nodes[i].name))
+        .collect();
+    let more = if group.len() > 6 {
+        format!(" and {} more", group.len() - 6)
+    } else {
+        String::new()
+    };
+    let mut w = Warning::new(
+        Code::Unfronted,
+        format!(
+            "{} `{role}` nodes ({}{more}) serve the same peers but are not one cluster behind a front end: {breaks}; put them in one `[[cluster]]` with a `frontend`",
+            group.len(),
+            names.join(", ")
+        ),
+    )
+    .at(topo.nodes[group[1]].name_span.clone());
+    for &i in group {
+        w = w.node(topo.nodes[i].name.clone());
+    }
+    w
 }

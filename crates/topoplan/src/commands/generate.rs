@@ -5,6 +5,8 @@
 //! a key manager, a store and a publisher per host, linked to each other, with a few reserved
 //! ports), as a hosting provider runs them; `dense` puts `--per-host` nodes on one host.
 //! The roles come from the product's profile in order, so any product can be generated.
+//! `--clustered` makes each host's nodes of one cluster group a `[[cluster]]` behind a front end
+//! of its own, with one shared `[[database]]` (the clustered estate of the benchmarks).
 
 use crate::output::out;
 use crate::session;
@@ -28,6 +30,10 @@ pub struct Args {
     /// One host with `--per-host` nodes of every role, instead of an estate.
     #[arg(long)]
     dense: bool,
+    /// An estate whose nodes of one cluster group on a host form a `[[cluster]]` behind a front
+    /// end of their own, with one shared `[[database]]`.
+    #[arg(long, conflicts_with = "dense")]
+    clustered: bool,
 }
 
 pub fn run(args: Args, templates: &TemplateSet) -> anyhow::Result<ExitStatus> {
@@ -38,6 +44,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> anyhow::Result<ExitStatus> {
         per_host: args.per_host,
         seed: args.seed,
         dense: args.dense,
+        clustered: args.clustered,
     }))?;
     Ok(ExitStatus::Success)
 }
@@ -65,6 +72,7 @@ pub struct Shape<'a> {
     pub per_host: usize,
     pub seed: u64,
     pub dense: bool,
+    pub clustered: bool,
 }
 
 /// The topology text.
@@ -138,6 +146,9 @@ pub fn topology(s: &Shape) -> String {
             );
             nodes.push((name, mine));
         }
+        if s.clustered {
+            host_clusters(&mut out, s.profile, h, &nodes);
+        }
         // Each node names its providers on its own host, so no choice is ambiguous and lists
         // stay per host (an estate, not one mesh): every node of a role it reads only as
         // lists, else the first (links to several nodes of a role it also reads one value
@@ -170,5 +181,55 @@ pub fn topology(s: &Shape) -> String {
             }
         }
     }
+    if s.clustered && !s.profile.datasource.is_empty() {
+        let _ = writeln!(
+            out,
+            "[[database]]\nname = \"db\"\naddress = \"db.generated.example\"\n"
+        );
+    }
     out
+}
+
+/// One `[[cluster]]` per cluster group with two nodes or more on host `h`, all of whose roles
+/// are in the group: behind a front end of its own, with its first node as manager when the
+/// group's roles have one.
+fn host_clusters(
+    out: &mut String,
+    profile: &topoplan_model::Profile,
+    h: usize,
+    nodes: &[(String, Vec<&String>)],
+) {
+    let group = |r: &String| profile.role(r).and_then(|d| d.cluster.clone());
+    let mut groups: Vec<String> = profile
+        .role
+        .iter()
+        .filter_map(|r| r.cluster.clone())
+        .collect();
+    groups.dedup();
+    for g in groups {
+        let members: Vec<&String> = nodes
+            .iter()
+            .filter(|(_, roles)| roles.iter().all(|r| group(r).as_ref() == Some(&g)))
+            .map(|(n, _)| n)
+            .collect();
+        if members.len() < 2 {
+            continue;
+        }
+        let managed = nodes.iter().any(|(n, roles)| {
+            members.contains(&n)
+                && roles
+                    .iter()
+                    .any(|r| profile.role(r).is_some_and(|d| d.manager.is_some()))
+        });
+        let list: Vec<String> = members.iter().map(|m| format!("{m:?}")).collect();
+        let _ = writeln!(
+            out,
+            "[[cluster]]\nname = \"c{h}-{g}\"\nnodes = [{}]\nfrontend = \"{g}-{h}.generated.example\"",
+            list.join(", ")
+        );
+        if managed {
+            let _ = writeln!(out, "manager = {:?}", members[0]);
+        }
+        out.push('\n');
+    }
 }

@@ -515,26 +515,38 @@ fn every_bundle_of_every_example_is_byte_identical() {
 }
 
 /// `generate` (the benchmarks' estates) writes topologies that plan, at any number of nodes
-/// per host and for every product.
+/// per host and for every product, plain or clustered (the clustered ones with clusters).
 #[test]
 fn generated_topologies_plan_at_any_size() {
     let d = tempfile::tempdir().unwrap();
     for product in ["appm-1.1.0", "appm-1.2.0"] {
         for per_host in 1..=12 {
-            let o = topoplan()
-                .args(["generate", "--product", product, "--hosts", "3"])
-                .arg(format!("--per-host={per_host}"))
-                .output()
-                .unwrap();
-            assert!(o.status.success());
-            let t = d.path().join(format!("{product}-{per_host}.toml"));
-            std::fs::write(&t, &o.stdout).unwrap();
-            let plan = topoplan().arg("plan").arg(&t).output().unwrap();
-            assert!(
-                plan.status.success(),
-                "{product} --per-host {per_host}: {}",
-                String::from_utf8_lossy(&plan.stderr)
-            );
+            for clustered in [false, true] {
+                let mut cmd = topoplan();
+                cmd.args(["generate", "--product", product, "--hosts", "3"])
+                    .arg(format!("--per-host={per_host}"));
+                if clustered {
+                    cmd.arg("--clustered");
+                }
+                let o = cmd.output().unwrap();
+                assert!(o.status.success());
+                let t = d
+                    .path()
+                    .join(format!("{product}-{per_host}-{clustered}.toml"));
+                std::fs::write(&t, &o.stdout).unwrap();
+                let plan = topoplan().arg("plan").arg(&t).output().unwrap();
+                assert!(
+                    plan.status.success(),
+                    "{product} --per-host {per_host} clustered {clustered}: {}",
+                    String::from_utf8_lossy(&plan.stderr)
+                );
+                let text = String::from_utf8_lossy(&plan.stdout);
+                assert_eq!(
+                    clustered && per_host >= 4,
+                    text.contains("\nclusters:\n"),
+                    "{product} --per-host {per_host} clustered {clustered}"
+                );
+            }
         }
     }
 }
