@@ -245,6 +245,40 @@ fn a_gateway_cluster_and_an_apps_cluster_apply_as_the_product_needs() {
         copy_tree(&fx.join("appm-1.2.0"), &home(n));
         apply_ok(&out.join(n), &home(n));
     }
+    // A second apply changes nothing; the first kept every comment of the files it touched.
+    for n in ["gw-mgr", "gw1", "apps1"] {
+        let before = crate::common::tree(&home(n));
+        apply_ok(&out.join(n), &home(n));
+        assert!(
+            crate::common::tree(&home(n)) == before,
+            "{n}: a second apply changed the home"
+        );
+        for rel in [
+            "repository/conf/axis2/axis2.xml",
+            "repository/conf/tomcat/catalina-server.xml",
+            "repository/conf/carbon.xml",
+        ] {
+            let original = std::fs::read_to_string(fx.join("appm-1.2.0").join(rel)).unwrap();
+            let applied = read(&home(n), rel);
+            assert_eq!(
+                original.matches("<!--").count(),
+                applied.matches("<!--").count(),
+                "{n}: {rel} lost a comment"
+            );
+            // Values change in place; the member list grows by one `<member>` (4 lines) for
+            // each member beyond the one the file ships.
+            let members = match (rel.ends_with("axis2.xml"), n) {
+                (false, _) => 1,
+                (true, "apps1") => 2,
+                (true, _) => 3,
+            };
+            assert_eq!(
+                original.lines().count() + 4 * (members - 1),
+                applied.lines().count(),
+                "{n}: {rel} changed its line count"
+            );
+        }
+    }
     // Workers: -DworkerNode=true with the default profile (kernel 4.4.7 Main.java L74-87), a
     // read-only registry mount; the manager neither.
     for (n, worker) in [
