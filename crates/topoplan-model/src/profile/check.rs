@@ -166,6 +166,12 @@ impl Profile {
                 "`home_base` must be an absolute path".into(),
             );
         }
+        if has_jinja(base) {
+            report(
+                &[K("product"), K("home_base")],
+                JINJA_REFUSED.replace("{}", "home_base"),
+            );
+        }
         if let Some(l) = &self.product.launcher {
             if !is_relative_inside(&l.script) {
                 report(
@@ -383,6 +389,12 @@ impl Profile {
                     ),
                 );
             }
+            if has_jinja(&v.suffix) {
+                report(
+                    &[K("ansible_var"), I(i), K("suffix")],
+                    JINJA_REFUSED.replace("{}", "suffix"),
+                );
+            }
             for r in v
                 .references
                 .iter()
@@ -402,6 +414,14 @@ impl Profile {
 
 /// Names of one table: each once; identifiers for the tables whose names the engine and the
 /// topology use as identifiers.
+/// Jinja markers: a string holding one would be templated by Ansible on the controller (a
+/// `lookup('pipe', …)` runs a command) when it reaches `topoplan export ansible`.
+pub(crate) fn has_jinja(s: &str) -> bool {
+    ["{{", "{%", "{#"].iter().any(|m| s.contains(m))
+}
+
+const JINJA_REFUSED: &str = "`{}` holds a Jinja marker (`{{`, `{%` or `{#`): Ansible would run it on the controller when it reads the export";
+
 fn unique(table: &'static str, names: Vec<&str>, report: Report) {
     let free_form = matches!(table, "reference" | "manual" | "ansible_var");
     let mut seen = BTreeSet::new();

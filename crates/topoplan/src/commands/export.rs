@@ -23,8 +23,16 @@ use std::path::{Path, PathBuf};
 use topoplan_render::TemplateSet;
 use topoplan_solver::Plan;
 
+/// A YAML value: JSON-quoted, so no name or URL can change the document's structure, and
+/// tagged `!unsafe` when it holds a Jinja marker, so Ansible never templates it (a profile that
+/// slipped past `profile check`, or a built-in string one day).
 fn q(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
+    let quoted = serde_json::to_string(s).expect("strings serialise");
+    if ["{{", "{%", "{#"].iter().any(|m| s.contains(m)) {
+        format!("!unsafe {quoted}")
+    } else {
+        quoted
+    }
 }
 
 pub fn inventory(plan: &Plan, profile: &topoplan_model::Profile, topology: &str) -> String {
@@ -349,4 +357,15 @@ fn write(
     )?;
     topoplan_safefs::write_atomic(&dir.join("site.yml"), site(profile, plan).as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_with_jinja_markers_are_never_templated() {
+        assert_eq!(super::q("/opt/wso2"), "\"/opt/wso2\"");
+        for v in ["/opt/{{ lookup('pipe', 'id') }}", "a{% raw %}", "{# x #}"] {
+            assert!(super::q(v).starts_with("!unsafe \""), "{v}");
+        }
+    }
 }

@@ -637,3 +637,48 @@ fn a_fifo_in_place_of_a_product_file_is_refused_not_read() {
         assert!(said.contains("not a regular file"), "{args:?}: {said}");
     }
 }
+
+/// Profile strings that reach the Ansible export never carry Jinja to the controller:
+/// `profile check` refuses them at their line, and the export tags any it is given `!unsafe`.
+#[test]
+fn jinja_in_a_profile_never_reaches_ansible_as_a_template() {
+    let d = tempfile::tempdir().unwrap();
+    let templates = d.path().join("templates");
+    crate::common::copy_tree(&crate::common::root().join("templates"), &templates);
+    let profile = templates.join("appm-1.2.0/profile.toml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let text = text
+        .replace(
+            "home_base = \"/opt/wso2\"",
+            "home_base = \"/opt/{{ lookup('pipe', 'touch /tmp/pwned') }}\"",
+        )
+        .replace("suffix = \"/services/\"", "suffix = \"/services/{% raw %}\"");
+    std::fs::write(&profile, &text).unwrap();
+    let o = topoplan()
+        .args(["profile", "check"])
+        .arg(templates.join("appm-1.2.0"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(
+        err.contains(&format!("profile.toml:{}:", line("home_base ="))) && err.contains("Jinja"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("profile.toml:{}:", line("suffix ="))), "{err}");
+    // `plan` and `export` load the same checked profile: refused before anything is written.
+    let out = d.path().join("deploy");
+    let e = topoplan()
+        .args(["export", "ansible"])
+        .arg(crate::common::root().join("topologies/multi-host-ha.toml"))
+        .arg("--templates")
+        .arg(&templates)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!e.status.success());
+    assert!(stderr(&e).contains("Jinja"), "{}", stderr(&e));
+    assert!(!out.join("site.yml").exists() && !out.join("inventory.yml").exists());
+}
