@@ -1013,6 +1013,13 @@ fn stage(
     for d in &sub_folders(bundle.files.keys()) {
         let path = staging.path().join(d);
         fs::create_dir_all(&path).map_err(io(&path))?;
+        // Forced, as file modes are: under umask 000 a folder would otherwise be 0777, and any
+        // user could swap the patches root applies.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(io(&path))?;
+        }
     }
     let files: Vec<((&String, &BundleFile), bool)> = bundle.files.iter().zip(same).collect();
     let results = parallel_map(&files, |((rel, f), same)| {
@@ -1035,7 +1042,12 @@ fn stage(
         manifest.push_str(rel);
         manifest.push('\n');
     }
-    fs::write(staging.path().join(MANIFEST), manifest).map_err(io(staging.path()))?;
+    let manifest_file = BundleFile {
+        text: manifest,
+        executable: false,
+    };
+    let path = staging.path().join(MANIFEST);
+    create_file(&path, &manifest_file).map_err(io(&path))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -682,3 +682,63 @@ fn jinja_in_a_profile_never_reaches_ansible_as_a_template() {
     assert!(stderr(&e).contains("Jinja"), "{}", stderr(&e));
     assert!(!out.join("site.yml").exists() && !out.join("inventory.yml").exists());
 }
+
+/// Under umask 000 a bundle's folders and files are still writable by root alone, and `export
+/// ansible` never replaces an inventory or playbook it did not write.
+#[test]
+fn bundles_ignore_a_permissive_umask_and_exports_keep_the_operators_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let topo = crate::common::root().join("topologies/multi-host-ha.toml");
+    let bin = env!("CARGO_BIN_EXE_topoplan");
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" bundle \"$1\" -o \"$2\"")
+        .arg(bin)
+        .arg(&topo)
+        .arg(&out)
+        .env("APPM_DB_PASSWORD", crate::common::EXAMPLE_DB_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut seen = 0;
+    for (rel, _) in crate::common::tree(&out) {
+        let path = out.join(rel);
+        for p in path.ancestors().take_while(|p| p.starts_with(&out) && *p != out) {
+            let mode = std::fs::symlink_metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o022, 0, "{} is {:o}", p.display(), mode & 0o7777);
+            seen += 1;
+        }
+    }
+    assert!(seen > 50, "{seen}");
+    // The operator's own Ansible project in the export folder.
+    let deploy = d.path().join("deploy");
+    std::fs::create_dir(&deploy).unwrap();
+    std::fs::write(deploy.join("site.yml"), "- hosts: all\n  roles: [mine]\n").unwrap();
+    let e = topoplan()
+        .args(["export", "ansible"])
+        .arg(&topo)
+        .arg("-o")
+        .arg(&deploy)
+        .output()
+        .unwrap();
+    assert!(!e.status.success());
+    assert!(stderr(&e).contains("did not write it"), "{}", stderr(&e));
+    assert_eq!(
+        std::fs::read_to_string(deploy.join("site.yml")).unwrap(),
+        "- hosts: all\n  roles: [mine]\n"
+    );
+    // What an export wrote, it replaces.
+    std::fs::remove_file(deploy.join("site.yml")).unwrap();
+    for _ in 0..2 {
+        let e = topoplan()
+            .args(["export", "ansible"])
+            .arg(&topo)
+            .arg("-o")
+            .arg(&deploy)
+            .output()
+            .unwrap();
+        assert!(e.status.success(), "{}", stderr(&e));
+    }
+}
