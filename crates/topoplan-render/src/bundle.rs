@@ -152,7 +152,7 @@ fn load_balancer_configs(
     let Some(src) = set.files.get(LOAD_BALANCER_TEMPLATE) else {
         return Ok(out);
     };
-    let mut tera = tera::Tera::default();
+    let mut tera = crate::engine();
     tera.autoescape_on(vec![".tera"]);
     tera.set_escape_fn(nginx_safe);
     tera.add_raw_template(LOAD_BALANCER_TEMPLATE, src)
@@ -310,7 +310,7 @@ impl StartScript {
 
 /// A shell script template: every value it prints passes [`shell_safe`].
 fn shell_template(name: &str, src: &str) -> Result<tera::Tera, RenderError> {
-    let mut tera = tera::Tera::default();
+    let mut tera = crate::engine();
     tera.autoescape_on(vec![".tera"]);
     tera.set_escape_fn(shell_safe);
     tera.add_raw_template(name, src)

@@ -97,17 +97,39 @@ impl PatchFormat {
     }
 }
 
-/// Every file under `dir`, recursively (folders are followed as found).
+/// Every entry under `dir` that is not a folder, recursively. Links are never followed: a
+/// link (to a file or a folder) is returned as itself, for the caller to refuse or resolve.
 pub fn walk_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
-            walk_files(&p, out)?;
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            walk_files(&e.path(), out)?;
         } else {
-            out.push(p);
+            out.push(e.path());
         }
     }
     Ok(())
+}
+
+/// One file of a templates folder: a regular file (no FIFO, device or socket: a template is
+/// read whole, and `/dev/zero` would never end), at most [`topoplan_safefs::MAX_READ`] bytes,
+/// reached through links only when they stay inside the folder (a link to a root-only file
+/// would copy it into every bundle).
+fn read_template(dir: &std::path::Path, f: &std::path::Path) -> std::io::Result<String> {
+    let refuse = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+    let root = dir.canonicalize()?;
+    let real = f
+        .canonicalize()
+        .map_err(|e| refuse(format!("`{}`: {e}", f.display())))?;
+    if !real.starts_with(&root) {
+        return Err(refuse(format!(
+            "`{}` is a link to `{}`, outside the templates folder `{}`; templates are read only from inside it",
+            f.display(),
+            real.display(),
+            dir.display()
+        )));
+    }
+    topoplan_safefs::read_regular(&real).map_err(|e| refuse(e.to_string()))
 }
 
 impl TemplateSet {
@@ -121,8 +143,7 @@ impl TemplateSet {
                 .expect("walked under dir")
                 .to_string_lossy()
                 .replace('\\', "/");
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("`{}`: {e}", f.display())))?;
+            let text = read_template(dir, &f)?;
             self.origin.insert(rel.clone(), f.display().to_string());
             self.files.insert(rel, text);
         }
@@ -214,6 +235,21 @@ impl TemplateSet {
             })
             .collect()
     }
+}
+
+/// A tera engine for templates of a templates folder, which may come from anyone
+/// (`--templates`): tera's `get_env` is replaced by one that refuses, so no template copies
+/// root's environment (secrets, tokens) into a bundle.
+pub fn engine() -> tera::Tera {
+    let mut tera = tera::Tera::default();
+    tera.register_function("get_env", refuse_get_env);
+    tera
+}
+
+fn refuse_get_env(_: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    Err(tera::Error::msg(
+        "`get_env` is not available to topoplan templates: a bundle never carries the environment of the user who wrote it",
+    ))
 }
 
 /// XML text, attribute and comment content: markup characters as references, and `--` (not
@@ -583,7 +619,7 @@ impl Renderer {
         }
         let mut engines = Vec::new();
         for format in [PatchFormat::Xml, PatchFormat::Json] {
-            let mut tera = tera::Tera::default();
+            let mut tera = engine();
             tera.autoescape_on(vec![".tera"]);
             tera.set_escape_fn(format.escape_fn());
             tera.add_raw_templates(

@@ -189,6 +189,15 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     let ctx = tera::Context::from_serialize(&context)?;
     // Autoescaping is on (the name ends in .html): plan strings come from a user's file.
     let mut tera = tera::Tera::default();
+    // A review template may come from anyone's `--templates`: never root's environment.
+    tera.register_function(
+        "get_env",
+        |_: &std::collections::HashMap<String, tera::Value>| {
+            Err(tera::Error::msg(
+                "`get_env` is not available to topoplan templates",
+            ))
+        },
+    );
     tera.register_filter("code", code_filter);
     tera.add_raw_template("review.html", template)?;
     Ok(tera.render("review.html", &ctx)?)

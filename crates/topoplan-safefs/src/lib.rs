@@ -26,6 +26,8 @@ pub enum SafeFsError {
     },
     #[error("`{0}` is not a regular file ({1}); topoplan writes only regular files")]
     NotRegular(PathBuf, &'static str),
+    #[error("`{0}` is {1} bytes, more than any file topoplan reads (64 MiB)")]
+    TooLarge(PathBuf, u64),
     #[error(
         "`{path}` is a symlink to `{to}`, outside `{root}`; topoplan does not write through it"
     )]
@@ -116,10 +118,24 @@ pub fn read_regular(path: &Path) -> Result<String, SafeFsError> {
     if !m.file_type().is_file() {
         return Err(SafeFsError::NotRegular(path.to_path_buf(), kind(&m)));
     }
+    if m.len() > MAX_READ {
+        return Err(SafeFsError::TooLarge(path.to_path_buf(), m.len()));
+    }
     let mut text = String::new();
-    f.read_to_string(&mut text).map_err(io(path))?;
+    // A file that grows while read is cut at the cap, and refused.
+    (&mut f)
+        .take(MAX_READ + 1)
+        .read_to_string(&mut text)
+        .map_err(io(path))?;
+    if text.len() as u64 > MAX_READ {
+        return Err(SafeFsError::TooLarge(path.to_path_buf(), text.len() as u64));
+    }
     Ok(text)
 }
+
+/// The largest file [`read_regular`] reads: product configuration files and templates are
+/// kilobytes; anything near this is not one (or is `/dev/zero` behind a name).
+pub const MAX_READ: u64 = 64 * 1024 * 1024;
 
 /// `root` made canonical, after checking that `rel` only descends (no `..`, not absolute).
 fn canonical_root(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {

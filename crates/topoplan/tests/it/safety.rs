@@ -652,7 +652,10 @@ fn jinja_in_a_profile_never_reaches_ansible_as_a_template() {
             "home_base = \"/opt/wso2\"",
             "home_base = \"/opt/{{ lookup('pipe', 'touch /tmp/pwned') }}\"",
         )
-        .replace("suffix = \"/services/\"", "suffix = \"/services/{% raw %}\"");
+        .replace(
+            "suffix = \"/services/\"",
+            "suffix = \"/services/{% raw %}\"",
+        );
     std::fs::write(&profile, &text).unwrap();
     let o = topoplan()
         .args(["profile", "check"])
@@ -666,7 +669,10 @@ fn jinja_in_a_profile_never_reaches_ansible_as_a_template() {
         err.contains(&format!("profile.toml:{}:", line("home_base ="))) && err.contains("Jinja"),
         "{err}"
     );
-    assert!(err.contains(&format!("profile.toml:{}:", line("suffix ="))), "{err}");
+    assert!(
+        err.contains(&format!("profile.toml:{}:", line("suffix ="))),
+        "{err}"
+    );
     // `plan` and `export` load the same checked profile: refused before anything is written.
     let out = d.path().join("deploy");
     let e = topoplan()
@@ -705,7 +711,10 @@ fn bundles_ignore_a_permissive_umask_and_exports_keep_the_operators_files() {
     let mut seen = 0;
     for (rel, _) in crate::common::tree(&out) {
         let path = out.join(rel);
-        for p in path.ancestors().take_while(|p| p.starts_with(&out) && *p != out) {
+        for p in path
+            .ancestors()
+            .take_while(|p| p.starts_with(&out) && *p != out)
+        {
             let mode = std::fs::symlink_metadata(p).unwrap().permissions().mode();
             assert_eq!(mode & 0o022, 0, "{} is {:o}", p.display(), mode & 0o7777);
             seen += 1;
@@ -741,4 +750,86 @@ fn bundles_ignore_a_permissive_umask_and_exports_keep_the_operators_files() {
             .unwrap();
         assert!(e.status.success(), "{}", stderr(&e));
     }
+}
+
+/// A `--templates` folder is read as files of its own: a link out of it, a FIFO and a device
+/// are refused (quickly, never read), and no template reads root's environment.
+#[test]
+fn a_templates_folder_is_read_only_as_its_own_regular_files() {
+    let d = tempfile::tempdir().unwrap();
+    let fresh = |name: &str| {
+        let t = d.path().join(name);
+        crate::common::copy_tree(&crate::common::root().join("templates"), &t);
+        t
+    };
+    let topo = crate::common::root().join("topologies/three-host-split.toml");
+    let plan = |templates: &Path| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_topoplan"))
+            .arg("--templates")
+            .arg(templates)
+            .arg("bundle")
+            .arg(&topo)
+            .arg("-o")
+            .arg(d.path().join(format!(
+                "out-{}",
+                templates.file_name().unwrap().to_string_lossy()
+            )))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Bounded: a FIFO that is opened for reading would block forever.
+        for _ in 0..200 {
+            if child.try_wait().unwrap().is_some() {
+                return child.wait_with_output().unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("topoplan hung on {}", templates.display());
+    };
+    let overlay = "appm-1.1.0/overlay/repository/conf/carbon.xml.patch.xml.tera";
+    // A link to a file outside the folder (here: a secret of root's).
+    let secret = d.path().join("secret.txt");
+    std::fs::write(&secret, "root-only secret").unwrap();
+    let linked = fresh("linked");
+    std::fs::remove_file(linked.join(overlay)).unwrap();
+    std::os::unix::fs::symlink(&secret, linked.join(overlay)).unwrap();
+    let o = plan(&linked);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("outside the templates folder"),
+        "{}",
+        stderr(&o)
+    );
+    // A FIFO in place of a template.
+    let fifo = fresh("fifo");
+    std::fs::remove_file(fifo.join(overlay)).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(fifo.join(overlay))
+        .status()
+        .unwrap()
+        .success());
+    let o = plan(&fifo);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    // A template that reads the environment.
+    let env = fresh("env");
+    let start = env.join("appm-1.1.0/start.sh.tera");
+    let text = std::fs::read_to_string(&start).unwrap();
+    std::fs::write(
+        &start,
+        format!("{text}\n# {{{{ get_env(name=\"HOME\") }}}}\n"),
+    )
+    .unwrap();
+    let o = plan(&env);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("get_env"), "{}", stderr(&o));
+    // A link that stays inside the folder is followed.
+    let inside = fresh("inside");
+    let target = inside.join("appm-1.1.0/carbon-copy.tera");
+    std::fs::rename(inside.join(overlay), &target).unwrap();
+    std::os::unix::fs::symlink(&target, inside.join(overlay)).unwrap();
+    let o = plan(&inside);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
