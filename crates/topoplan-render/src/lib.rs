@@ -252,15 +252,44 @@ fn refuse_get_env(_: &std::collections::HashMap<String, tera::Value>) -> tera::R
     ))
 }
 
-/// XML text, attribute and comment content: markup characters as references, and `--` (not
-/// allowed inside a comment, where templates name nodes) split by a reference.
+/// XML text and attribute content: markup characters as references. A value keeps its `--`
+/// (a punycode host name, `xn--…`, must be written as it is, or the first apply is not final);
+/// inside comments, where templates name nodes, [`comment_dashes`] splits it after rendering.
 pub fn escape_xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&apos;")
-        .replace("--", "-&#45;")
+}
+
+/// A rendered XML patch with every `--` inside a comment (not allowed there) written `- -`.
+/// Values cannot end a comment early: `>` is always escaped, so `-->` only ever comes from the
+/// template itself.
+pub fn comment_dashes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("<!--") {
+        let body_start = open + 4;
+        let Some(close) = rest[body_start..].find("-->") else {
+            break;
+        };
+        let body = &rest[body_start..body_start + close];
+        out.push_str(&rest[..body_start]);
+        let mut fixed = body.to_string();
+        while fixed.contains("--") {
+            fixed = fixed.replace("--", "- -");
+        }
+        // A body ending in `-` would make `--->`.
+        if fixed.ends_with('-') {
+            fixed.push(' ');
+        }
+        out.push_str(&fixed);
+        out.push_str("-->");
+        rest = &rest[body_start + close + 3..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The inside of a JSON string (templates write `"{{ value }}"`).
@@ -649,10 +678,14 @@ impl Renderer {
                 .render(name, &ctx)
                 .map_err(|e| template_error(name, &e))?;
             if format.has_operation(&text) {
+                let patch = match format {
+                    PatchFormat::Xml => comment_dashes(&text),
+                    PatchFormat::Json => text,
+                };
                 out.push(Overlay {
                     path: path.clone(),
                     format: *format,
-                    patch: text,
+                    patch,
                 });
             }
         }
@@ -664,5 +697,26 @@ pub(crate) fn template_error(name: &str, e: &tera::Error) -> RenderError {
     RenderError::Template {
         name: name.to_string(),
         message: topoplan_model::error_chain(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_their_dashes_and_comments_never_hold_two() {
+        assert_eq!(escape_xml("xn--bcher-kva.example"), "xn--bcher-kva.example");
+        let rendered = "<!-- node gw--1 and a--- b- --><diff><replace sel=\"/a/text()\">xn--x</replace></diff><!---->";
+        let fixed = comment_dashes(rendered);
+        assert!(
+            roxmltree::Document::parse(&format!("<r>{fixed}</r>")).is_ok(),
+            "{fixed}"
+        );
+        assert!(fixed.contains(">xn--x<"), "{fixed}");
+        assert!(
+            fixed.starts_with("<!-- node gw- -1 and a- - - b- -->"),
+            "{fixed}"
+        );
     }
 }

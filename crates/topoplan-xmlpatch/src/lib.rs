@@ -329,8 +329,14 @@ fn add_attribute(target: &str, node: Node, name: &str, value: &str) -> (Range<us
 /// `<add>`: append the content as last child, indented like the parent's children; or, for a
 /// single element the parent already has, replace that element's text (idempotent upsert).
 fn add_edit(target: &str, parent: Node, op: &Op) -> (Range<usize>, String) {
+    // An added element written without a namespace lands in the parent's default namespace
+    // (XML scoping), so that is the namespace it is found by again: `<HostName>` added into
+    // carbon.xml is carbon.xml's `HostName`.
+    let default_ns = parent.lookup_namespace_uri(None);
     let same = |c: &Node, ns: &Option<String>, name: &str| {
-        c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == ns.as_deref()
+        c.is_element()
+            && c.tag_name().name() == name
+            && c.tag_name().namespace() == ns.as_deref().or(default_ns)
     };
     match &op.upsert {
         Some(UpsertKey::Text(ns, name, text)) => {
@@ -368,24 +374,40 @@ fn add_edit(target: &str, parent: Node, op: &Op) -> (Range<usize>, String) {
         .rfind(Node::is_element)
         .map(|e| line_indent(target, e.range().start))
         .unwrap_or_else(|| format!("{}    ", line_indent(target, parent.range().start)));
+    let r = parent.range();
+    if last.is_none() && target[r.clone()].ends_with("/>") {
+        // A self-closing parent (`<X/>`) is opened: the content goes inside, not after it.
+        let start = r.start + 1;
+        let qname_end = start
+            + target[start..]
+                .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
+                .unwrap_or(0);
+        let text = format!(
+            ">\n{indent}{}\n{}</{}>",
+            op.xml,
+            line_indent(target, r.start),
+            &target[start..qname_end]
+        );
+        return (r.end - 2..r.end, crlf_like(target, text));
+    }
     let at = match last {
         Some(n) => n.range().end,
-        None => {
-            // Empty element: insert after its start tag.
-            let r = parent.range();
-            target[r.clone()]
-                .find('>')
-                .map_or(r.end, |i| r.start + i + 1)
-        }
+        // Empty element: insert after its start tag.
+        None => target[r.clone()]
+            .find('>')
+            .map_or(r.end, |i| r.start + i + 1),
     };
     let text = format!("\n{indent}{}", op.xml);
-    // Keep the file's line endings: a CRLF file gets CRLF in what is added.
-    let text = if target.contains("\r\n") {
+    (at..at, crlf_like(target, text))
+}
+
+/// Keep the file's line endings: a CRLF file gets CRLF in what is added.
+fn crlf_like(target: &str, text: String) -> String {
+    if target.contains("\r\n") {
         text.replace("\r\n", "\n").replace('\n', "\r\n")
     } else {
         text
-    };
-    (at..at, text)
+    }
 }
 
 /// Leading white space of the line holding `pos`.
@@ -572,6 +594,33 @@ mod tests {
             .apply(target)
             .unwrap()
             .contains("<Connector proxyPort=\"80\"/>"));
+    }
+
+    #[test]
+    fn add_into_a_self_closing_parent_opens_it_once() {
+        let target = "<r>\n  <Environments/>\n</r>\n";
+        let p =
+            patch(r#"<add sel="/r/Environments"><Environment><Name>a</Name></Environment></add>"#);
+        let once = p.apply(target).unwrap();
+        assert_eq!(
+            once,
+            "<r>\n  <Environments>\n      <Environment><Name>a</Name></Environment>\n  </Environments>\n</r>\n"
+        );
+        assert_eq!(p.apply(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn an_added_element_is_found_again_in_the_default_namespace() {
+        let target = "<Server xmlns=\"urn:carbon\">\n    <Ports/>\n    <!--<HostName>x</HostName>-->\n</Server>\n";
+        let p = patch(r#"<add sel="/c:Server"><HostName>gw.example</HostName></add>"#);
+        let once = p.apply(target).unwrap();
+        assert_eq!(
+            once.matches("<HostName>gw.example</HostName>").count(),
+            1,
+            "{once}"
+        );
+        assert_eq!(p.apply(&once).unwrap(), once, "a second apply adds no copy");
+        assert!(p.drift(&once).unwrap().is_empty());
     }
 
     #[test]

@@ -833,3 +833,49 @@ fn a_templates_folder_is_read_only_as_its_own_regular_files() {
     let o = plan(&inside);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A punycode host name (`xn--…`) and a node name with `--` are written as they are: the first
+/// apply is final, a second changes nothing and `check` finds no drift.
+#[test]
+fn double_dashes_in_names_and_addresses_apply_once() {
+    let Some(fx) = crate::common::fixtures() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("t.toml");
+    std::fs::write(
+        &topo,
+        "[deployment]\nname = \"dash\"\nproduct = \"appm-1.1.0\"\n\n[[host]]\nname = \"edge\"\naddress = \"10.0.0.2\"\n\n[[host]]\nname = \"core\"\naddress = \"xn--bcher-kva.example\"\n\n[[node]]\nname = \"gw--1\"\nroles = [\"gateway\"]\nhost = \"edge\"\n\n[[node]]\nname = \"km\"\nroles = [\"key-manager\", \"store\", \"publisher\"]\nhost = \"core\"\n",
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let o = bundle(topo.to_str().unwrap(), &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut homes = Vec::new();
+    for n in ["gw--1", "km"] {
+        let home = d.path().join(n);
+        crate::common::copy_tree(&fx.join("appm-1.1.0"), &home);
+        crate::common::apply_ok(&out.join(n), &home);
+        let once = crate::common::tree(&home);
+        crate::common::apply_ok(&out.join(n), &home);
+        assert!(
+            crate::common::tree(&home) == once,
+            "{n}: the first apply was not final"
+        );
+        homes.push(format!("{n}={}", home.display()));
+    }
+    // The gateway's Thrift client names the key manager's host (an `<add>`).
+    let amx =
+        std::fs::read_to_string(d.path().join("gw--1/repository/conf/app-manager.xml")).unwrap();
+    assert!(
+        amx.contains("<ThriftServerHost>xn--bcher-kva.example</ThriftServerHost>"),
+        "{amx}"
+    );
+    let mut check = topoplan();
+    check.arg("check").arg(&topo);
+    for h in &homes {
+        check.arg("--home").arg(h);
+    }
+    let c = check.output().unwrap();
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stdout));
+}
