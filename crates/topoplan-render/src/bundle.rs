@@ -910,7 +910,18 @@ pub fn write_bundle(
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let _lock = topoplan_safefs::lock_dir(&parent).map_err(RenderError::Safe)?;
+    // A lock file of the run's own beside the bundle, not a lock on the folder: anyone who can
+    // open a shared folder could hold that one.
+    // Named after the output's real path, so `-o .` locks beside the folder, not inside it.
+    let real = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
+    let (lock_dir, name) = match (real.parent(), real.file_name()) {
+        (Some(p), Some(n)) if !p.as_os_str().is_empty() => {
+            (p.to_path_buf(), n.to_string_lossy().into_owned())
+        }
+        _ => (parent.clone(), "out".to_string()),
+    };
+    let _lock = topoplan_safefs::lock_file(&lock_dir.join(format!(".{name}.topoplan-lock")))
+        .map_err(RenderError::Safe)?;
     let mut report = WriteReport::default();
     let old_files = previous_bundle(out)?;
     // Which files the previous bundle already holds, byte for byte and mode for mode.

@@ -36,8 +36,8 @@ pub enum SafeFsError {
         to: PathBuf,
         root: PathBuf,
     },
-    #[error("`{0}` is in use by another topoplan run (it holds the lock); try again when it has finished")]
-    Locked(PathBuf),
+    #[error("`{0}` is held by another topoplan run (process {1}); try again when it has finished")]
+    Locked(PathBuf, String),
     #[error("`{0}` belongs to user id {1}, not to this run's user: topoplan keeps its own folders only where nobody else could have put them; move it aside and run again")]
     NotOurs(PathBuf, u32),
 }
@@ -295,19 +295,80 @@ pub fn private_dirs(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
     Ok(at)
 }
 
-/// An exclusive advisory lock on a folder, held until the value is dropped. Two topoplan runs
-/// on one output folder or product home never interleave.
+/// An exclusive advisory lock, held until the value is dropped (which removes the lock file).
+/// Two topoplan runs on one output folder or product home never interleave.
 pub struct DirLock {
     _file: File,
+    path: PathBuf,
 }
 
-pub fn lock_dir(dir: &Path) -> Result<DirLock, SafeFsError> {
-    let file = File::open(dir).map_err(io(dir))?;
-    match file.try_lock() {
-        Ok(()) => Ok(DirLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(SafeFsError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(dir)(e)),
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Removed while still held: a run that opened the old file finds it gone (below).
+        let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Locks the lock file at `path`: a regular file this process's user owns (created `0600` if
+/// missing, never through a link), so that no other account can hold the lock and block root
+/// (a folder anyone can open can be locked by anyone). It holds nothing and is removed when
+/// the run ends; a second run names the holder's process id (from `/proc/locks`).
+#[cfg(unix)]
+pub fn lock_file(path: &Path) -> Result<DirLock, SafeFsError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(n) if n == rustix::io::Errno::LOOP.raw_os_error() => {
+                SafeFsError::NotRegular(path.to_path_buf(), "a symlink")
+            }
+            _ => io(path)(e),
+        })?;
+    let m = file.metadata().map_err(io(path))?;
+    if !m.file_type().is_file() {
+        return Err(SafeFsError::NotRegular(path.to_path_buf(), kind(&m)));
+    }
+    if m.uid() != rustix::process::geteuid().as_raw() {
+        return Err(SafeFsError::NotOurs(path.to_path_buf(), m.uid()));
+    }
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(SafeFsError::Locked(path.to_path_buf(), holder(m.ino())));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+    }
+    // The holder before us may have removed the file after we opened it: then the lock we got
+    // is on a file nobody else will open, and another run may hold the new one.
+    match std::fs::symlink_metadata(path) {
+        Ok(now) if now.ino() == m.ino() && now.dev() == m.dev() => Ok(DirLock {
+            _file: file,
+            path: path.to_path_buf(),
+        }),
+        _ => Err(SafeFsError::Locked(path.to_path_buf(), "unknown".into())),
+    }
+}
+
+/// The process holding a lock on the file with inode `ino`, from `/proc/locks` (Linux).
+fn holder(ino: u64) -> String {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    locks
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // `1: FLOCK  ADVISORY  WRITE 4242 fd:01:123456 0 EOF`
+            let dev_ino = f.get(5)?;
+            (dev_ino.rsplit(':').next()? == ino.to_string())
+                .then(|| f.get(4).map(|p| p.to_string()))?
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Exchanges two folders in one step where the system can (Linux `renameat2`
@@ -409,10 +470,19 @@ mod tests {
     }
 
     #[test]
-    fn a_locked_folder_is_refused() {
+    fn a_held_lock_is_refused_and_names_its_holder() {
         let d = tempfile::tempdir().unwrap();
-        let _held = lock_dir(d.path()).unwrap();
-        assert!(matches!(lock_dir(d.path()), Err(SafeFsError::Locked(_))));
+        let path = d.path().join("lock");
+        let _held = lock_file(&path).unwrap();
+        match lock_file(&path) {
+            Err(SafeFsError::Locked(_, pid)) => assert_eq!(pid, std::process::id().to_string()),
+            other => panic!("{:?}", other.err()),
+        }
+        std::os::unix::fs::symlink(&path, d.path().join("link")).unwrap();
+        assert!(matches!(
+            lock_file(&d.path().join("link")),
+            Err(SafeFsError::NotRegular(..))
+        ));
     }
 
     #[test]

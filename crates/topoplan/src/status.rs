@@ -49,11 +49,27 @@ impl std::fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
+/// An I/O error a step has already printed (a file it could not stage, with what was and was
+/// not written): the run ends with [`ExitStatus::Error`] and prints nothing more.
+#[derive(Debug)]
+pub struct ReportedIo;
+
+impl std::fmt::Display for ReportedIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("I/O errors reported above")
+    }
+}
+
+impl std::error::Error for ReportedIo {}
+
 /// The status of a failed run: [`Reported`] problems, a closed pipe (the reader has all it
 /// wanted: success), or an error printed here.
 pub fn of_error(e: &anyhow::Error) -> ExitStatus {
     if e.downcast_ref::<Reported>().is_some() {
         return ExitStatus::Problems;
+    }
+    if e.downcast_ref::<ReportedIo>().is_some() {
+        return ExitStatus::Error;
     }
     if e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()

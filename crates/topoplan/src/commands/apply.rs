@@ -14,12 +14,12 @@
 //! A failure before step 5 writes nothing: staged files are removed when dropped.
 
 use crate::patch::AnyPatch;
-use crate::status::{ExitStatus, Reported};
+use crate::status::{ExitStatus, Reported, ReportedIo};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use topoplan_model::HomeIdentity;
 use topoplan_render::PatchFormat;
-use topoplan_safefs::{existing_regular, lock_dir, private_dirs, resolve_inside, Staged};
+use topoplan_safefs::{existing_regular, lock_file, private_dirs, resolve_inside, Staged};
 
 /// Backups of the original product files, under the product home.
 pub const BACKUP_DIR: &str = ".topoplan/backup";
@@ -36,6 +36,18 @@ struct Change {
 }
 
 fn fail(problems: &[String]) -> anyhow::Error {
+    print_unchanged(problems);
+    Reported.into()
+}
+
+/// Files that could not be staged (a full disk, a folder that refuses new files): an I/O
+/// error, exit 2, and still nothing written.
+fn fail_io(problems: &[String]) -> anyhow::Error {
+    print_unchanged(problems);
+    ReportedIo.into()
+}
+
+fn print_unchanged(problems: &[String]) {
     for m in problems {
         eprintln!("error: {m}");
     }
@@ -44,7 +56,6 @@ fn fail(problems: &[String]) -> anyhow::Error {
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
     );
-    Reported.into()
 }
 
 #[derive(serde::Deserialize)]
@@ -113,7 +124,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitStatus> {
-    apply(&args.bundle, &args.home, args.dry_run)?;
+    let result = apply(&args.bundle, &args.home, args.dry_run);
+    // The lock made `.topoplan/` if there was none: a run that wrote no backup leaves none (a
+    // folder with anything in it, or not a folder, stays).
+    let _ = std::fs::remove_dir(args.home.join(".topoplan"));
+    result?;
     Ok(ExitStatus::Success)
 }
 
@@ -129,7 +144,15 @@ fn apply(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
         "`{}` is not a folder (give the product home with --home)",
         home.display()
     );
-    let _lock = lock_dir(home)?;
+    // In topoplan's own folder of the home (root's, 0700): the home's owner cannot hold it. A
+    // `.topoplan` the home's owner planted (a link, a folder of theirs) is a problem of the home.
+    let _lock =
+        match private_dirs(home, Path::new(".topoplan")).and_then(|d| lock_file(&d.join("lock"))) {
+            Ok(lock) => lock,
+            Err(e @ topoplan_safefs::SafeFsError::Locked(..)) => return Err(e.into()),
+            Err(e @ topoplan_safefs::SafeFsError::Io { .. }) => return Err(e.into()),
+            Err(e) => return Err(fail(&[e.to_string()])),
+        };
     if let Err(m) = check_home(bundle, home) {
         return Err(fail(&[m]));
     }
@@ -248,13 +271,23 @@ fn dry_run_diff(changed: &[&Change], kept: usize) -> String {
 /// Steps 4 and 5: stage everything, then rename; on a failed rename, restore.
 fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
     let mut problems = Vec::new();
+    let mut io_problems = false;
     let mut backups = Vec::new();
     let mut files = Vec::new();
+    // The backup folders this run creates, to remove again if nothing is written.
+    let mut created: Vec<PathBuf> = Vec::new();
     for c in changed {
         let staged_backup = (|| -> Result<Option<Staged>, topoplan_safefs::SafeFsError> {
             // Every folder on the way is a real one of root's own, created 0700 if missing:
             // the home's owner cannot link it elsewhere.
             let rel = Path::new(BACKUP_DIR).join(&c.rel);
+            let mut at = home.to_path_buf();
+            for part in rel.parent().expect("backup path has a folder").components() {
+                at.push(part);
+                if std::fs::symlink_metadata(&at).is_err() {
+                    created.push(at.clone());
+                }
+            }
             let folder = private_dirs(home, rel.parent().expect("backup path has a folder"))?;
             let backup = folder.join(rel.file_name().expect("backup path has a name"));
             // The first original is kept: a backup that exists already is never replaced.
@@ -263,18 +296,35 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
             }
             Staged::new(&backup, c.before.as_bytes(), Some(&c.meta), 0o600).map(Some)
         })();
+        let is_io =
+            |e: &topoplan_safefs::SafeFsError| matches!(e, topoplan_safefs::SafeFsError::Io { .. });
         match staged_backup {
             Ok(b) => backups.extend(b),
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => {
+                io_problems |= is_io(&e);
+                problems.push(e.to_string());
+            }
         }
         match Staged::new(&c.target, c.after.as_bytes(), Some(&c.meta), 0o644) {
             Ok(s) => files.push((s, *c)),
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => {
+                io_problems |= is_io(&e);
+                problems.push(e.to_string());
+            }
         }
     }
     if !problems.is_empty() {
-        // Dropping the staged files removes them.
-        return Err(fail(&problems));
+        // Dropping the staged files removes them; then the folders made for their backups.
+        drop(backups);
+        drop(files);
+        for dir in created.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+        return Err(if io_problems {
+            fail_io(&problems)
+        } else {
+            fail(&problems)
+        });
     }
     for b in backups {
         b.commit()?;

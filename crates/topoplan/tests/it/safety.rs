@@ -351,15 +351,28 @@ fn apply_holds_a_lock_on_the_home() {
     let Some((gw, home)) = gateway_case(d.path()) else {
         return;
     };
-    let held = std::fs::File::open(&home).unwrap();
+    // Another run holds the home's lock file (in root's own `.topoplan/`).
+    std::fs::create_dir_all(home.join(".topoplan")).unwrap();
+    let held = std::fs::File::create(home.join(".topoplan/lock")).unwrap();
     held.lock().unwrap();
     let before = tree(&home);
     let o = apply(&gw, &home);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("in use"), "{}", stderr(&o));
+    let pid = std::process::id().to_string();
+    assert!(
+        stderr(&o).contains(&format!("held by another topoplan run (process {pid})")),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(tree(&home), before);
     held.unlock().unwrap();
+    drop(held);
+    // A lock on the home folder itself, which anyone who can open it could take, stops
+    // nothing; the run leaves no lock file behind.
+    let folder = std::fs::File::open(&home).unwrap();
+    folder.lock().unwrap();
     assert!(apply(&gw, &home).status.success());
+    assert!(!home.join(".topoplan/lock").exists());
 }
 
 #[test]
@@ -415,13 +428,25 @@ fn two_bundle_runs_never_interleave() {
     let out = d.path().join("out");
     assert!(bundle("topologies/all-in-one.toml", &out).status.success());
     let before = tree(&out);
-    // Another run holds the output's parent folder.
-    let held = std::fs::File::open(d.path()).unwrap();
+    // Another run holds the lock file beside the output.
+    let held = std::fs::File::create(d.path().join(".out.topoplan-lock")).unwrap();
     held.lock().unwrap();
     let o = bundle("topologies/guide-gateway-km.toml", &out);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("in use"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("held by another topoplan run"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(tree(&out), before);
+    drop(held);
+    // Only the run's own lock file counts: a lock on the shared folder stops nothing.
+    let folder = std::fs::File::open(d.path()).unwrap();
+    folder.lock().unwrap();
+    assert!(bundle("topologies/guide-gateway-km.toml", &out)
+        .status
+        .success());
+    assert!(!d.path().join(".out.topoplan-lock").exists());
 }
 
 #[test]
@@ -878,4 +903,35 @@ fn double_dashes_in_names_and_addresses_apply_once() {
     }
     let c = check.output().unwrap();
     assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stdout));
+}
+
+/// A file that cannot be staged (here: a folder that refuses new files, as a full disk would)
+/// is an I/O error, exit 2, and leaves the home as it was: no backup folders, no temporary
+/// files, no `.topoplan/`.
+#[test]
+fn an_apply_that_cannot_stage_exits_2_and_leaves_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    let conf = home.join("repository/conf");
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&conf)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !chattr("+i") {
+        eprintln!("skipped: chattr +i is not available on this file system");
+        return;
+    }
+    let before = tree(&home);
+    let o = apply(&gw, &home);
+    chattr("-i");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    assert_eq!(tree(&home), before);
+    assert!(!home.join(".topoplan").exists(), "left .topoplan/ behind");
+    assert!(apply(&gw, &home).status.success());
 }
