@@ -747,11 +747,26 @@ pub struct WriteReport {
 }
 
 /// Whether `path` is a regular file (not a symlink) holding exactly `f`.
+/// The owner of `path` when it is not this run's user (Unix; `None` elsewhere or unreadable).
+fn other_owner(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = fs::symlink_metadata(path).ok()?.uid();
+        (uid != rustix::process::geteuid().as_raw()).then_some(uid)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 fn same_file(path: &Path, f: &BundleFile) -> bool {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return false;
     };
-    if !meta.is_file() || meta.len() != f.text.len() as u64 {
+    if !meta.is_file() || meta.len() != f.text.len() as u64 || other_owner(path).is_some() {
         return false;
     }
     #[cfg(unix)]
@@ -823,6 +838,12 @@ fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<Strin
                 .expect("under base")
                 .to_string_lossy()
                 .replace('\\', "/");
+            // Whatever another account owns, topoplan did not write (it could have edited a
+            // patch that root then applies): never adopted, linked or deleted.
+            if let Some(uid) = other_owner(&p) {
+                out.push(format!("{rel} (owned by user id {uid})"));
+                continue;
+            }
             if rel == MANIFEST {
                 continue;
             }
@@ -922,6 +943,7 @@ pub fn write_bundle(
     };
     let _lock = topoplan_safefs::lock_file(&lock_dir.join(format!(".{name}.topoplan-lock")))
         .map_err(RenderError::Safe)?;
+    sweep(&parent, out);
     let mut report = WriteReport::default();
     let old_files = previous_bundle(out)?;
     // Which files the previous bundle already holds, byte for byte and mode for mode.
@@ -990,6 +1012,11 @@ fn previous_bundle(out: &Path) -> Result<Option<std::collections::BTreeSet<Strin
     if fs::read_dir(out).map_err(io(out))?.next().is_none() {
         return Ok(Some(Default::default()));
     }
+    if let Some(uid) = other_owner(out) {
+        return Err(not_ours(format!(
+            "it belongs to user id {uid}, not to this run's user, so topoplan did not write it"
+        )));
+    }
     let Some(listed) = manifest_files(out) else {
         return Err(not_ours(format!(
             "it is not empty and has no `{MANIFEST}`, so topoplan did not write it"
@@ -1008,6 +1035,36 @@ fn previous_bundle(out: &Path) -> Result<Option<std::collections::BTreeSet<Strin
     Ok(Some(listed))
 }
 
+/// The name every staging folder of the bundle at `out` starts with: a run holding `out`'s
+/// lock knows that any other folder of that name was left by a killed run.
+fn staging_prefix(out: &Path) -> String {
+    let name = out
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    format!(".topoplan-bundle-{name}-")
+}
+
+/// Removes what killed runs of this bundle left: staging folders beside it (its own user's,
+/// by their name) and temporary files in its root (a manifest rewrite cut short).
+fn sweep(parent: &Path, out: &Path) {
+    let prefix = staging_prefix(out);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        for e in fs::read_dir(parent).into_iter().flatten().flatten() {
+            let ours = e.file_name().to_string_lossy().starts_with(&prefix)
+                && e.path()
+                    .symlink_metadata()
+                    .is_ok_and(|m| m.is_dir() && m.uid() == me);
+            if ours {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+        topoplan_safefs::sweep_temp_files(out);
+    }
+}
+
 /// The new bundle, written completely in a sibling folder with a random name: folders once
 /// each, then the files (unchanged ones, `same`, are hard links to the previous bundle's, so
 /// their mtime stays), then the manifest.
@@ -1018,7 +1075,7 @@ fn stage(
     same: Vec<bool>,
 ) -> Result<tempfile::TempDir, RenderError> {
     let staging = tempfile::Builder::new()
-        .prefix(".topoplan-bundle-")
+        .prefix(&staging_prefix(out))
         .tempdir_in(parent)
         .map_err(io(parent))?;
     for d in &sub_folders(bundle.files.keys()) {

@@ -295,6 +295,40 @@ pub fn private_dirs(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
     Ok(at)
 }
 
+/// Whether `name` is one of topoplan's temporary files (`.topoplan-XXXXXX.tmp`, see [`Staged`]).
+pub fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix(".topoplan-")
+        .and_then(|r| r.strip_suffix(".tmp"))
+        .is_some_and(|mid| !mid.is_empty() && mid.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Removes the temporary files a killed run left in `dir` (its own: regular files of this
+/// process's user with a temporary name; they may hold copies of product files, passwords
+/// included). Call only while holding the lock that keeps other runs out of `dir`. Returns
+/// how many it removed.
+#[cfg(unix)]
+pub fn sweep_temp_files(dir: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if !is_temp_name(&name.to_string_lossy()) {
+            continue;
+        }
+        let Ok(m) = e.path().symlink_metadata() else {
+            continue;
+        };
+        if m.file_type().is_file() && m.uid() == me && std::fs::remove_file(e.path()).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// An exclusive advisory lock, held until the value is dropped (which removes the lock file).
 /// Two topoplan runs on one output folder or product home never interleave.
 pub struct DirLock {

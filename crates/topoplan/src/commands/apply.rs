@@ -181,6 +181,9 @@ fn apply(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
     if !problems.is_empty() {
         return Err(fail(&problems));
     }
+    if !dry_run {
+        sweep_litter(home, &changes);
+    }
     let changed: Vec<&Change> = changes.iter().filter(|c| c.before != c.after).collect();
     let kept = changes.len() - changed.len();
     if dry_run {
@@ -192,6 +195,34 @@ fn apply(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
         changed.len(),
         home.join(BACKUP_DIR).display()
     ))
+}
+
+/// Temporary copies a killed run left beside the product files it patches and among the
+/// backups (they may hold passwords): removed, as this run holds the home's lock.
+fn sweep_litter(home: &Path, changes: &[Change]) {
+    let mut dirs: std::collections::BTreeSet<PathBuf> = changes
+        .iter()
+        .filter_map(|c| c.target.parent().map(Path::to_path_buf))
+        .collect();
+    let backup = home.join(BACKUP_DIR);
+    if std::fs::symlink_metadata(&backup).is_ok_and(|m| m.is_dir()) {
+        let mut stack = vec![backup];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(e.path());
+                }
+            }
+            dirs.insert(d);
+        }
+    }
+    let removed: usize = dirs
+        .iter()
+        .map(|d| topoplan_safefs::sweep_temp_files(d))
+        .sum();
+    if removed > 0 {
+        eprintln!("note: removed {removed} temporary file(s) an interrupted run left behind");
+    }
 }
 
 /// Step 2 and 3 for one patch: the product file `rel` inside the home, read, and patched in

@@ -935,3 +935,101 @@ fn an_apply_that_cannot_stage_exits_2_and_leaves_nothing() {
     assert!(!home.join(".topoplan").exists(), "left .topoplan/ behind");
     assert!(apply(&gw, &home).status.success());
 }
+
+/// A bundle folder (or a file in one) that another account owns is never adopted: that user
+/// could edit a patch in place, which root's `apply` would then write. Refused, named, and
+/// left as it is.
+#[test]
+fn bundle_never_adopts_a_folder_or_file_another_user_owns() {
+    if !is_root() {
+        return;
+    }
+    let d = open_tempdir();
+    let topo = crate::common::root().join("topologies/all-in-one.toml");
+    std::fs::copy(&topo, d.path().join("t.toml")).unwrap();
+    // `nobody` bundles into a folder of its own, which root is then pointed at.
+    let theirs = d.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    chown_r(&theirs, NOBODY);
+    let shared = theirs.join("shared");
+    let o = as_nobody(
+        d.path(),
+        &[
+            "bundle".as_ref(),
+            d.path().join("t.toml").as_os_str(),
+            "-o".as_ref(),
+            shared.as_os_str(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = tree(&shared);
+    let o = bundle("topologies/all-in-one.toml", &shared);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!("user id {NOBODY}")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tree(&shared), before);
+    // Root's own bundle in which another user has replaced one file.
+    let out = d.path().join("out");
+    assert!(bundle("topologies/all-in-one.toml", &out).status.success());
+    let patch = out.join("appm/overlay/repository/conf/carbon.xml.patch.xml");
+    chown_r(&patch, NOBODY);
+    let o = bundle("topologies/all-in-one.toml", &out);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("carbon.xml.patch.xml (owned by user id"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(patch.exists(), "a file of another user was deleted");
+}
+
+/// What killed runs leave (temporary copies of product files, which hold passwords, beside
+/// the files and among the backups; staging folders and a cut-short manifest rewrite beside
+/// and in a bundle) is removed by the next run, and nothing else is.
+#[test]
+fn the_next_run_sweeps_what_a_killed_run_left() {
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    assert!(apply(&gw, &home).status.success());
+    let conf = home.join("repository/conf");
+    let backup = home.join(".topoplan/backup/repository/conf");
+    let litter = [
+        conf.join(".topoplan-AbC123.tmp"),
+        backup.join(".topoplan-XyZ789.tmp"),
+    ];
+    for l in &litter {
+        std::fs::write(l, "<Password>secret</Password>").unwrap();
+    }
+    let operators = conf.join(".topoplan-notes.txt");
+    std::fs::write(&operators, "mine").unwrap();
+    let o = apply(&gw, &home);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("removed 2 temporary file(s)"),
+        "{}",
+        stderr(&o)
+    );
+    for l in &litter {
+        assert!(!l.exists(), "{} left", l.display());
+    }
+    assert!(operators.exists());
+    // A bundle: a staging folder a killed run left beside it, a temporary file in its root.
+    let out = d.path().join("out");
+    let stale = d.path().join(".topoplan-bundle-out-Q1w2E3");
+    std::fs::create_dir_all(stale.join("gw-edge-1")).unwrap();
+    std::fs::write(out.join(".topoplan-Zz9Yy8.tmp"), "half a manifest").unwrap();
+    let other = d.path().join(".topoplan-bundle-elsewhere-Q1w2E3");
+    std::fs::create_dir(&other).unwrap();
+    let o = bundle("topologies/thrift-cross-host.toml", &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stale.exists() && !out.join(".topoplan-Zz9Yy8.tmp").exists());
+    assert!(
+        other.exists(),
+        "the staging folder of another bundle was removed"
+    );
+}
