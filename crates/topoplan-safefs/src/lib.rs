@@ -223,6 +223,12 @@ impl Staged {
             tmp.as_file()
                 .set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(io(tmp.path()))?;
+            // Last, as a POSIX ACL sets the group bits of the mode: the replaced file's
+            // extended attributes (ACLs, SELinux label, user attributes), so a service that
+            // reads it through an ACL keeps its access.
+            if like.is_some() {
+                copy_xattrs(target, tmp.as_file()).map_err(io(target))?;
+            }
         }
         #[cfg(not(unix))]
         let _ = (like, mode);
@@ -293,6 +299,39 @@ pub fn private_dirs(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
         dir = next;
     }
     Ok(at)
+}
+
+/// Copies every extended attribute of the regular file at `from` (opened without following a
+/// link; absent: nothing to copy) onto `to`. A file system without extended attributes has
+/// none to keep.
+#[cfg(target_os = "linux")]
+fn copy_xattrs(from: &Path, to: &File) -> std::io::Result<()> {
+    use rustix::fs::{fgetxattr, flistxattr, fsetxattr, openat, Mode, OFlags, XattrFlags, CWD};
+    let unsupported = |e: rustix::io::Errno| e == rustix::io::Errno::NOTSUP;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let src = match openat(CWD, from, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) if e == rustix::io::Errno::NOENT => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut names = vec![0u8; 64 * 1024];
+    let n = match flistxattr(&src, &mut names[..]) {
+        Ok(n) => n,
+        Err(e) if unsupported(e) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name);
+        let mut value = vec![0u8; 64 * 1024];
+        let len = fgetxattr(&src, name, &mut value[..])?;
+        fsetxattr(to, name, &value[..len], XattrFlags::empty())?;
+    }
+    Ok(())
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn copy_xattrs(_: &Path, _: &File) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Whether `name` is one of topoplan's temporary files (`.topoplan-XXXXXX.tmp`, see [`Staged`]).

@@ -1033,3 +1033,51 @@ fn the_next_run_sweeps_what_a_killed_run_left() {
         "the staging folder of another bundle was removed"
     );
 }
+
+/// A product file read through a POSIX ACL (a service account that is neither owner nor
+/// group) keeps that ACL when `apply` replaces it.
+#[test]
+fn apply_keeps_the_acl_of_a_product_file() {
+    let Some(setfacl) = crate::common::tool("SETFACL", &["setfacl"]) else {
+        return;
+    };
+    let Some(getfacl) = crate::common::tool("GETFACL", &["getfacl"]) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let Some((gw, home)) = gateway_case(d.path()) else {
+        return;
+    };
+    let carbon = home.join("repository/conf/carbon.xml");
+    let set = Command::new(&setfacl)
+        .args(["-m", &format!("u:{NOBODY}:r")])
+        .arg(&carbon)
+        .status()
+        .unwrap();
+    if !set.success() {
+        eprintln!("skipped: this file system takes no ACLs");
+        return;
+    }
+    let acl = || {
+        String::from_utf8(
+            Command::new(&getfacl)
+                .arg("-cn")
+                .arg(&carbon)
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+    };
+    let before = acl();
+    assert!(before.contains(&format!("user:{NOBODY}:r--")), "{before}");
+    let o = apply(&gw, &home);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(&carbon)
+            .unwrap()
+            .contains("<Offset>"),
+        "patched"
+    );
+    assert_eq!(acl(), before);
+}
