@@ -15,10 +15,57 @@ fn visible_source(src: &str) -> String {
     src.chars()
         .map(|c| match c {
             '\n' | '\t' | '\r' => c.to_string(),
-            c if c.is_control() => "?".repeat(c.len_utf8()),
+            // Same byte length, so every span still points at its place.
+            c if c.is_control() || is_bidi(c) => "?".repeat(c.len_utf8()),
             c => c.to_string(),
         })
         .collect()
+}
+
+/// Unicode bidirectional formatting characters: shown raw, they reorder what a terminal
+/// displays (U+202E makes `lmx.nobrac` read as `carbon.xml`).
+pub fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text for a terminal: line breaks and tabs kept, every other control character (ESC, OSC,
+/// DEL, C1) and bidirectional override shown escaped (`\u{1b}`), never sent raw.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi(c))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\n' | '\t' => c.to_string(),
+                c if c.is_control() || is_bidi(c) => c.escape_unicode().to_string(),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// JSON text with the characters serde_json leaves raw (DEL, C1, bidirectional overrides)
+/// written as `\uXXXX` escapes: the same data, nothing a terminal acts on.
+pub fn json_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' || is_bidi(c))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\n' => c.to_string(),
+                c if c.is_control() || is_bidi(c) => format!("\\u{:04x}", c as u32),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
 }
 
 /// Line starts of a source, found once, so that locating many places is a binary search each
@@ -75,7 +122,7 @@ pub fn line_col(src: &str, at: usize) -> (usize, usize) {
 pub fn visible(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if c.is_control() || is_bidi(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()

@@ -9,7 +9,16 @@ use topoplan_solver::{Plan, Warning};
 /// Writes `s` to standard output and flushes it.
 pub fn out(s: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(s.as_bytes())?;
+    // Names and values quoted from product files, bundles and locks may hold terminal escapes.
+    stdout.write_all(crate::diagnostics::terminal_safe(s).as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Writes JSON to standard output, with what a terminal would act on escaped as JSON escapes.
+pub fn out_json(s: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(crate::diagnostics::json_safe(s).as_bytes())?;
     stdout.flush()?;
     Ok(())
 }

@@ -49,7 +49,8 @@ fn fail_io(problems: &[String]) -> anyhow::Error {
 
 fn print_unchanged(problems: &[String]) {
     for m in problems {
-        eprintln!("error: {m}");
+        let lines: Vec<String> = m.lines().map(crate::diagnostics::visible).collect();
+        eprintln!("error: {}", lines.join("\n"));
     }
     eprintln!(
         "error: nothing was written; the product home is unchanged ({} problem{})",
@@ -371,7 +372,7 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
                     restore_failed.push(r.to_string());
                 }
             }
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::diagnostics::visible(&e.to_string()));
             if restore_failed.is_empty() {
                 eprintln!(
                     "error: the {} file(s) already replaced were restored; the product home is unchanged",

@@ -218,7 +218,11 @@ fn report(
         s.push_str(&format!("{} value(s) drifted from the plan\n", all.len()));
         s
     };
-    crate::output::out(&text)?;
+    if json {
+        crate::output::out_json(&text)?;
+    } else {
+        crate::output::out(&text)?;
+    }
     Ok(if all.is_empty() {
         ExitStatus::Success
     } else {

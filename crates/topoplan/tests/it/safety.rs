@@ -1081,3 +1081,65 @@ fn apply_keeps_the_acl_of_a_product_file() {
     );
     assert_eq!(acl(), before);
 }
+
+/// Terminal escapes and bidirectional overrides read from a product file (a JSON value the
+/// product decodes to raw ESC and U+202E) reach the terminal escaped, from `apply --dry-run`
+/// and from `check`, as text and as JSON.
+#[test]
+fn escapes_in_product_values_never_reach_the_terminal_raw() {
+    let Some(fx) = crate::common::fixtures() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    assert!(bundle("topologies/thrift-cross-host.toml", &out)
+        .status
+        .success());
+    let home = d.path().join("home");
+    copy_tree(&fx.join("appm-1.1.0"), &home);
+    let store = home.join("repository/deployment/server/jaggeryapps/store/config/store.json");
+    let text = std::fs::read_to_string(&store).unwrap();
+    let hostile = text.replacen(
+        "\"identityProviderURL\"",
+        "\"identityProviderURL\": \"\\u001b]0;owned\\u0007\u{202e}lmx\u{9b}31m\",\n        \"ignored\"",
+        1,
+    );
+    assert_ne!(hostile, text);
+    std::fs::write(&store, &hostile).unwrap();
+    let raw = |b: &[u8]| {
+        let s = String::from_utf8_lossy(b);
+        s.contains('\u{1b}')
+            || s.contains('\u{7}')
+            || s.contains('\u{202e}')
+            || s.contains('\u{9b}')
+    };
+    let o = topoplan()
+        .arg("apply")
+        .arg(out.join("store-pub"))
+        .arg("--home")
+        .arg(&home)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\\u{202e}"),
+        "the value is shown, escaped"
+    );
+    assert!(!raw(&o.stdout) && !raw(&o.stderr));
+    for format in ["text", "json"] {
+        let c = topoplan()
+            .arg("check")
+            .arg(crate::common::root().join("topologies/thrift-cross-host.toml"))
+            .arg("--home")
+            .arg(format!("store-pub={}", home.display()))
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(!raw(&c.stdout) && !raw(&c.stderr), "{format}");
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+            assert!(v.to_string().contains("owned"), "the JSON keeps the value");
+        }
+    }
+}
