@@ -52,6 +52,14 @@ for hosts in 200 2000; do
   echo "| bundle (new folder) | clustered estate, $hosts hosts x 5 | $((hosts * 5)) | ${tb} s ($files files; cp -r ${tc} s) | $((mb / 1024)) MB |"
   rm -rf "$work/cb" "$work/cb-copy"
 done
+# The unscoped estate beside the scoped one (issue 21): only the links a node cannot do without, so every publisher
+# serves every gateway and every gateway lists every store (160,000 list entries at 1,000 nodes).
+f=$work/unscoped-200.toml
+"$bin" generate --product appm-1.2.0 --hosts 200 --per-host 5 --seed 7 --unscoped > "$f"
+read -r t m < <(measure "$bin" plan "$f" --format json)
+echo "| plan --format json | unscoped estate, 200 hosts x 5 | 1000 | ${t} s | $((m / 1024)) MB |"
+read -r t m < <(measure "$bin" review "$f" -o "$work/review-unscoped.html")
+echo "| review -o review.html | unscoped estate, 200 hosts x 5 | 1000 | ${t} s ($(( $(stat -c %s "$work/review-unscoped.html") / 1024 )) KB) | $((m / 1024)) MB |"
 f=$work/estate-200.toml
 read -r t m < <(measure "$bin" review "$f" -o "$work/review.html")
 echo "| review -o review.html | estate, 200 hosts x 5 | 1000 | ${t} s ($(( $(stat -c %s "$work/review.html") / 1024 )) KB) | $((m / 1024)) MB |"

@@ -4,7 +4,7 @@
 //! The template sees the plan as is plus a few views computed here once (node summary, port
 //! map per host, firewall matrix, legend), so templates never recompute facts.
 
-use crate::{cells, firewall, FirewallRow};
+use crate::{cells, FirewallRow};
 use serde::Serialize;
 use topoplan_diagram::{Diagram, Picture, DRAW_UP_TO};
 use topoplan_model::error_chain;
@@ -27,15 +27,36 @@ impl From<tera::Error> for ReviewError {
     }
 }
 
+/// The plan as the template sees it: everything but the links, which come as
+/// [`crate::aggregate::link_rows`] (an estate's lists would otherwise be copied into the
+/// template's context entry by entry).
+#[derive(Serialize)]
+struct PlanHead<'a> {
+    deployment: &'a str,
+    product: &'a str,
+    mode: &'a str,
+    columns: &'a [topoplan_solver::Column],
+    hosts: &'a [topoplan_solver::HostPlan],
+    nodes: &'a [topoplan_solver::NodePlan],
+    warnings: &'a [topoplan_solver::Warning],
+    manual: &'a [topoplan_solver::ManualStep],
+    changes: &'a Option<Vec<topoplan_solver::PlanChange>>,
+    databases: &'a [topoplan_solver::DatabasePlan],
+    clusters: &'a [topoplan_solver::ClusterPlan],
+}
+
 #[derive(Serialize)]
 struct Context<'a> {
     version: &'static str,
-    plan: &'a Plan,
+    plan: PlanHead<'a>,
+    links: Vec<crate::aggregate::LinkRow>,
+    link_count: usize,
     /// The drawn diagram, or empty above [`DRAW_UP_TO`] nodes.
     svg: String,
     /// Above [`DRAW_UP_TO`] nodes: one row per host with its nodes counted per role.
     summary: Vec<HostSummary>,
     draw_up_to: usize,
+    list_up_to: usize,
     /// Host-to-host arrows the summary leaves out (too many to read).
     omitted_arrows: usize,
     legend: Vec<LegendRow>,
@@ -176,15 +197,30 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
         .collect();
     let context = Context {
         version: env!("CARGO_PKG_VERSION"),
-        plan,
+        plan: PlanHead {
+            deployment: &plan.deployment,
+            product: &plan.product,
+            mode: &plan.mode,
+            columns: &plan.columns,
+            hosts: &plan.hosts,
+            nodes: &plan.nodes,
+            warnings: &plan.warnings,
+            manual: &plan.manual,
+            changes: &plan.changes,
+            databases: &plan.databases,
+            clusters: &plan.clusters,
+        },
+        links: crate::aggregate::link_rows(plan),
+        link_count: plan.links.len(),
         svg,
         summary,
         draw_up_to: DRAW_UP_TO,
+        list_up_to: crate::aggregate::LIST_UP_TO,
         omitted_arrows,
         legend,
         nodes,
         hosts,
-        firewall: firewall(plan),
+        firewall: crate::aggregate::firewall_rows(plan),
     };
     let ctx = tera::Context::from_serialize(&context)?;
     // Autoescaping is on (the name ends in .html): plan strings come from a user's file.

@@ -6,6 +6,7 @@
 //! openings the links need). This file holds only what several of them share. Printers only read the
 //! plan; anything they show that the plan does not hold is a bug in the solver, not here.
 
+pub mod aggregate;
 mod explain;
 mod firewall;
 mod html;

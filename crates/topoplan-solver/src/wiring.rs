@@ -55,6 +55,7 @@ pub fn wire_locked(
     diags.extend(ipv6_errors(topo, profile, &graph));
     diags.extend(unserved_errors(topo, profile, &graph));
     unserved_warnings(topo, profile, &graph, warnings);
+    long_list_warning(topo, profile, &graph, warnings);
     (graph, diags)
 }
 
@@ -542,6 +543,53 @@ fn one_per_cluster(
         }
     }
     out
+}
+
+/// Above this many providers in one reader's list, the topology gets `long-lists`.
+pub const LONG_LIST: usize = 100;
+
+/// `long-lists`: lists of providers that span an estate (every publisher serving every gateway,
+/// every gateway allowing every store) because no link scopes them: each entry is written into
+/// the reader's files and planned, reviewed and bundled. Once, naming the largest.
+fn long_list_warning(
+    topo: &Topology,
+    profile: &Profile,
+    g: &DependencyGraph,
+    warnings: &mut Vec<Warning>,
+) {
+    let mut count: std::collections::HashMap<(usize, usize), usize> = Default::default();
+    for e in g.edge_references() {
+        let ri = e.weight().reference;
+        if profile.reference[ri].providers == Providers::Each {
+            *count.entry((g[e.source()], ri)).or_default() += 1;
+        }
+    }
+    let long: Vec<(&(usize, usize), &usize)> =
+        count.iter().filter(|(_, n)| **n > LONG_LIST).collect();
+    let Some((&(reader, ri), &n)) = long
+        .iter()
+        .copied()
+        .max_by_key(|((reader, ri), n)| (**n, std::cmp::Reverse((*reader, *ri))))
+    else {
+        return;
+    };
+    let entries: usize = count.values().sum();
+    let r = &profile.reference[ri];
+    let node = &topo.nodes[reader];
+    warnings.push(
+        Warning::new(
+            Code::LongLists,
+            format!(
+                "`{}` lists {n} `{}` nodes in `{}` ({} list(s) of more than {LONG_LIST}; {entries} list entries in all): each is written into the readers' files; scope the readers with `[[link]]`s, or put the providers in a `[[cluster]]` behind one front end",
+                node.name,
+                r.provider,
+                r.name,
+                long.len()
+            ),
+        )
+        .node(node.name.clone())
+        .at(node.name_span.clone()),
+    );
 }
 
 /// Which nodes the readers of list reference `ri` serve (`None` when it has no reader): the

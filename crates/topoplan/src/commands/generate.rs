@@ -34,6 +34,11 @@ pub struct Args {
     /// end of their own, with one shared `[[database]]`.
     #[arg(long, conflicts_with = "dense")]
     clustered: bool,
+    /// An estate that writes only the links a node cannot do without (the profile's
+    /// `required_for`), so lists of providers span the estate: every publisher serves every
+    /// gateway, every gateway lists every store.
+    #[arg(long, conflicts_with = "dense")]
+    unscoped: bool,
 }
 
 pub fn run(args: Args, templates: &TemplateSet) -> anyhow::Result<ExitStatus> {
@@ -45,6 +50,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> anyhow::Result<ExitStatus> {
         seed: args.seed,
         dense: args.dense,
         clustered: args.clustered,
+        unscoped: args.unscoped,
     }))?;
     Ok(ExitStatus::Success)
 }
@@ -73,6 +79,7 @@ pub struct Shape<'a> {
     pub seed: u64,
     pub dense: bool,
     pub clustered: bool,
+    pub unscoped: bool,
 }
 
 /// The topology text.
@@ -166,6 +173,12 @@ pub fn topology(s: &Shape) -> String {
                     })
                     .collect();
                 if reads.is_empty() || from_roles.contains(&provider) {
+                    continue;
+                }
+                let required = reads
+                    .iter()
+                    .any(|r| from_roles.iter().any(|f| r.required_for.contains(f)));
+                if s.unscoped && !required {
                     continue;
                 }
                 let each = reads

@@ -187,3 +187,67 @@ fn every_environment_list_has_exactly_one_production_environment_first() {
         "only {lists} environment lists of several gateways checked"
     );
 }
+
+/// The store's social widget hard-codes two addresses of the store in code (`social.js`: the
+/// origin it trusts and the proxy page on the HTTP port) and the mobile-app theme a third
+/// (`asset.js`): every store's README names the three, on both versions, with its own values.
+#[test]
+fn every_store_readme_names_the_social_widget_sites_with_its_own_values() {
+    let d = tempfile::tempdir().unwrap();
+    for (topology, store) in [
+        ("thrift-cross-host.toml", "store-pub"),
+        ("three-host-split.toml", "store"),
+        ("two-gateways-two-hosts.toml", "store"),
+    ] {
+        let out = d.path().join(topology);
+        let o = crate::common::bundle_to(
+            &crate::common::root().join("topologies").join(topology),
+            &out,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let plan: Value =
+            serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap();
+        let Some(node) = plan["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == store)
+        else {
+            panic!("{topology}: no node {store}");
+        };
+        let port = |name: &str| {
+            node["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()["effective"]
+                .clone()
+        };
+        let address = node["address"].as_str().unwrap();
+        let readme = std::fs::read_to_string(out.join(store).join("README.md")).unwrap();
+        for (site, value) in [
+            (
+                "social_js_guest_domain",
+                format!("https://{address}:{}", port("servlet-https")),
+            ),
+            (
+                "social_js_proxy",
+                format!("http://{address}:{}", port("servlet-http")),
+            ),
+            (
+                "asset_js_social",
+                format!("https://{address}:{}", port("servlet-https")),
+            ),
+        ] {
+            let line = readme
+                .lines()
+                .find(|l| l.contains(&format!("**{site}**")))
+                .unwrap_or_else(|| panic!("{topology}: {store}'s README lacks {site}:\n{readme}"));
+            assert!(
+                line.contains(&value),
+                "{topology}: {site} should say {value}: {line}"
+            );
+        }
+    }
+}

@@ -566,3 +566,73 @@ fn large_plans_draw_a_per_host_summary() {
         "DOT keeps every node"
     );
 }
+
+/// An estate whose lists no link scopes (every publisher serves every gateway): the review
+/// still names every node, and folds each long list into one row that says its size.
+#[test]
+fn the_review_of_an_unscoped_estate_names_every_node_and_the_list_sizes() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("estate.toml");
+    let g = crate::common::topoplan()
+        .args([
+            "generate",
+            "--product",
+            "appm-1.2.0",
+            "--hosts",
+            "30",
+            "--per-host",
+            "5",
+            "--unscoped",
+        ])
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    std::fs::write(&topo, &g.stdout).unwrap();
+    let plan = plan_json(topo.to_str().unwrap());
+    let gateways = plan["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| {
+            n["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "gateway")
+        })
+        .count();
+    assert!(
+        plan["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["code"] != "long-lists"),
+        "60 is not long"
+    );
+    for name in ["review.md", "review.html"] {
+        let out = d.path().join(name);
+        let o = crate::common::topoplan()
+            .arg("review")
+            .arg(&topo)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let text = std::fs::read_to_string(&out).unwrap();
+        for n in plan["nodes"].as_array().unwrap() {
+            assert!(
+                text.contains(n["name"].as_str().unwrap()),
+                "{name} lacks {}",
+                n["name"]
+            );
+        }
+        assert!(
+            text.contains(&format!("{gateways} gateway nodes: ")),
+            "{name}: no folded list"
+        );
+        // One row per publisher list instead of one per gateway: the table is small.
+        let rows = text.matches("gateway_env").count();
+        assert!(rows < 100, "{name}: {rows} gateway_env rows");
+    }
+}

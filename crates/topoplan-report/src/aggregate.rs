@@ -1,0 +1,164 @@
+//! Review tables that cost what they say, not what they list: a reader's list of one reference
+//! longer than [`LIST_UP_TO`] (a publisher serving every gateway of an estate) is one row with
+//! its size, ports and first names; a firewall opening from one host to more than
+//! [`HOSTS_UP_TO`] hosts on one port is one row with the count. Per-node detail stays in
+//! `topoplan explain` and in the plan (every entry, exactly).
+
+use crate::firewall::FirewallRow;
+use topoplan_solver::{LinkPlan, Plan};
+
+/// Longest list of one reference the review shows entry by entry.
+pub const LIST_UP_TO: usize = 8;
+/// Most destination hosts of one opening (source host, port) the review shows one by one.
+pub const HOSTS_UP_TO: usize = 8;
+/// Most reasons shown for one firewall row.
+const WHY_UP_TO: usize = 6;
+
+/// One row of the review's link table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LinkRow {
+    pub from: String,
+    /// The provider, or a list summary (`400 gateway nodes: gw1, gw2, gw3, …`).
+    pub to: String,
+    pub kind: String,
+    pub reference: String,
+    /// The port, or the ports of a list (`8243-8260 (12 ports)`).
+    pub port: String,
+    pub file: String,
+    /// The value written, for a single link.
+    pub url: Option<String>,
+    /// How the provider (or the list) was chosen.
+    pub why: String,
+    /// How many links the row stands for.
+    pub count: usize,
+}
+
+/// The link table: every link, with long lists of one reader folded into one row each.
+pub fn link_rows(plan: &Plan) -> Vec<LinkRow> {
+    let mut rows = Vec::new();
+    let links = &plan.links;
+    let mut i = 0;
+    while i < links.len() {
+        let l = &links[i];
+        // Links are sorted by reader, then reference; the entries of one list are adjacent.
+        let mut j = i + 1;
+        while j < links.len() && links[j].from == l.from && links[j].reference == l.reference {
+            j += 1;
+        }
+        let group = &links[i..j];
+        if l.each && group.len() > LIST_UP_TO {
+            rows.push(list_row(plan, group));
+        } else {
+            rows.extend(group.iter().map(|l| LinkRow {
+                from: l.from.to_string(),
+                to: l.to.to_string(),
+                kind: l.kind.to_string(),
+                reference: l.reference.to_string(),
+                port: l.port.to_string(),
+                file: l.file.to_string(),
+                url: l.url.as_ref().map(|u| u.to_string()),
+                why: l.why.to_string(),
+                count: 1,
+            }));
+        }
+        i = j;
+    }
+    rows
+}
+
+fn list_row(plan: &Plan, group: &[LinkPlan]) -> LinkRow {
+    let l = &group[0];
+    let role = plan
+        .node(&l.to)
+        .and_then(|n| n.roles.first().cloned())
+        .unwrap_or_default();
+    let first: Vec<&str> = group.iter().take(3).map(|x| x.to.as_str()).collect();
+    LinkRow {
+        from: l.from.to_string(),
+        to: format!(
+            "{} {role} nodes: {}, … (`topoplan explain` lists them)",
+            group.len(),
+            first.join(", ")
+        ),
+        kind: l.kind.to_string(),
+        reference: l.reference.to_string(),
+        port: port_set(group.iter().map(|x| x.port)),
+        file: l.file.to_string(),
+        url: None,
+        why: l.why.to_string(),
+        count: group.len(),
+    }
+}
+
+/// `8243` or `8243-8260 (12 ports)`.
+fn port_set(ports: impl Iterator<Item = u32>) -> String {
+    let mut v: Vec<u32> = ports.collect();
+    v.sort_unstable();
+    v.dedup();
+    match v.as_slice() {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [lo, .., hi] => format!("{lo}-{hi} ({} ports)", v.len()),
+    }
+}
+
+/// The firewall table: openings from one host on one port to many hosts folded into one row;
+/// the reasons of a row cut to a few, with a count.
+pub fn firewall_rows(plan: &Plan) -> Vec<FirewallRow> {
+    let rows = crate::firewall(plan);
+    let mut out: Vec<FirewallRow> = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        // Rows are sorted by source host, destination host, port: gather one source's rows
+        // by port.
+        let mut j = i + 1;
+        while j < rows.len() && rows[j].from_host == rows[i].from_host {
+            j += 1;
+        }
+        let mut by_port: std::collections::BTreeMap<(u32, &str), Vec<&FirewallRow>> =
+            Default::default();
+        for r in &rows[i..j] {
+            by_port
+                .entry((r.port, r.protocol.as_str()))
+                .or_default()
+                .push(r);
+        }
+        let mut folded: Vec<FirewallRow> = Vec::new();
+        for ((port, protocol), group) in by_port {
+            if group.len() > HOSTS_UP_TO {
+                let first: Vec<&str> = group.iter().take(3).map(|r| r.to_host.as_str()).collect();
+                let links: usize = group.iter().map(|r| r.why.len()).sum();
+                folded.push(FirewallRow {
+                    from_host: group[0].from_host.clone(),
+                    from_address: group[0].from_address.clone(),
+                    to_host: format!("{} hosts: {}, …", group.len(), first.join(", ")),
+                    to_address: String::new(),
+                    port,
+                    protocol: protocol.to_string(),
+                    same_host: false,
+                    why: cut(group[0].why.clone(), links),
+                });
+            } else {
+                folded.extend(group.into_iter().map(|r| {
+                    let mut r = r.clone();
+                    let n = r.why.len();
+                    r.why = cut(r.why, n);
+                    r
+                }));
+            }
+        }
+        folded.sort_by(|a, b| (&a.to_host, a.port).cmp(&(&b.to_host, b.port)));
+        out.extend(folded);
+        i = j;
+    }
+    out
+}
+
+/// At most [`WHY_UP_TO`] reasons, then how many more.
+fn cut(mut why: Vec<String>, total: usize) -> Vec<String> {
+    if total > WHY_UP_TO || why.len() > WHY_UP_TO {
+        why.truncate(WHY_UP_TO - 1);
+        why.push(format!("and {} more", total - why.len()));
+    }
+    why
+}
