@@ -215,7 +215,14 @@ impl Patch {
 fn parse_ast(text: &str) -> Result<Ast<'_>, JsonPatchError> {
     let parsed =
         jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &ParseOptions::default())
-            .map_err(|e| JsonPatchError::BadTarget(e.to_string()))?;
+            .map_err(|e| {
+                let hint = if text.starts_with('\u{feff}') {
+                    " (the file starts with a UTF-8 byte order mark, which JSON does not allow: save it without one)"
+                } else {
+                    ""
+                };
+                JsonPatchError::BadTarget(format!("{e}{hint}"))
+            })?;
     parsed
         .value
         .ok_or_else(|| JsonPatchError::BadTarget("the file holds no value".into()))
@@ -367,5 +374,14 @@ mod tests {
             patch(r#"[{"op":"replace","path":"/a","value":1}]"#).apply("{\"a\": 1, \"a\": 2}"),
             Err(JsonPatchError::Ambiguous { count: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named() {
+        let p = Patch::parse(r#"[{"op": "replace", "path": "/a", "value": 1}]"#).unwrap();
+        match p.apply("\u{feff}{\"a\": 0}") {
+            Err(JsonPatchError::BadTarget(m)) => assert!(m.contains("byte order mark"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

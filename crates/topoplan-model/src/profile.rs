@@ -677,4 +677,21 @@ evidence = "ev"
             "{text:#?}"
         );
     }
+
+    #[test]
+    fn a_port_written_as_templates_see_it_is_named_with_the_fix() {
+        let src = include_str!("../../../templates/appm-1.2.0/profile.toml").replacen(
+            "port = \"servlet-https\"\nfile = \"repository/deployment/server/synapse-configs/default/api/_TokenAPI_.xml\"",
+            "port = \"servlet_https\"\nfile = \"repository/deployment/server/synapse-configs/default/api/_TokenAPI_.xml\"",
+            1,
+        );
+        let problems = Profile::parse(&src).expect_err("a problem");
+        assert!(
+            problems.iter().any(|p| p
+                .message
+                .contains("unknown port `servlet_https`; port names use `-` (`servlet-https`)")),
+            "{:?}",
+            problems.iter().map(|p| &p.message).collect::<Vec<_>>()
+        );
+    }
 }

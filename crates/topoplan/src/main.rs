@@ -48,7 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Review(args) => review::run(args, t),
         Command::Explain(args) => explain::run(args, t),
         Command::Check(args) => check::run(args, t),
-        Command::Init(args) => init::run(args, t),
+        Command::Init(args) => init::run(args, t, cli.templates.as_deref()),
         Command::Completions(args) => completions::run(args),
         Command::Export(args) => export::run(args, t),
         Command::Schema => schema::run(t),

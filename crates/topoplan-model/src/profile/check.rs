@@ -66,7 +66,10 @@ impl Profile {
                 if !names.ports.contains(port.as_str()) {
                     report(
                         &at("front_ports"),
-                        format!("role `{n}`: `front_ports` names unknown port `{port}`"),
+                        format!(
+                            "role `{n}`: `front_ports` names unknown port `{port}`{}",
+                            port_hint(port, names)
+                        ),
                     );
                 }
             }
@@ -284,7 +287,11 @@ impl Profile {
         match self.port(&r.port) {
             None => say(
                 "port",
-                format!("reference `{n}` names unknown port `{}`", r.port),
+                format!(
+                    "reference `{n}` names unknown port `{}`{}",
+                    r.port,
+                    port_hint(&r.port, names)
+                ),
             ),
             Some(port) if !port.listens => say(
                 "port",
@@ -414,6 +421,17 @@ impl Profile {
 
 /// Names of one table: each once; identifiers for the tables whose names the engine and the
 /// topology use as identifiers.
+/// `; did you mean …?` for a port name close to a declared one (`servlet_https`, the name as
+/// templates print it, for `servlet-https`).
+fn port_hint(got: &str, names: &Declared) -> String {
+    let dashed = got.replace('_', "-");
+    if dashed != got && names.ports.contains(dashed.as_str()) {
+        return format!("; port names use `-` (`{dashed}`); templates see them with `_`");
+    }
+    crate::topology::did_you_mean(got, names.ports.iter().copied())
+        .map_or(String::new(), |h| format!("; {h}"))
+}
+
 /// Jinja markers: a string holding one would be templated by Ansible on the controller (a
 /// `lookup('pipe', …)` runs a command) when it reaches `topoplan export ansible`.
 pub(crate) fn has_jinja(s: &str) -> bool {
@@ -457,7 +475,10 @@ fn check_manual(i: usize, m: &ManualDef, names: &Declared, report: Report) {
     {
         say(
             "port",
-            format!("manual step `{n}` names unknown port `{port}`"),
+            format!(
+                "manual step `{n}` names unknown port `{port}`{}",
+                port_hint(port, names)
+            ),
         );
     }
     if m.provider.is_some() && m.port.is_none() {

@@ -621,6 +621,7 @@ fn unknown_product(product: &str, known: &[String], span: Span) -> Diagnostic {
     Diagnostic::error(Code::UnknownProduct, format!("unknown product `{product}`"))
         .at(span, "no profile for this product")
         .note(format!("known products: {}", known.join(", ")))
+        .note("a product of your own: give its profile folder's parent with `topoplan --templates DIR …` (DIR/<product>/profile.toml, docs/profiles.md)")
 }
 
 fn unsupported_mode(product: &str, kv: &Spanned<String>, modes: &[String]) -> Diagnostic {

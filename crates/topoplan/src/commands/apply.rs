@@ -77,7 +77,16 @@ fn check_home(bundle: &Path, home: &Path) -> Result<(), String> {
             record.display()
         )
     })?;
-    let id = &r.home;
+    home_is(home, &r.home, &r.product)
+}
+
+/// The home is a home of `product` at the release `id` names (its marker folder, and its
+/// release file's root `<Name>`/`<Version>`); the message says what it is instead.
+pub fn home_is(home: &Path, id: &HomeIdentity, product: &str) -> Result<(), String> {
+    let r = NodeRecord {
+        product: product.to_string(),
+        home: id.clone(),
+    };
     if !home.join(&id.marker).is_dir() {
         return Err(format!(
             "`{}` is not a {} home: it has no `{}/` folder",

@@ -131,15 +131,25 @@ pub fn node_drift(
     };
     let option = launcher.offset_option.as_str();
     let script = launcher.script.as_str();
+    // Read like every product file: never through a link out of the home, never a FIFO. A
+    // start script that is not there is said, not skipped: the offset it would pass is unknown.
     let text = topoplan_safefs::resolve_inside(home, Path::new(script))
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok());
-    if let Some(text) = text {
-        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
-            for got in offsets_in(line, option).into_iter().filter(|g| *g != want) {
-                out.push(item(script, option.into(), want.clone(), got));
+        .map_err(|e| e.to_string())
+        .and_then(|p| topoplan_safefs::read_regular(&p).map_err(|e| e.to_string()));
+    match text {
+        Ok(text) => {
+            for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+                for got in offsets_in(line, option).into_iter().filter(|g| *g != want) {
+                    out.push(item(script, option.into(), want.clone(), got));
+                }
             }
         }
+        // Said on standard error; not drift of the plan's values (a home unpacked without
+        // `bin/` is still checked for everything else).
+        Err(e) => eprintln!(
+            "note: {}: {e}; the offset its start script passes was not checked",
+            crate::diagnostics::visible(&n.name)
+        ),
     }
     let env = launcher.options_env.as_deref();
     if let Some((var, opts)) = env.and_then(|v| Some((v, std::env::var(v).ok()?))) {

@@ -74,13 +74,15 @@ all:\n  vars:\n    topoplan_deployment: {}\n    topoplan_product: {}\n  hosts:\n
                     }
                 }
             }
-            // Each profile variable: the URL of the first of its references the node holds.
+            // Each profile variable: the URL of the first of its references the node holds,
+            // its own included (a node with the provider role points at itself).
             let vars: Vec<(&str, String)> = profile
                 .ansible_var
                 .iter()
                 .filter_map(|v| {
                     let url = v.references.iter().find_map(|r| {
-                        plan.uses(&n.name)
+                        plan.links_from(&n.name)
+                            .iter()
                             .find(|l| &l.reference == r)
                             .and_then(|l| l.url.clone())
                     })?;

@@ -11,7 +11,8 @@ use topoplan_render::TemplateSet;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The product profile [default: the last product by name].
+    /// The product profile [default: with `--templates`, the folder's own product (the last
+    /// by name when it has several); else the last built-in product by name].
     #[arg(long)]
     product: Option<String>,
     /// The shape of the deployment: a preset of the product.
@@ -22,7 +23,11 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
+pub fn run(
+    args: Args,
+    templates: &TemplateSet,
+    dir: Option<&std::path::Path>,
+) -> Result<ExitStatus> {
     let text = starter(templates, args.product.as_deref(), &args.preset)?;
     let Some(f) = args.out else {
         out(&text)?;
@@ -34,8 +39,15 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
         f.display()
     );
     topoplan_safefs::write_atomic(&f, text.as_bytes())?;
+    // The next command reads the same templates, or the product is unknown to it.
+    let with = dir.map_or(String::new(), |d| {
+        format!(
+            "--templates {} ",
+            crate::diagnostics::visible(&d.display().to_string())
+        )
+    });
     out(&format!(
-        "wrote `{}`; next: topoplan plan {}\n",
+        "wrote `{}`; next: topoplan {with}plan {}\n",
         f.display(),
         f.display()
     ))?;
@@ -56,10 +68,17 @@ pub fn presets(set: &TemplateSet, product: &str) -> Vec<String> {
 /// The starter topology of `preset` for `product` (the last product by name when `None`).
 fn starter(set: &TemplateSet, product: Option<&str>, preset: &str) -> Result<String> {
     let products = set.products();
+    // A `--templates` folder's own products first: its author means one of those.
+    let own: Vec<&String> = products
+        .iter()
+        .filter(|p| set.origin.contains_key(&format!("{p}/profile.toml")))
+        .collect();
     let product = match product {
         Some(p) => p.to_string(),
-        None => products
+        None => own
             .last()
+            .copied()
+            .or(products.last())
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("no product profiles in the templates"))?,
     };

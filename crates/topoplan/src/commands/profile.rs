@@ -167,6 +167,17 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
                 check_home(&set, plan, home, &mut problems, &mut counts)?;
             }
         }
+        if let Some(home) = home {
+            // The home `apply` would accept: the same identity check.
+            if let Err(m) = super::apply::home_is(home, &profile.product.home, &product) {
+                problems.push(Problem {
+                    at: locate(&[Seg::Key("product"), Seg::Key("home")]),
+                    message: format!(
+                        "`--home` is not a home `apply` accepts for this profile: {m}"
+                    ),
+                });
+            }
+        }
         // The presets plan what one node per role does not: shared databases and clusters, so
         // their templates meet the real files too.
         for plan in check_presets(&set, &product, &profile, &mut problems, &mut counts) {
@@ -348,6 +359,7 @@ fn check_home(
                 }
                 continue;
             };
+            twice(&template, &target, &o, &text, problems);
             for (what, one) in single_ops(o.format, &o.patch) {
                 if !seen.insert((o.path.clone(), what.clone())) {
                     continue;
@@ -364,6 +376,32 @@ fn check_home(
         }
     }
     Ok(())
+}
+
+/// The node's whole patch of one file, applied as `apply` does, and then again: the second
+/// must change nothing (an `<add>` the upsert cannot find again appends a copy every time).
+fn twice(
+    template: &str,
+    target: &Path,
+    o: &topoplan_render::Overlay,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let Ok(patch) = AnyPatch::parse(o.format, &o.patch) else {
+        return;
+    };
+    let Ok(once) = patch.apply(text) else {
+        return;
+    };
+    if patch.apply(&once).is_ok_and(|again| again != once) {
+        problems.push(Problem {
+            at: format!("{template}:1:1"),
+            message: format!(
+                "{}: applying the patch a second time changes the file again: not idempotent (an `<add>` whose element a second apply does not find, e.g. in another namespace)",
+                target.display()
+            ),
+        });
+    }
 }
 
 /// The operations of a rendered patch, each as a patch of its own: (what it addresses, patch).

@@ -550,3 +550,21 @@ fn generated_topologies_plan_at_any_size() {
         }
     }
 }
+
+/// A node that provides a value to itself (an all-in-one node is its own key manager) still
+/// gets the profile's Ansible variable for it.
+#[test]
+fn the_ansible_inventory_keeps_a_nodes_own_values() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("deploy");
+    topoplan()
+        .args(["export", "ansible", "topologies/all-in-one.toml", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let inventory = std::fs::read_to_string(out.join("inventory.yml")).unwrap();
+    assert!(
+        inventory.contains("key_manager_server_url: \"https://appm.sandbox.local:9444/services/\""),
+        "{inventory}"
+    );
+}

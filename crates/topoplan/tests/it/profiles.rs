@@ -668,3 +668,90 @@ fn plan_loads_only_the_profile_it_needs_and_a_broken_one_names_its_file() {
     assert!(stderr.contains(&shown), "{stderr}");
     assert!(stderr.contains("unknown kind `oath`"), "{stderr}");
 }
+
+/// `profile check --home` checks what `apply` will do: the whole patch of a file applied twice
+/// must change nothing the second time, and the home must be one `apply` accepts.
+#[test]
+fn profile_check_finds_a_non_idempotent_template_and_a_foreign_home() {
+    let Some(fx) = fixtures() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let templates = d.path().join("templates");
+    copy_tree(&root().join("templates"), &templates);
+    let carbon = templates.join("appm-1.2.0/overlay/repository/conf/carbon.xml.patch.xml.tera");
+    let text = std::fs::read_to_string(&carbon).unwrap();
+    // Two elements in one <add>: no upsert key, so every apply appends them again.
+    std::fs::write(
+        &carbon,
+        text.replace(
+            "</diff>",
+            "  <add sel=\"/c:Server\"><A>1</A><B>2</B></add>\n</diff>",
+        ),
+    )
+    .unwrap();
+    let check = |home: &str| {
+        topoplan()
+            .args(["profile", "check"])
+            .arg(templates.join("appm-1.2.0"))
+            .arg("--home")
+            .arg(fx.join(home))
+            .output()
+            .unwrap()
+    };
+    let o = check("appm-1.2.0");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("carbon.xml.patch.xml.tera:1:1") && err.contains("not idempotent"),
+        "{err}"
+    );
+    std::fs::write(&carbon, &text).unwrap();
+    assert!(check("appm-1.2.0").status.success());
+    let o = check("appm-1.1.0");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a home `apply` accepts"), "{err}");
+}
+
+/// `init` with a `--templates` folder starts from that folder's product, and its "next" hint
+/// carries `--templates`, so the hint works as printed; `unknown-product` names the option.
+#[test]
+fn init_keeps_the_templates_folder_and_its_product() {
+    let d = tempfile::tempdir().unwrap();
+    let templates = d.path().join("templates");
+    let own = templates.join("aa-appm");
+    copy_tree(&root().join("templates/appm-1.2.0"), &own);
+    for f in ["profile.toml", "presets/distributed.toml"] {
+        let p = own.join(f);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, text.replacen("\"appm-1.2.0\"", "\"aa-appm\"", 1)).unwrap();
+    }
+    let site = d.path().join("site.toml");
+    let o = topoplan()
+        .arg("--templates")
+        .arg(&templates)
+        .arg("init")
+        .arg("-o")
+        .arg(&site)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&site)
+        .unwrap()
+        .contains("product = \"aa-appm\""));
+    let hint = String::from_utf8_lossy(&o.stdout).into_owned();
+    let next = hint.split("next: topoplan ").nth(1).unwrap().trim();
+    assert!(next.starts_with("--templates "), "{hint}");
+    let args: Vec<&str> = next.split(' ').collect();
+    let plan = topoplan().args(&args).output().unwrap();
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    // Without the folder, the product is unknown, and the help says how to give it.
+    let plan = topoplan().arg("plan").arg(&site).output().unwrap();
+    let err = String::from_utf8_lossy(&plan.stderr);
+    assert!(
+        err.contains("unknown-product") && err.contains("--templates"),
+        "{err}"
+    );
+}

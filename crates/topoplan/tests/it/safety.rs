@@ -1143,3 +1143,49 @@ fn escapes_in_product_values_never_reach_the_terminal_raw() {
         }
     }
 }
+
+/// `check` says when it cannot read the start script (absent, or a FIFO it will not wait on)
+/// instead of skipping it in silence, and never hangs on it.
+#[test]
+fn check_names_a_start_script_it_cannot_read() {
+    let Some(fx) = crate::common::fixtures() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    copy_tree(&fx.join("appm-1.1.0"), &home);
+    let topo = crate::common::root().join("topologies/guide-gateway-km.toml");
+    let run = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_topoplan"))
+            .arg("check")
+            .arg(&topo)
+            .arg("--home")
+            .arg(format!("gateway={}", home.display()))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if child.try_wait().unwrap().is_some() {
+                return child.wait_with_output().unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("check hung");
+    };
+    let o = run();
+    assert!(
+        stderr(&o).contains("bin/wso2server.sh") && stderr(&o).contains("not checked"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::create_dir(home.join("bin")).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(home.join("bin/wso2server.sh"))
+        .status()
+        .unwrap()
+        .success());
+    let o = run();
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+}
