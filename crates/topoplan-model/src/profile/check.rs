@@ -336,6 +336,32 @@ impl Profile {
                 format!("reference `{n}`: `unserved` needs `providers = \"each\"`"),
             );
         }
+        self.check_reference_clusters(r, &mut say);
+        if !is_relative_inside(&r.file) {
+            say(
+                "file",
+                format!("reference `{n}`: `file` must be a relative path inside the home"),
+            );
+        }
+        if r.evidence.trim().is_empty() {
+            say("evidence", format!("reference `{n}` has no evidence"));
+        }
+        if r.readers_evidence.trim().is_empty() {
+            say(
+                "readers_evidence",
+                format!("reference `{n}` has no `readers_evidence`"),
+            );
+        }
+    }
+
+    /// A reference's cluster keys: `manager` needs a provider role with a manager, `served_by`
+    /// an `each` reference of the same provider, `front` an HTTP(S) port.
+    fn check_reference_clusters(
+        &self,
+        r: &ReferenceDef,
+        say: &mut dyn FnMut(&'static str, String),
+    ) {
+        let n = &r.name;
         if r.manager && self.role(&r.provider).is_none_or(|d| d.manager.is_none()) {
             say(
                 "manager",
@@ -361,21 +387,6 @@ impl Profile {
             say(
                 "front",
                 format!("reference `{n}`: `front` needs an `http` or `https` port (a front end serves those)"),
-            );
-        }
-        if !is_relative_inside(&r.file) {
-            say(
-                "file",
-                format!("reference `{n}`: `file` must be a relative path inside the home"),
-            );
-        }
-        if r.evidence.trim().is_empty() {
-            say("evidence", format!("reference `{n}` has no evidence"));
-        }
-        if r.readers_evidence.trim().is_empty() {
-            say(
-                "readers_evidence",
-                format!("reference `{n}` has no `readers_evidence`"),
             );
         }
     }

@@ -309,6 +309,32 @@ fn dry_run_diff(changed: &[&Change], kept: usize) -> String {
     out
 }
 
+/// The first backup of a changed file, staged in root's own folders under `.topoplan/backup/`
+/// (every folder on the way a real one of root's, created `0700` if missing: the home's owner
+/// cannot link it elsewhere); `None` when a backup exists already (the first original is
+/// kept). The folders it creates are added to `created`.
+fn stage_backup(
+    home: &Path,
+    c: &Change,
+    created: &mut Vec<PathBuf>,
+) -> Result<Option<Staged>, topoplan_safefs::SafeFsError> {
+    let rel = Path::new(BACKUP_DIR).join(&c.rel);
+    let parent = rel.parent().expect("backup path has a folder");
+    let mut at = home.to_path_buf();
+    for part in parent.components() {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_err() {
+            created.push(at.clone());
+        }
+    }
+    let folder = private_dirs(home, parent)?;
+    let backup = folder.join(rel.file_name().expect("backup path has a name"));
+    if existing_regular(&backup)?.is_some() {
+        return Ok(None);
+    }
+    Staged::new(&backup, c.before.as_bytes(), Some(&c.meta), 0o600).map(Some)
+}
+
 /// Steps 4 and 5: stage everything, then rename; on a failed rename, restore.
 fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
     let mut problems = Vec::new();
@@ -318,25 +344,7 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
     // The backup folders this run creates, to remove again if nothing is written.
     let mut created: Vec<PathBuf> = Vec::new();
     for c in changed {
-        let staged_backup = (|| -> Result<Option<Staged>, topoplan_safefs::SafeFsError> {
-            // Every folder on the way is a real one of root's own, created 0700 if missing:
-            // the home's owner cannot link it elsewhere.
-            let rel = Path::new(BACKUP_DIR).join(&c.rel);
-            let mut at = home.to_path_buf();
-            for part in rel.parent().expect("backup path has a folder").components() {
-                at.push(part);
-                if std::fs::symlink_metadata(&at).is_err() {
-                    created.push(at.clone());
-                }
-            }
-            let folder = private_dirs(home, rel.parent().expect("backup path has a folder"))?;
-            let backup = folder.join(rel.file_name().expect("backup path has a name"));
-            // The first original is kept: a backup that exists already is never replaced.
-            if existing_regular(&backup)?.is_some() {
-                return Ok(None);
-            }
-            Staged::new(&backup, c.before.as_bytes(), Some(&c.meta), 0o600).map(Some)
-        })();
+        let staged_backup = stage_backup(home, c, &mut created);
         let is_io =
             |e: &topoplan_safefs::SafeFsError| matches!(e, topoplan_safefs::SafeFsError::Io { .. });
         match staged_backup {

@@ -107,32 +107,7 @@ pub fn topology(s: &Shape) -> String {
             .collect();
         let _ = writeln!(out, "reserved_ports = [{}]\n", reserved.join(", "));
         if s.dense {
-            // Many nodes on one host, of the role that reads least from others (nothing it
-            // cannot do without), so the offset search is what is measured, not the lists
-            // every node of a mesh would hold.
-            let role = roles
-                .iter()
-                .min_by_key(|r| {
-                    s.profile
-                        .reference
-                        .iter()
-                        .filter(|x| x.readers.contains(r) && x.provider != **r)
-                        .count()
-                        + 1000
-                            * usize::from(
-                                s.profile
-                                    .reference
-                                    .iter()
-                                    .any(|x| x.required_for.contains(r)),
-                            )
-                })
-                .expect("profiles have roles");
-            for k in 0..s.per_host {
-                let _ = writeln!(
-                    out,
-                    "[[node]]\nname = \"n{h}-{k}\"\nroles = [{role:?}]\nhost = \"h{h}\"\n"
-                );
-            }
+            dense_nodes(&mut out, s, &roles, h);
             continue;
         }
         // One role a node, in turn; with fewer nodes than roles, each node takes several, so
@@ -156,43 +131,7 @@ pub fn topology(s: &Shape) -> String {
         if s.clustered {
             host_clusters(&mut out, s.profile, h, &nodes);
         }
-        // Each node names its providers on its own host, so no choice is ambiguous and lists
-        // stay per host (an estate, not one mesh): every node of a role it reads only as
-        // lists, else the first (links to several nodes of a role it also reads one value
-        // from would conflict for that value).
-        for (from, from_roles) in &nodes {
-            // A node that is a provider of several roles is linked once.
-            let mut linked: Vec<&str> = Vec::new();
-            for provider in &roles {
-                let reads: Vec<&topoplan_model::ReferenceDef> = s
-                    .profile
-                    .reference
-                    .iter()
-                    .filter(|r| {
-                        &r.provider == provider && from_roles.iter().any(|f| r.readers.contains(f))
-                    })
-                    .collect();
-                if reads.is_empty() || from_roles.contains(&provider) {
-                    continue;
-                }
-                let required = reads
-                    .iter()
-                    .any(|r| from_roles.iter().any(|f| r.required_for.contains(f)));
-                if s.unscoped && !required {
-                    continue;
-                }
-                let each = reads
-                    .iter()
-                    .all(|r| r.providers == topoplan_model::Providers::Each);
-                let targets = nodes.iter().filter(|(_, r)| r.contains(&provider));
-                for (to, _) in targets.take(if each { usize::MAX } else { 1 }) {
-                    if !linked.contains(&to.as_str()) {
-                        linked.push(to);
-                        let _ = writeln!(out, "[[link]]\nfrom = \"{from}\"\nto = \"{to}\"\n");
-                    }
-                }
-            }
-        }
+        host_links(&mut out, s, &roles, &nodes);
     }
     if s.clustered && !s.profile.datasource.is_empty() {
         let _ = writeln!(
@@ -201,6 +140,80 @@ pub fn topology(s: &Shape) -> String {
         );
     }
     out
+}
+
+/// `--dense`: `--per-host` nodes on host `h`, all of the role that reads least from others
+/// (nothing it cannot do without), so the offset search is what is measured, not the lists
+/// every node of a mesh would hold.
+fn dense_nodes(out: &mut String, s: &Shape, roles: &[String], h: usize) {
+    // Many nodes on one host, of the role that reads least from others (nothing it
+    // cannot do without), so the offset search is what is measured, not the lists
+    // every node of a mesh would hold.
+    let role = roles
+        .iter()
+        .min_by_key(|r| {
+            s.profile
+                .reference
+                .iter()
+                .filter(|x| x.readers.contains(r) && x.provider != **r)
+                .count()
+                + 1000
+                    * usize::from(
+                        s.profile
+                            .reference
+                            .iter()
+                            .any(|x| x.required_for.contains(r)),
+                    )
+        })
+        .expect("profiles have roles");
+    for k in 0..s.per_host {
+        let _ = writeln!(
+            out,
+            "[[node]]\nname = \"n{h}-{k}\"\nroles = [{role:?}]\nhost = \"h{h}\"\n"
+        );
+    }
+}
+
+/// The links of one host's nodes: each names its providers on its own host (`--unscoped`:
+/// only those it cannot do without).
+fn host_links(out: &mut String, s: &Shape, roles: &[String], nodes: &[(String, Vec<&String>)]) {
+    // Each node names its providers on its own host, so no choice is ambiguous and lists
+    // stay per host (an estate, not one mesh): every node of a role it reads only as
+    // lists, else the first (links to several nodes of a role it also reads one value
+    // from would conflict for that value).
+    for (from, from_roles) in nodes {
+        // A node that is a provider of several roles is linked once.
+        let mut linked: Vec<&str> = Vec::new();
+        for provider in roles {
+            let reads: Vec<&topoplan_model::ReferenceDef> = s
+                .profile
+                .reference
+                .iter()
+                .filter(|r| {
+                    &r.provider == provider && from_roles.iter().any(|f| r.readers.contains(f))
+                })
+                .collect();
+            if reads.is_empty() || from_roles.contains(&provider) {
+                continue;
+            }
+            let required = reads
+                .iter()
+                .any(|r| from_roles.iter().any(|f| r.required_for.contains(f)));
+            if s.unscoped && !required {
+                continue;
+            }
+            let each = reads
+                .iter()
+                .all(|r| r.providers == topoplan_model::Providers::Each);
+            let targets = nodes.iter().filter(|(_, r)| r.contains(&provider));
+            for (to, _) in targets.take(if each { usize::MAX } else { 1 }) {
+                if !linked.contains(&to.as_str()) {
+                    linked.push(to);
+                    let _ = writeln!(out, "[[link]]\nfrom = \"{from}\"\nto = \"{to}\"\n");
+                }
+            }
+        }
+    }
 }
 
 /// One `[[cluster]]` per cluster group with two nodes or more on host `h`, all of whose roles

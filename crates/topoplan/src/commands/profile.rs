@@ -89,22 +89,7 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
         return finish(&shown, problems, None);
     };
     let product = profile.product.name.clone();
-    let mut set = TemplateSet::default();
-    let mut files = Vec::new();
-    topoplan_render::walk_files(dir, &mut files)
-        .with_context(|| format!("reading `{}`", dir.display()))?;
-    for f in files {
-        let rel = f
-            .strip_prefix(dir)
-            .expect("walked under dir")
-            .to_string_lossy()
-            .replace('\\', "/");
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading `{}`", f.display()))?;
-        let key = format!("{product}/{rel}");
-        set.origin.insert(key.clone(), f.display().to_string());
-        set.files.insert(key, text);
-    }
+    let set = profile_files(dir, &product)?;
     let overlays = set.overlays(&product);
     let templated: BTreeSet<&str> = overlays.iter().map(|(p, _, _)| p.as_str()).collect();
     for (i, r) in profile.reference.iter().enumerate() {
@@ -118,6 +103,62 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
             });
         }
     }
+    unused_templates(&profile, &set, &overlays, &mut problems);
+    let mut counts = Counts::default();
+    if problems.is_empty() {
+        let home_problem = home.and_then(|h| {
+            // The home `apply` would accept: the same identity check.
+            super::apply::home_is(h, &profile.product.home, &product)
+                .err()
+                .map(|m| Problem {
+                    at: locate(&[Seg::Key("product"), Seg::Key("home")]),
+                    message: format!(
+                        "`--home` is not a home `apply` accepts for this profile: {m}"
+                    ),
+                })
+        });
+        problems.extend(home_problem);
+        let sources = Sources {
+            profile: &profile,
+            set: &set,
+            src: &src,
+            shown: &shown,
+        };
+        check_templates(&sources, home, &mut problems, &mut counts)?;
+    } else {
+        eprintln!(
+            "note: the template checks (reader roles, presets, --home selectors) run once the problems below are fixed"
+        );
+    }
+    finish(&shown, problems, Some(&counts))
+}
+
+/// The files of a profile folder, as a template set of product `product` (read as any
+/// `--templates` folder is: regular files inside it, capped).
+fn profile_files(dir: &Path, product: &str) -> Result<TemplateSet> {
+    let mut folder = TemplateSet::default();
+    folder
+        .add_dir(dir)
+        .with_context(|| format!("reading `{}`", dir.display()))?;
+    let mut set = TemplateSet::default();
+    for (rel, text) in folder.files {
+        let key = format!("{product}/{rel}");
+        if let Some(origin) = folder.origin.get(&rel) {
+            set.origin.insert(key.clone(), origin.clone());
+        }
+        set.files.insert(key, text);
+    }
+    Ok(set)
+}
+
+/// A template whose product file no reference, port, datasource or `product.home` names is
+/// never used: a problem at the template.
+fn unused_templates(
+    profile: &Profile,
+    set: &TemplateSet,
+    overlays: &[(String, String, PatchFormat)],
+    problems: &mut Vec<Problem>,
+) {
     let named: BTreeSet<&str> = profile
         .reference
         .iter()
@@ -131,7 +172,7 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
                 .flat_map(|d| d.files.iter().map(String::as_str)),
         )
         .collect();
-    for (path, name, _) in &overlays {
+    for (path, name, _) in overlays {
         if !named.contains(path.as_str()) {
             problems.push(Problem {
                 at: format!("{}:1:1", set.display_path(name)),
@@ -141,56 +182,48 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
             });
         }
     }
-    let mut counts = Counts::default();
-    if problems.is_empty() {
-        let mut plans = Vec::new();
-        for mode in profile.mode_names() {
-            match synthetic_plan(&profile, &mode) {
-                Ok(plan) => plans.push(plan),
-                Err(e) => problems.push(Problem {
-                    at: shown.clone(),
-                    message: format!("mode `{mode}`: a plan with one node per role fails: {e}"),
-                }),
-            }
+}
+
+/// A sound profile and its templates, as `check` read them.
+struct Sources<'a> {
+    profile: &'a Profile,
+    set: &'a TemplateSet,
+    src: &'a str,
+    shown: &'a str,
+}
+
+/// The template checks of a sound profile: per mode, a plan with one node per role (readers,
+/// and with `--home` every operation against the real files); then every preset's plan, which
+/// has what one node per role does not (shared databases, clusters), against the files too.
+fn check_templates(
+    s: &Sources,
+    home: Option<&Path>,
+    problems: &mut Vec<Problem>,
+    counts: &mut Counts,
+) -> Result<()> {
+    let mut plans = Vec::new();
+    for mode in s.profile.mode_names() {
+        match synthetic_plan(s.profile, &mode) {
+            Ok(plan) => plans.push(plan),
+            Err(e) => problems.push(Problem {
+                at: s.shown.to_string(),
+                message: format!("mode `{mode}`: a plan with one node per role fails: {e}"),
+            }),
         }
-        for plan in &plans {
-            check_readers(
-                &profile,
-                &set,
-                plan,
-                &src,
-                &shown,
-                &mut problems,
-                &mut counts,
-            )?;
-            if let Some(home) = home {
-                check_home(&set, plan, home, &mut problems, &mut counts)?;
-            }
-        }
-        if let Some(home) = home {
-            // The home `apply` would accept: the same identity check.
-            if let Err(m) = super::apply::home_is(home, &profile.product.home, &product) {
-                problems.push(Problem {
-                    at: locate(&[Seg::Key("product"), Seg::Key("home")]),
-                    message: format!(
-                        "`--home` is not a home `apply` accepts for this profile: {m}"
-                    ),
-                });
-            }
-        }
-        // The presets plan what one node per role does not: shared databases and clusters, so
-        // their templates meet the real files too.
-        for plan in check_presets(&set, &product, &profile, &mut problems, &mut counts) {
-            if let Some(home) = home {
-                check_home(&set, &plan, home, &mut problems, &mut counts)?;
-            }
-        }
-    } else {
-        eprintln!(
-            "note: the template checks (reader roles, presets, --home selectors) run once the problems below are fixed"
-        );
     }
-    finish(&shown, problems, Some(&counts))
+    for plan in &plans {
+        check_readers(s.profile, s.set, plan, s.src, s.shown, problems, counts)?;
+        if let Some(home) = home {
+            check_home(s.set, plan, home, problems, counts)?;
+        }
+    }
+    let product = &s.profile.product.name;
+    for plan in check_presets(s.set, product, s.profile, problems, counts) {
+        if let Some(home) = home {
+            check_home(s.set, &plan, home, problems, counts)?;
+        }
+    }
+    Ok(())
 }
 
 fn finish(shown: &str, problems: Vec<Problem>, counts: Option<&Counts>) -> Result<()> {
