@@ -199,15 +199,7 @@ fn load_balancer_configs(
 /// addresses are validated before, this is the second wall); anything nginx could read as
 /// syntax (spaces, `;`, braces, quotes, `$`, `#`, line breaks) becomes `_`.
 pub fn nginx_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".:-_[]".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    keep_only(s, ".:-_[]")
 }
 
 /// The setup script of each `[[database]]`, `databases/<name>/setup.sh`, from the profile's
@@ -334,9 +326,14 @@ fn start_sh(
 /// shell could read as syntax (quotes, `$`, backticks, `;`, `&`, `|`, redirections, globs,
 /// line breaks) becomes `_`.
 pub fn shell_safe(s: &str) -> String {
+    keep_only(s, "._,:@/+=- ")
+}
+
+/// `s` with every character but ASCII letters, digits and `also` written `_`.
+fn keep_only(s: &str, also: &str) -> String {
     s.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || "._,:@/+=- ".contains(c) {
+            if c.is_ascii_alphanumeric() || also.contains(c) {
                 c
             } else {
                 '_'

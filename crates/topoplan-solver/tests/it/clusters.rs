@@ -60,17 +60,7 @@ fn gen() -> impl Strategy<Value = Gen> {
 }
 
 fn to_toml(g: &Gen) -> String {
-    let mut s = format!("[deployment]\nname = \"p\"\nproduct = \"{}\"\n", g.product);
-    for (i, r) in g.hosts.iter().enumerate() {
-        let address = if i % 2 == 1 {
-            format!("fd00::{i}")
-        } else {
-            format!("10.0.0.{i}")
-        };
-        s += &format!(
-            "[[host]]\nname = \"h{i}\"\naddress = \"{address}\"\nreserved_ports = {r:?}\n"
-        );
-    }
+    let mut s = crate::proptests::deployment_and_hosts(g.product, &g.hosts);
     for (i, (h, k)) in g.nodes.iter().enumerate() {
         s += &format!(
             "[[node]]\nname = \"n{i}\"\nhost = \"h{h}\"\nroles = {:?}\n",

@@ -80,10 +80,11 @@ fn gen() -> impl Strategy<Value = Gen> {
         })
 }
 
-fn to_toml(g: &Gen) -> String {
-    let mut s = format!("[deployment]\nname = \"p\"\nproduct = \"{}\"\n", g.product);
-    for (i, r) in g.hosts.iter().enumerate() {
-        // Odd hosts are IPv6, so every URL check also checks the brackets.
+/// `[deployment]` and the hosts `h0`, `h1`, … with their reserved ports; odd hosts are IPv6,
+/// so every URL check also checks the brackets.
+pub(crate) fn deployment_and_hosts(product: &str, hosts: &[Vec<u32>]) -> String {
+    let mut s = format!("[deployment]\nname = \"p\"\nproduct = \"{product}\"\n");
+    for (i, r) in hosts.iter().enumerate() {
         let address = if i % 2 == 1 {
             format!("fd00::{i}")
         } else {
@@ -93,6 +94,11 @@ fn to_toml(g: &Gen) -> String {
             "[[host]]\nname = \"h{i}\"\naddress = \"{address}\"\nreserved_ports = {r:?}\n"
         );
     }
+    s
+}
+
+fn to_toml(g: &Gen) -> String {
+    let mut s = deployment_and_hosts(g.product, &g.hosts);
     for (i, (h, roles, pin)) in g.nodes.iter().enumerate() {
         s += &format!("[[node]]\nname = \"n{i}\"\nhost = \"h{h}\"\nroles = {roles:?}\n");
         if let Some(p) = pin {

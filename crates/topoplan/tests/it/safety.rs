@@ -789,7 +789,7 @@ fn a_templates_folder_is_read_only_as_its_own_regular_files() {
     };
     let topo = crate::common::root().join("topologies/three-host-split.toml");
     let plan = |templates: &Path| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_topoplan"))
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_topoplan"))
             .arg("--templates")
             .arg(templates)
             .arg("bundle")
@@ -803,15 +803,7 @@ fn a_templates_folder_is_read_only_as_its_own_regular_files() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // Bounded: a FIFO that is opened for reading would block forever.
-        for _ in 0..200 {
-            if child.try_wait().unwrap().is_some() {
-                return child.wait_with_output().unwrap();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        panic!("topoplan hung on {}", templates.display());
+        bounded(child, &templates.display().to_string())
     };
     let overlay = "appm-1.1.0/overlay/repository/conf/carbon.xml.patch.xml.tera";
     // A link to a file outside the folder (here: a secret of root's).
@@ -1156,7 +1148,7 @@ fn check_names_a_start_script_it_cannot_read() {
     copy_tree(&fx.join("appm-1.1.0"), &home);
     let topo = crate::common::root().join("topologies/guide-gateway-km.toml");
     let run = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_topoplan"))
+        let child = Command::new(env!("CARGO_BIN_EXE_topoplan"))
             .arg("check")
             .arg(&topo)
             .arg("--home")
@@ -1165,14 +1157,7 @@ fn check_names_a_start_script_it_cannot_read() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        for _ in 0..200 {
-            if child.try_wait().unwrap().is_some() {
-                return child.wait_with_output().unwrap();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        panic!("check hung");
+        bounded(child, "check")
     };
     let o = run();
     assert!(
@@ -1188,4 +1173,17 @@ fn check_names_a_start_script_it_cannot_read() {
         .success());
     let o = run();
     assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+}
+
+/// The output of a run that must end by itself: a FIFO opened for reading would block it
+/// forever, so it gets ten seconds, then it is killed and the test fails naming `what`.
+fn bounded(mut child: std::process::Child, what: &str) -> std::process::Output {
+    for _ in 0..200 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("topoplan hung on {what}");
 }
