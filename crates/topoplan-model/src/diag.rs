@@ -204,6 +204,7 @@ codes! {
     PrivilegedPort = ("privileged-port", Warning, "a node listens below 1024"),
     ReservedNear = ("reserved-near", Warning, "a node listens within 2 of a reserved port"),
     Single = ("single-<role>", Warning, "the only node of a role the profile marks `single`"),
+    UnusedLink = ("unused-link", Warning, "a link no value follows: it changes nothing"),
     LongLists = ("long-lists", Warning, "lists of providers no link scopes grow with the estate (more than 100 entries in one reader's list)"),
     Unfronted = ("unfronted", Warning, "several nodes of a browser-facing role outside one cluster with a front end"),
     NoSharedDatabase = ("no-shared-database", Warning, "several nodes, no `[[database]]`: each keeps its own embedded database"),

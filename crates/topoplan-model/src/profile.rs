@@ -577,9 +577,16 @@ impl Profile {
 
     /// Whether a node with `from` roles may consume anything from a node with `to` roles.
     pub fn can_link(&self, from: &[String], to: &[String]) -> bool {
-        self.reference
-            .iter()
-            .any(|r| r.readers.iter().any(|c| from.contains(c)) && to.contains(&r.provider))
+        self.can_link_kinds(from, to, &[])
+    }
+
+    /// [`Profile::can_link`] for values of `kinds` only (all when empty).
+    pub fn can_link_kinds(&self, from: &[String], to: &[String], kinds: &[String]) -> bool {
+        self.reference.iter().any(|r| {
+            r.readers.iter().any(|c| from.contains(c))
+                && to.contains(&r.provider)
+                && (kinds.is_empty() || kinds.contains(&r.kind))
+        })
     }
 
     pub fn kind(&self, name: &str) -> Option<&KindDef> {

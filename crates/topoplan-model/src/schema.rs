@@ -67,6 +67,9 @@ fn property(table: &str, key: &str, lists: &Lists) -> Value {
         ("link", "to") => {
             json!({"type": "string", "description": "The node it should point at (provider)."})
         }
+        ("link", "kinds") => {
+            json!({"type": "array", "items": {"type": "string"}, "description": "The link kinds (the profile's [[kind]]s) this link decides, e.g. [\"access-url\"]; default: every value `from` reads from `to`."})
+        }
         ("database", "name") => {
             json!({"type": "string", "pattern": NAME_PATTERN, "description": "Unique database server name; bundles write `out/databases/<name>/setup.sh`."})
         }

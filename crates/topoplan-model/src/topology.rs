@@ -115,6 +115,7 @@ impl Shift for LinkWire {
         LinkWire {
             from: self.from.shift(by),
             to: self.to.shift(by),
+            kinds: self.kinds.shift(by),
         }
     }
 }
@@ -166,6 +167,8 @@ struct NodeWire {
 struct LinkWire {
     from: Spanned<String>,
     to: Spanned<String>,
+    /// The link kinds (the profile's `[[kind]]`s) it decides; all when absent.
+    kinds: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[[database]]`: a database server the nodes share (DESIGN.md "Shared databases").
@@ -334,7 +337,16 @@ impl Node {
 pub struct Link {
     pub from: usize,
     pub to: usize,
+    /// The link kinds it decides (empty: every value `from` reads from `to`).
+    pub kinds: Vec<String>,
     pub span: Span,
+}
+
+impl Link {
+    /// Whether the link decides values of `kind`.
+    pub fn decides(&self, kind: &str) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)
+    }
 }
 
 /// Parses `src` and validates it against the profile its `deployment.product` names.
@@ -386,7 +398,7 @@ pub const NODE_KEYS: &[(&str, bool)] = &[
     ("host", true),
     ("offset", false),
 ];
-pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true)];
+pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true), ("kinds", false)];
 pub const DATABASE_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("engine", false),

@@ -56,6 +56,7 @@ pub fn wire_locked(
     diags.extend(unserved_errors(topo, profile, &graph));
     unserved_warnings(topo, profile, &graph, warnings);
     long_list_warning(topo, profile, &graph, warnings);
+    unused_link_warnings(topo, &graph, warnings);
     (graph, diags)
 }
 
@@ -102,6 +103,14 @@ impl<'a> Wiring<'a, '_> {
             // entry (the product's default) stays.
             let had = self.had(ci, ri);
             list.sort_by_key(|(p, _)| !had.contains(&topo.nodes[*p].name.as_str()));
+            // The product reads a single value of the same file from the list's first entry
+            // (the store shows the first environment): what that value's link chose goes first.
+            if let Some(first) = self.sibling_choice(ci, r) {
+                if let Some(i) = list.iter().position(|(p, _)| *p == first) {
+                    let entry = list.remove(i);
+                    list.insert(0, entry);
+                }
+            }
             for (pi, why) in list {
                 self.edge(ci, pi, ri, why);
             }
@@ -125,6 +134,27 @@ impl<'a> Wiring<'a, '_> {
             }
             Err(Choice::None) => self.no_provider(ci, r),
             Err(Choice::Many(cands)) => self.several_providers(ci, ri, &cands),
+        }
+    }
+
+    /// The provider a single-provider reference of the same provider and file as list `r`
+    /// takes for reader `ci`, when a `[[link]]` decides it.
+    fn sibling_choice(&self, ci: usize, r: &ReferenceDef) -> Option<usize> {
+        let consumer = &self.topo.nodes[ci];
+        if consumer.has_role(&r.provider) {
+            // It provides the single value itself, and comes first in the list anyway.
+            return None;
+        }
+        let sibling = self.profile.reference.iter().find(|o| {
+            o.providers == Providers::One
+                && o.provider == r.provider
+                && o.file == r.file
+                && o.in_mode(&self.topo.mode)
+                && o.readers.iter().any(|c| consumer.has_role(c))
+        })?;
+        match self.roles.links_to_role(self.topo, ci, sibling).as_slice() {
+            [l] => Some(self.topo.links[*l].to),
+            _ => None,
         }
     }
 
@@ -373,11 +403,14 @@ impl<'t> RoleIndex<'t> {
     }
 
     /// Indices into `topo.links` of the links from `ci` to a node with `role`.
-    fn links_to_role(&self, topo: &Topology, ci: usize, role: &str) -> Vec<usize> {
+    fn links_to_role(&self, topo: &Topology, ci: usize, r: &ReferenceDef) -> Vec<usize> {
         self.links_from[ci]
             .iter()
             .copied()
-            .filter(|&l| topo.nodes[topo.links[l].to].has_role(role))
+            .filter(|&l| {
+                let link = &topo.links[l];
+                topo.nodes[link.to].has_role(&r.provider) && link.decides(&r.kind)
+            })
             .collect()
     }
 }
@@ -398,7 +431,7 @@ pub(crate) fn each_provider(
     ci: usize,
     r: &ReferenceDef,
 ) -> Vec<(usize, String)> {
-    let linked = roles.links_to_role(topo, ci, &r.provider);
+    let linked = roles.links_to_role(topo, ci, r);
     let mut out: Vec<(usize, String)> = if linked.is_empty() {
         roles
             .with_role(&r.provider)
@@ -449,7 +482,7 @@ pub(crate) fn choose_provider(
     if consumer.has_role(&r.provider) {
         return Ok((ci, "the node has this role itself".into()));
     }
-    let linked = roles.links_to_role(topo, ci, &r.provider);
+    let linked = roles.links_to_role(topo, ci, r);
     match linked.len() {
         0 => {}
         1 => return Ok((topo.links[linked[0]].to, "named by a [[link]]".into())),
@@ -543,6 +576,35 @@ fn one_per_cluster(
         }
     }
     out
+}
+
+/// `unused-link`: a `[[link]]` no value follows (the reader has the provider's role itself,
+/// or its kinds name no value between the two): it changes nothing, which is not what its
+/// author meant.
+fn unused_link_warnings(topo: &Topology, g: &DependencyGraph, warnings: &mut Vec<Warning>) {
+    let used: BTreeSet<(usize, usize)> = g
+        .edge_references()
+        .map(|e| (g[e.source()], g[e.target()]))
+        .collect();
+    for l in topo
+        .links
+        .iter()
+        .filter(|l| !used.contains(&(l.from, l.to)))
+    {
+        let (from, to) = (&topo.nodes[l.from], &topo.nodes[l.to]);
+        warnings.push(
+            Warning::new(
+                Code::UnusedLink,
+                format!(
+                    "the link from `{}` to `{}` changes nothing: no value `{}` reads comes from `{}` through it (it provides them itself, or the link's kinds name none); remove it, or link to the node it should use",
+                    from.name, to.name, from.name, to.name
+                ),
+            )
+            .node(from.name.clone())
+            .node(to.name.clone())
+            .at(l.span.clone()),
+        );
+    }
 }
 
 /// Above this many providers in one reader's list, the topology gets `long-lists`.

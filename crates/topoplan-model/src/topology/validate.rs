@@ -302,9 +302,10 @@ impl Validator<'_> {
             let (Some(from), Some(to)) = (from, to) else {
                 continue;
             };
+            let kinds = self.link_kinds(lw);
             if let Some(p) = self.profile {
                 let (f, t) = (&nodes[from], &nodes[to]);
-                if from == to || !p.can_link(&f.roles, &t.roles) {
+                if from == to || !p.can_link_kinds(&f.roles, &t.roles, &kinds) {
                     self.diags.push(invalid_link(p, f, t, l.span()));
                     continue;
                 }
@@ -317,10 +318,38 @@ impl Validator<'_> {
             links.push(Link {
                 from,
                 to,
+                kinds,
                 span: l.span(),
             });
         }
         links
+    }
+
+    /// A link's `kinds`: each a kind of the profile.
+    fn link_kinds(&mut self, lw: &LinkWire) -> Vec<String> {
+        let Some(kinds) = &lw.kinds else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for k in kinds.get_ref() {
+            match self.profile {
+                Some(p) if p.kind(k.get_ref()).is_none() => {
+                    let known: Vec<&str> = p.kind.iter().map(|x| x.name.as_str()).collect();
+                    let mut d = Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("unknown link kind `{}`", k.get_ref()),
+                    )
+                    .at(k.span(), "not a kind of this product");
+                    if let Some(h) = did_you_mean(k.get_ref(), known.iter().copied()) {
+                        d = d.note(h);
+                    }
+                    self.diags
+                        .push(d.note(format!("kinds: {}", known.join(", "))));
+                }
+                _ => out.push(k.get_ref().clone()),
+            }
+        }
+        out
     }
 
     /// The node a link names; an unknown name is an error (a node with problems of its own is

@@ -251,3 +251,43 @@ fn every_store_readme_names_the_social_widget_sites_with_its_own_values() {
         }
     }
 }
+
+/// A `[[link]]` with `kinds` decides only values of those kinds: linking a store + publisher
+/// node to one gateway for its access URLs leaves its publisher's environment list whole.
+#[test]
+fn a_link_scoped_to_one_kind_leaves_the_other_lists_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let base = "[deployment]\nname = \"k\"\nproduct = \"appm-1.2.0\"\n\n[[host]]\nname = \"h\"\naddress = \"10.0.0.1\"\n\n[[node]]\nname = \"gw1\"\nroles = [\"gateway\"]\nhost = \"h\"\n\n[[node]]\nname = \"gw2\"\nroles = [\"gateway\"]\nhost = \"h\"\n\n[[node]]\nname = \"km\"\nroles = [\"key-manager\"]\nhost = \"h\"\n\n[[node]]\nname = \"apps\"\nroles = [\"store\", \"publisher\"]\nhost = \"h\"\n\n[[link]]\nfrom = \"apps\"\nto = \"gw2\"\n";
+    let providers = |extra: &str| {
+        let t = d.path().join("t.toml");
+        std::fs::write(&t, format!("{base}{extra}")).unwrap();
+        let o = crate::common::topoplan()
+            .arg("plan")
+            .arg(&t)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let of = |reference: &str| -> Vec<String> {
+            plan["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["from"] == "apps" && l["reference"] == reference)
+                .map(|l| l["to"].as_str().unwrap().to_string())
+                .collect()
+        };
+        (of("store_gateway"), of("gateway_env"))
+    };
+    // Unscoped, the link names the publisher's list too: gw1 never receives an app.
+    assert_eq!(
+        providers(""),
+        (vec!["gw2".to_string()], vec!["gw2".to_string()])
+    );
+    // Scoped to the store's access URLs: the publisher still serves both gateways.
+    let (store, envs) = providers("kinds = [\"access-url\"]\n");
+    assert_eq!(store, vec!["gw2".to_string()]);
+    // Both, the store's first: the store shows the first environment's access URLs.
+    assert_eq!(envs, vec!["gw2".to_string(), "gw1".to_string()]);
+}
