@@ -7,7 +7,8 @@ use crate::DependencyGraph;
 use petgraph::visit::EdgeRef;
 use topoplan_model::{Code, Profile, Topology};
 
-/// Every `[[cluster]]` as planned. `nodes` are in the topology's order.
+/// Every `[[cluster]]` as planned, by name (looked up by [`Plan::cluster`]). `nodes` are in
+/// the topology's order.
 pub(crate) fn cluster_plans(
     topo: &Topology,
     profile: &Profile,
@@ -18,7 +19,8 @@ pub(crate) fn cluster_plans(
         .iter()
         .find(|p| p.clustered)
         .map(|p| p.name.as_str());
-    topo.clusters
+    let mut clusters = topo
+        .clusters
         .iter()
         .map(|c| {
             let members = c
@@ -57,7 +59,9 @@ pub(crate) fn cluster_plans(
                 members,
             }
         })
-        .collect()
+        .collect::<Vec<_>>();
+    clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    clusters
 }
 
 /// The member's ports a load balancer forwards its `http` and `https` to: those of its first

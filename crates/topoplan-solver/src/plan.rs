@@ -160,8 +160,8 @@ pub struct Plan {
     /// is not here: only the variable `apply` reads it from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<DatabasePlan>,
-    /// Clusters (`[[cluster]]`): members, their cluster member ports, managers and workers,
-    /// front ends and what the load balancer forwards to.
+    /// Clusters (`[[cluster]]`), by name: members, their cluster member ports, managers and
+    /// workers, front ends and what the load balancer forwards to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<ClusterPlan>,
     /// What a worker's start script passes (the profile's `launcher.worker_options`).
@@ -234,8 +234,17 @@ impl Plan {
     }
 
     /// A cluster by name.
+    /// A cluster by name: a binary search, as `clusters` is sorted by name (every link of a
+    /// bundle looks up its provider's cluster).
     pub fn cluster(&self, name: &str) -> Option<&ClusterPlan> {
-        self.clusters.iter().find(|c| c.name == name)
+        match self
+            .clusters
+            .binary_search_by(|c| c.name.as_str().cmp(name))
+        {
+            Ok(i) => Some(&self.clusters[i]),
+            // Not sorted (a plan built by hand): look at every cluster.
+            Err(_) => self.clusters.iter().find(|c| c.name == name),
+        }
     }
 }
 
