@@ -121,19 +121,24 @@ impl<'a> Wiring<'a, '_> {
                 let (pi, why) = through_manager(topo, r, pi, why);
                 self.edge(ci, pi, ri, why)
             }
-            Err(Choice::Many(cands)) if one_cluster(topo, &cands).is_some() => {
-                let c = &topo.clusters[one_cluster(topo, &cands).expect("checked")];
-                let why = format!("a member of cluster `{}`: any member serves it", c.name);
-                let (pi, why) = through_manager(topo, r, cands[0], why);
-                self.edge(ci, pi, ri, why)
-            }
             Err(Choice::Conflict(links)) => {
                 if self.first(ci, format!("conflict:{}", r.provider)) {
                     self.diags.push(conflicting_links(topo, ci, r, &links));
                 }
             }
             Err(Choice::None) => self.no_provider(ci, r),
-            Err(Choice::Many(cands)) => self.several_providers(ci, ri, &cands),
+            Err(Choice::Many(cands)) => match one_cluster(topo, &cands) {
+                // Members of one cluster are one provider: any serves it.
+                Some(c) => {
+                    let why = format!(
+                        "a member of cluster `{}`: any member serves it",
+                        topo.clusters[c].name
+                    );
+                    let (pi, why) = through_manager(topo, r, cands[0], why);
+                    self.edge(ci, pi, ri, why)
+                }
+                None => self.several_providers(ci, ri, &cands),
+            },
         }
     }
 
