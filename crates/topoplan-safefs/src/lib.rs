@@ -9,8 +9,15 @@
 //!   [`resolve_inside`]);
 //! - a replaced file keeps its owner, group and mode;
 //! - writes are staged first and renamed into place, so a reader sees the old or the new
-//!   file, never a part.
+//!   file, never a part;
+//! - inside a folder another account can write to, a folder is opened once and everything in
+//!   it goes through that descriptor ([`Dir`]), so no check is undone by a link planted
+//!   between the check and the write.
+//!
+//! Linux (and other Unix systems with `openat`, `renameat` and `fchown`) only: topoplan is a
+//! tool for the hosts Carbon products run on.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -98,7 +105,6 @@ pub fn existing_regular(path: &Path) -> Result<Option<Metadata>, SafeFsError> {
 /// blocking (a FIFO or device put where a product file should be is refused at once instead
 /// of hanging the run), its type checked on the open descriptor itself.
 pub fn read_regular(path: &Path) -> Result<String, SafeFsError> {
-    use std::io::Read;
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -107,13 +113,20 @@ pub fn read_regular(path: &Path) -> Result<String, SafeFsError> {
         let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
         options.custom_flags(flags.bits() as i32);
     }
-    let mut f = match options.open(path) {
+    let f = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
             return Err(SafeFsError::NotRegular(path.to_path_buf(), "a symlink"))
         }
         Err(e) => return Err(io(path)(e)),
     };
+    read_open(f, path).map(|(text, _)| text)
+}
+
+/// The text and metadata of the open file `f` (named `path` in messages): refused unless a
+/// regular file of at most [`MAX_READ`] bytes, checked on the descriptor itself.
+fn read_open(mut f: File, path: &Path) -> Result<(String, Metadata), SafeFsError> {
+    use std::io::Read;
     let m = f.metadata().map_err(io(path))?;
     if !m.file_type().is_file() {
         return Err(SafeFsError::NotRegular(path.to_path_buf(), kind(&m)));
@@ -130,7 +143,7 @@ pub fn read_regular(path: &Path) -> Result<String, SafeFsError> {
     if text.len() as u64 > MAX_READ {
         return Err(SafeFsError::TooLarge(path.to_path_buf(), text.len() as u64));
     }
-    Ok(text)
+    Ok((text, m))
 }
 
 /// The largest file [`read_regular`] reads: product configuration files and templates are
@@ -178,16 +191,167 @@ pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
     Ok(at)
 }
 
-/// A file written to a random, exclusively created temporary name beside its target, not yet
-/// in place. Dropping it removes the temporary file.
+/// A folder held open by its descriptor: the files in it are looked up, read, created and
+/// renamed relative to that descriptor, never by a path walked again. Once a folder inside a
+/// product home is open, swapping a folder on its way for a link (the home's owner can, at any
+/// moment) cannot redirect a read or a write: the descriptor stays on the folder that was
+/// checked.
+pub struct Dir {
+    fd: rustix::fd::OwnedFd,
+    path: PathBuf,
+}
+
+fn errno(p: &Path) -> impl Fn(rustix::io::Errno) -> SafeFsError + '_ {
+    move |e| io(p)(std::io::Error::from(e))
+}
+
+const DIR_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::DIRECTORY
+    .union(rustix::fs::OFlags::RDONLY)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+impl Dir {
+    /// The folder at `path`, the operator's own path (links on the way followed).
+    pub fn open(path: &Path) -> Result<Dir, SafeFsError> {
+        let fd =
+            rustix::fs::open(path, DIR_FLAGS, rustix::fs::Mode::empty()).map_err(errno(path))?;
+        Ok(Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The folder holding the file `rel` under `root`, and the file's name in it. The path is
+    /// resolved as [`resolve_inside`] does (links that stay inside `root` followed, any other
+    /// refused), then the resolved folders are opened one by one from `root`'s descriptor
+    /// without following a link: a folder replaced by a link after the check fails the open
+    /// instead of leading out of `root`.
+    pub fn of_file_inside(root: &Path, rel: &Path) -> Result<(Dir, OsString), SafeFsError> {
+        let real = resolve_inside(root, rel)?;
+        let root_real = canonical_root(root, rel)?;
+        let below = real
+            .strip_prefix(&root_real)
+            .expect("resolve_inside stays inside the root");
+        let name = below
+            .file_name()
+            .ok_or_else(|| SafeFsError::NotRegular(real.clone(), "the home itself"))?
+            .to_os_string();
+        let mut dir = Dir::open(&root_real)?;
+        for c in below.parent().into_iter().flat_map(Path::components) {
+            dir = dir.sub(c.as_os_str())?;
+        }
+        Ok((dir, name))
+    }
+
+    /// The folder `name` in this one, opened without following a link.
+    pub fn sub(&self, name: &OsStr) -> Result<Dir, SafeFsError> {
+        let path = self.path.join(name);
+        let flags = DIR_FLAGS | rustix::fs::OFlags::NOFOLLOW;
+        match rustix::fs::openat(&self.fd, name, flags, rustix::fs::Mode::empty()) {
+            Ok(fd) => Ok(Dir { fd, path }),
+            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                Err(SafeFsError::NotRegular(path, "a symlink or not a folder"))
+            }
+            Err(e) => Err(errno(&path)(e)),
+        }
+    }
+
+    /// Where this folder was when it was opened (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The text and metadata of the regular file `name` in this folder (`None` if there is
+    /// none), read as [`read_regular`] reads.
+    pub fn read_regular(&self, name: &OsStr) -> Result<Option<(String, Metadata)>, SafeFsError> {
+        let path = self.path.join(name);
+        let flags = rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC;
+        match rustix::fs::openat(&self.fd, name, flags, rustix::fs::Mode::empty()) {
+            Ok(fd) => read_open(File::from(fd), &path).map(Some),
+            Err(e) if e == rustix::io::Errno::NOENT => Ok(None),
+            Err(e) if e == rustix::io::Errno::LOOP => {
+                Err(SafeFsError::NotRegular(path, "a symlink"))
+            }
+            Err(e) => Err(errno(&path)(e)),
+        }
+    }
+
+    /// Whether `name` exists in this folder as a regular file; anything else (a link, a
+    /// folder, a FIFO) is refused.
+    pub fn has_regular(&self, name: &OsStr) -> Result<bool, SafeFsError> {
+        use rustix::fs::{AtFlags, FileType};
+        let path = self.path.join(name);
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => Ok(true),
+            Ok(st) => Err(SafeFsError::NotRegular(
+                path,
+                kind_of(FileType::from_raw_mode(st.st_mode)),
+            )),
+            Err(e) if e == rustix::io::Errno::NOENT => Ok(false),
+            Err(e) => Err(errno(&path)(e)),
+        }
+    }
+
+    /// Removes the file `name` from this folder (never a folder; absent is fine).
+    pub fn remove_file(&self, name: &OsStr) -> Result<(), SafeFsError> {
+        match rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::empty()) {
+            Ok(()) => Ok(()),
+            Err(e) if e == rustix::io::Errno::NOENT => Ok(()),
+            Err(e) => Err(errno(&self.path.join(name))(e)),
+        }
+    }
+
+    /// Removes the empty folder `name` from this folder (absent or not empty is fine).
+    pub fn remove_dir(&self, name: &OsStr) -> Result<(), SafeFsError> {
+        match rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::REMOVEDIR) {
+            Ok(()) => Ok(()),
+            Err(e) if e == rustix::io::Errno::NOENT || e == rustix::io::Errno::NOTEMPTY => Ok(()),
+            Err(e) => Err(errno(&self.path.join(name))(e)),
+        }
+    }
+
+    fn dup(&self) -> Result<Dir, SafeFsError> {
+        Ok(Dir {
+            fd: self.fd.try_clone().map_err(io(&self.path))?,
+            path: self.path.clone(),
+        })
+    }
+}
+
+fn kind_of(t: rustix::fs::FileType) -> &'static str {
+    use rustix::fs::FileType;
+    match t {
+        FileType::Directory => "a folder",
+        FileType::Symlink => "a symlink",
+        FileType::Fifo => "a FIFO",
+        FileType::Socket => "a socket",
+        FileType::BlockDevice | FileType::CharacterDevice => "a device",
+        _ => "a special file",
+    }
+}
+
+/// A file written to a random, exclusively created temporary name in its target's folder (held
+/// open, see [`Dir`]), not yet in place. Dropping it removes the temporary file.
 pub struct Staged {
-    target: PathBuf,
-    tmp: tempfile::NamedTempFile,
+    dir: Dir,
+    tmp: OsString,
+    name: OsString,
+    file: Option<File>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = self.dir.remove_file(&self.tmp);
+        }
+    }
 }
 
 impl Staged {
-    /// Writes `bytes` beside `target`, with the owner, group and mode of `like` (the file it
-    /// replaces), or `mode` for a new file.
+    /// Writes `bytes` beside `target` (its folder opened by path), with the owner, group and
+    /// mode of `like` (the file it replaces), or `mode` for a new file.
     pub fn new(
         target: &Path,
         bytes: &[u8],
@@ -198,59 +362,96 @@ impl Staged {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".topoplan-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(io(dir))?;
-        tmp.write_all(bytes).map_err(io(tmp.path()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
-            let mode = like.map_or(mode, |m| m.mode() & 0o7777);
-            if let Some(m) = like {
-                // Root keeps the service account's ownership; anyone else can only give a file
-                // away to itself, which it already has.
-                if let Err(e) =
-                    std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()))
-                {
-                    let me = tmp.as_file().metadata().map_err(io(tmp.path()))?;
-                    if me.uid() != m.uid() || me.gid() != m.gid() {
-                        return Err(io(target)(e));
-                    }
+        let name = target
+            .file_name()
+            .ok_or_else(|| SafeFsError::NotRegular(target.to_path_buf(), "a folder"))?;
+        Staged::at(&Dir::open(dir)?, name, bytes, like, mode)
+    }
+
+    /// Writes `bytes` to a new temporary file in `dir`, to become `name` there on
+    /// [`commit`](Staged::commit); owner, group and mode as for [`Staged::new`], and the
+    /// replaced file's extended attributes (ACLs) too.
+    pub fn at(
+        dir: &Dir,
+        name: &OsStr,
+        bytes: &[u8],
+        like: Option<&Metadata>,
+        mode: u32,
+    ) -> Result<Staged, SafeFsError> {
+        let (tmp, file) = create_temp(dir)?;
+        let mut staged = Staged {
+            dir: dir.dup()?,
+            tmp,
+            name: name.to_os_string(),
+            file: Some(file),
+        };
+        let tmp_path = dir.path.join(&staged.tmp);
+        let target = dir.path.join(name);
+        let f = staged.file.as_mut().expect("just created");
+        f.write_all(bytes).map_err(io(&tmp_path))?;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = like.map_or(mode, |m| m.mode() & 0o7777);
+        if let Some(m) = like {
+            // Root keeps the service account's ownership; anyone else can only give a file
+            // away to itself, which it already has.
+            if let Err(e) = std::os::unix::fs::fchown(&*f, Some(m.uid()), Some(m.gid())) {
+                let me = f.metadata().map_err(io(&tmp_path))?;
+                if me.uid() != m.uid() || me.gid() != m.gid() {
+                    return Err(io(&target)(e));
                 }
             }
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))
-                .map_err(io(tmp.path()))?;
-            // Last, as a POSIX ACL sets the group bits of the mode: the replaced file's
-            // extended attributes (ACLs, SELinux label, user attributes), so a service that
-            // reads it through an ACL keeps its access.
-            if like.is_some() {
-                copy_xattrs(target, tmp.as_file()).map_err(io(target))?;
-            }
         }
-        #[cfg(not(unix))]
-        let _ = (like, mode);
-        tmp.as_file().sync_all().map_err(io(tmp.path()))?;
-        Ok(Staged {
-            target: target.to_path_buf(),
-            tmp,
-        })
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io(&tmp_path))?;
+        // Last, as a POSIX ACL sets the group bits of the mode: the replaced file's extended
+        // attributes (ACLs, SELinux label, user attributes), so a service that reads it
+        // through an ACL keeps its access.
+        if like.is_some() {
+            copy_xattrs(dir, name, f).map_err(io(&target))?;
+        }
+        f.sync_all().map_err(io(&tmp_path))?;
+        Ok(staged)
     }
 
-    pub fn target(&self) -> &Path {
-        &self.target
+    pub fn target(&self) -> PathBuf {
+        self.dir.path.join(&self.name)
     }
 
-    /// Renames the staged file over its target.
-    pub fn commit(self) -> Result<(), SafeFsError> {
-        let target = self.target;
-        self.tmp
-            .persist(&target)
-            .map_err(|e| io(&target)(e.error))?;
+    /// Renames the staged file over its target, in the folder it was staged in, and makes the
+    /// rename durable (the folder is synced).
+    pub fn commit(mut self) -> Result<(), SafeFsError> {
+        let target = self.target();
+        rustix::fs::renameat(&self.dir.fd, &self.tmp, &self.dir.fd, &self.name)
+            .map_err(errno(&target))?;
+        self.file = None;
+        rustix::fs::fsync(&self.dir.fd).map_err(errno(&self.dir.path))?;
         Ok(())
     }
+}
+
+/// A new file with a random temporary name ([`is_temp_name`]) in `dir`, created exclusively
+/// and never through a link, mode `0600` until its contents are in.
+fn create_temp(dir: &Dir) -> Result<(OsString, File), SafeFsError> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut last = rustix::io::Errno::EXIST;
+    for _ in 0..64 {
+        let name = OsString::from(temp_name());
+        match rustix::fs::openat(&dir.fd, &name, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => return Ok((name, File::from(fd))),
+            Err(e) if e == rustix::io::Errno::EXIST => last = e,
+            Err(e) => return Err(errno(&dir.path)(e)),
+        }
+    }
+    Err(errno(&dir.path)(last))
+}
+
+/// `.topoplan-XXXXXX.tmp` with six random letters and digits.
+fn temp_name() -> String {
+    let mid: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(6)
+        .collect();
+    format!(".topoplan-{mid}.tmp")
 }
 
 /// Writes `bytes` to `path` atomically: refused if `path` is not a regular file (or absent);
@@ -262,54 +463,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError> {
 
 /// The folders `rel` under `root`, created where missing with mode 0700, each checked to be a
 /// real folder (never a symlink) that this process's user owns, and set to 0700 through its
-/// own descriptor (`fchmod`, never a path a link could redirect). Returns the path of the last.
+/// own descriptor (`fchmod`, never a path a link could redirect). Returns the last, open.
 /// For topoplan's own folders inside a home another account owns (`.topoplan/backup/…`):
 /// that account cannot steer where root writes, nor have root chmod a folder elsewhere.
-#[cfg(unix)]
-pub fn private_dirs(root: &Path, rel: &Path) -> Result<PathBuf, SafeFsError> {
-    use rustix::fs::{fchmod, fstat, mkdirat, openat, Mode, OFlags, CWD};
+pub fn private_dirs(root: &Path, rel: &Path) -> Result<Dir, SafeFsError> {
+    use rustix::fs::{fchmod, fstat, mkdirat, Mode};
     let root_real = canonical_root(root, rel)?;
-    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
-    let errno = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e: rustix::io::Errno| io(&p)(std::io::Error::from(e))
-    };
-    let mut dir = openat(CWD, &root_real, flags, Mode::empty()).map_err(errno(&root_real))?;
-    let mut at = root_real.clone();
+    let mut dir = Dir::open(&root_real)?;
     let me = rustix::process::geteuid();
     for c in rel.components() {
-        at = at.join(c);
-        match mkdirat(&dir, c.as_os_str(), Mode::from_raw_mode(0o700)) {
+        let at = dir.path.join(c);
+        match mkdirat(&dir.fd, c.as_os_str(), Mode::from_raw_mode(0o700)) {
             Ok(()) => {}
             Err(e) if e == rustix::io::Errno::EXIST => {}
             Err(e) => return Err(errno(&at)(e)),
         }
-        let next = match openat(&dir, c.as_os_str(), flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
-                return Err(SafeFsError::NotRegular(at, "a symlink or not a folder"))
-            }
-            Err(e) => return Err(errno(&at)(e)),
-        };
-        let st = fstat(&next).map_err(errno(&at))?;
+        let next = dir.sub(c.as_os_str())?;
+        let st = fstat(&next.fd).map_err(errno(&at))?;
         if st.st_uid != me.as_raw() {
             return Err(SafeFsError::NotOurs(at, st.st_uid));
         }
-        fchmod(&next, Mode::from_raw_mode(0o700)).map_err(errno(&at))?;
+        fchmod(&next.fd, Mode::from_raw_mode(0o700)).map_err(errno(&at))?;
         dir = next;
     }
-    Ok(at)
+    Ok(dir)
 }
 
-/// Copies every extended attribute of the regular file at `from` (opened without following a
-/// link; absent: nothing to copy) onto `to`. A file system without extended attributes has
-/// none to keep.
-#[cfg(target_os = "linux")]
-fn copy_xattrs(from: &Path, to: &File) -> std::io::Result<()> {
-    use rustix::fs::{fgetxattr, flistxattr, fsetxattr, openat, Mode, OFlags, XattrFlags, CWD};
+/// Copies every extended attribute of the regular file `name` in `dir` (opened without
+/// following a link; absent: nothing to copy) onto `to`. A file system without extended
+/// attributes has none to keep.
+fn copy_xattrs(dir: &Dir, name: &OsStr, to: &File) -> std::io::Result<()> {
+    use rustix::fs::{fgetxattr, flistxattr, fsetxattr, openat, Mode, OFlags, XattrFlags};
     let unsupported = |e: rustix::io::Errno| e == rustix::io::Errno::NOTSUP;
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let src = match openat(CWD, from, flags, Mode::empty()) {
+    let src = match openat(&dir.fd, name, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(e) if e == rustix::io::Errno::NOENT => return Ok(()),
         Err(e) => return Err(e.into()),
@@ -321,16 +508,11 @@ fn copy_xattrs(from: &Path, to: &File) -> std::io::Result<()> {
         Err(e) => return Err(e.into()),
     };
     for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let name = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name);
+        let name = <OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name);
         let mut value = vec![0u8; 64 * 1024];
         let len = fgetxattr(&src, name, &mut value[..])?;
         fsetxattr(to, name, &value[..len], XattrFlags::empty())?;
     }
-    Ok(())
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn copy_xattrs(_: &Path, _: &File) -> std::io::Result<()> {
     Ok(())
 }
 
@@ -345,7 +527,6 @@ pub fn is_temp_name(name: &str) -> bool {
 /// process's user with a temporary name; they may hold copies of product files, passwords
 /// included). Call only while holding the lock that keeps other runs out of `dir`. Returns
 /// how many it removed.
-#[cfg(unix)]
 pub fn sweep_temp_files(dir: &Path) -> usize {
     use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
@@ -372,60 +553,72 @@ pub fn sweep_temp_files(dir: &Path) -> usize {
 /// Two topoplan runs on one output folder or product home never interleave.
 pub struct DirLock {
     _file: File,
-    path: PathBuf,
+    dir: Dir,
+    name: OsString,
 }
 
 impl Drop for DirLock {
     fn drop(&mut self) {
         // Removed while still held: a run that opened the old file finds it gone (below).
-        let _ = std::fs::remove_file(&self.path);
+        let _ = self.dir.remove_file(&self.name);
     }
 }
 
-/// Locks the lock file at `path`: a regular file this process's user owns (created `0600` if
-/// missing, never through a link), so that no other account can hold the lock and block root
-/// (a folder anyone can open can be locked by anyone). It holds nothing and is removed when
-/// the run ends; a second run names the holder's process id (from `/proc/locks`).
-#[cfg(unix)]
+/// Locks the lock file at `path` (its folder opened by path; see [`Dir::lock`]).
 pub fn lock_file(path: &Path) -> Result<DirLock, SafeFsError> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(flags.bits() as i32)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(n) if n == rustix::io::Errno::LOOP.raw_os_error() => {
-                SafeFsError::NotRegular(path.to_path_buf(), "a symlink")
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| SafeFsError::NotRegular(path.to_path_buf(), "a folder"))?;
+    Dir::open(dir)?.lock(name)
+}
+
+impl Dir {
+    /// Locks the lock file `name` in this folder: a regular file this process's user owns
+    /// (created `0600` if missing, never through a link), so that no other account can hold
+    /// the lock and block root (a folder anyone can open can be locked by anyone). It holds
+    /// nothing and is removed when the run ends; a second run names the holder's process id
+    /// (from `/proc/locks`).
+    pub fn lock(&self, name: &OsStr) -> Result<DirLock, SafeFsError> {
+        use rustix::fs::{AtFlags, Mode, OFlags};
+        use std::os::unix::fs::MetadataExt;
+        let path = self.path.join(name);
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => File::from(fd),
+            Err(e) if e == rustix::io::Errno::LOOP => {
+                return Err(SafeFsError::NotRegular(path, "a symlink"))
             }
-            _ => io(path)(e),
-        })?;
-    let m = file.metadata().map_err(io(path))?;
-    if !m.file_type().is_file() {
-        return Err(SafeFsError::NotRegular(path.to_path_buf(), kind(&m)));
-    }
-    if m.uid() != rustix::process::geteuid().as_raw() {
-        return Err(SafeFsError::NotOurs(path.to_path_buf(), m.uid()));
-    }
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(SafeFsError::Locked(path.to_path_buf(), holder(m.ino())));
+            Err(e) => return Err(errno(&path)(e)),
+        };
+        let m = file.metadata().map_err(io(&path))?;
+        if !m.file_type().is_file() {
+            return Err(SafeFsError::NotRegular(path, kind(&m)));
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(path)(e)),
-    }
-    // The holder before us may have removed the file after we opened it: then the lock we got
-    // is on a file nobody else will open, and another run may hold the new one.
-    match std::fs::symlink_metadata(path) {
-        Ok(now) if now.ino() == m.ino() && now.dev() == m.dev() => Ok(DirLock {
-            _file: file,
-            path: path.to_path_buf(),
-        }),
-        _ => Err(SafeFsError::Locked(path.to_path_buf(), "unknown".into())),
+        if m.uid() != rustix::process::geteuid().as_raw() {
+            return Err(SafeFsError::NotOurs(path, m.uid()));
+        }
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(SafeFsError::Locked(path, holder(m.ino())));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        // The holder before us may have removed the file after we opened it: then the lock we
+        // got is on a file nobody else will open, and another run may hold the new one.
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) if now.st_ino == m.ino() && now.st_dev == m.dev() => Ok(DirLock {
+                _file: file,
+                dir: self.dup()?,
+                name: name.to_os_string(),
+            }),
+            _ => Err(SafeFsError::Locked(path, "unknown".into())),
+        }
     }
 }
 
@@ -444,22 +637,29 @@ fn holder(ino: u64) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Exchanges two folders in one step where the system can (Linux `renameat2`
-/// `RENAME_EXCHANGE`), so a reader of `a` sees all of the old or all of the new; elsewhere,
-/// two renames through `b`.
+/// Exchanges two folders in one step (`renameat2` `RENAME_EXCHANGE`), so a reader of `a` sees
+/// all of the old or all of the new. On a file system without that (some network and FUSE
+/// file systems), two renames through a new random name that no rename can replace
+/// (`RENAME_NOREPLACE`): `a` is briefly absent then, and a reader fails rather than mixing the
+/// two.
 pub fn swap_dirs(a: &Path, b: &Path) -> Result<(), SafeFsError> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
-            Ok(()) => return Ok(()),
-            // Filesystems without RENAME_EXCHANGE: fall through to two renames.
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
-            Err(e) => return Err(io(a)(e.into())),
-        }
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => return Ok(()),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+        Err(e) => return Err(errno(a)(e)),
     }
-    let parked = a.with_extension("topoplan-swap");
-    std::fs::rename(a, &parked).map_err(io(a))?;
+    let parent = a.parent().unwrap_or(Path::new("."));
+    let parked = (0..64)
+        .map(|_| parent.join(temp_name().replace(".tmp", ".swap")))
+        .find_map(
+            |p| match renameat_with(CWD, a, CWD, &p, RenameFlags::NOREPLACE) {
+                Ok(()) => Some(Ok(p)),
+                Err(e) if e == rustix::io::Errno::EXIST => None,
+                Err(e) => Some(Err(errno(a)(e))),
+            },
+        )
+        .unwrap_or_else(|| Err(errno(a)(rustix::io::Errno::EXIST)))?;
     std::fs::rename(b, a).map_err(io(b))?;
     std::fs::rename(&parked, b).map_err(io(&parked))
 }

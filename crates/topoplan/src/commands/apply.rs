@@ -8,10 +8,20 @@
 //! 3. apply every patch in memory (the patchers re-parse their result);
 //! 4. stage each changed file, and the first backup of it, as random temporary files beside
 //!    their targets, with the original's owner, group and mode (backups in a `0700` folder);
-//! 5. rename the backups, then the files, into place. If a rename fails, the files already
-//!    replaced are put back from memory, so the home ends as it began.
+//! 5. record the intent: what each file is now, in `.topoplan/pending/`, then the list of
+//!    files about to be replaced;
+//! 6. rename the backups, then the files, into place. If a rename fails, the files already
+//!    replaced are put back from memory, so the home ends as it began; then the intent goes.
 //!
-//! A failure before step 5 writes nothing: staged files are removed when dropped.
+//! A failure before step 6 writes nothing: staged files are removed when dropped. A run killed
+//! during step 6 leaves the intent: the next `apply` (under the same lock) first puts every
+//! file it lists back as it was, then applies as usual ([`recover`]).
+//!
+//! Every product file is read and replaced through a descriptor of its folder
+//! ([`topoplan_safefs::Dir`]), so the home's owner swapping a folder for a link after the
+//! checks cannot redirect a read or a write; and the bundle must be the same folder after
+//! everything was read as before (a `topoplan bundle` swapping it in between would mix two
+//! plans).
 
 use crate::patch::AnyPatch;
 use crate::status::{ExitStatus, Reported, ReportedIo};
@@ -19,15 +29,19 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use topoplan_model::HomeIdentity;
 use topoplan_render::PatchFormat;
-use topoplan_safefs::{existing_regular, lock_file, private_dirs, resolve_inside, Staged};
+use topoplan_safefs::{private_dirs, Dir, Staged};
 
 /// Backups of the original product files, under the product home.
 pub const BACKUP_DIR: &str = ".topoplan/backup";
+/// What an apply is about to replace, while it replaces it (see the module's step 5).
+const PENDING_DIR: &str = ".topoplan/pending";
+const INTENT: &str = "intent";
 
 struct Change {
     rel: String,
-    /// The real file (symlinks inside the home resolved).
-    target: PathBuf,
+    /// The real file's folder (symlinks inside the home resolved), held open, and its name.
+    dir: Dir,
+    name: std::ffi::OsString,
     meta: std::fs::Metadata,
     before: String,
     after: String,
@@ -87,6 +101,20 @@ pub fn home_is(home: &Path, id: &HomeIdentity, product: &str) -> Result<(), Stri
         product: product.to_string(),
         home: id.clone(),
     };
+    // `node.json` is a file of the bundle, and a bundle can be edited: its paths must stay in
+    // the home like any patch's.
+    let descends = |p: &str| {
+        !p.is_empty()
+            && Path::new(p)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
+    if !descends(&id.marker) || !descends(&id.file) {
+        return Err(format!(
+            "the bundle's `node.json` names `{}` and `{}` in the home: not paths inside it; re-run `topoplan bundle`",
+            id.marker, id.file
+        ));
+    }
     if !home.join(&id.marker).is_dir() {
         return Err(format!(
             "`{}` is not a {} home: it has no `{}/` folder",
@@ -95,8 +123,12 @@ pub fn home_is(home: &Path, id: &HomeIdentity, product: &str) -> Result<(), Stri
             id.marker
         ));
     }
-    let file = resolve_inside(home, Path::new(&id.file)).map_err(|e| e.to_string())?;
-    let src = topoplan_safefs::read_regular(&file).map_err(|e| e.to_string())?;
+    let (dir, name) = Dir::of_file_inside(home, Path::new(&id.file)).map_err(|e| e.to_string())?;
+    let file = dir.path().join(&name);
+    let src = match dir.read_regular(&name).map_err(|e| e.to_string())? {
+        Some((text, _)) => text,
+        None => return Err(format!("`{}`: no such file", file.display())),
+    };
     let doc = roxmltree::Document::parse(&src)
         .map_err(|e| format!("`{}`: not well-formed XML: {e}", file.display()))?;
     let child = |name: &str| {
@@ -157,36 +189,23 @@ fn apply(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
     // In topoplan's own folder of the home (root's, 0700): the home's owner cannot hold it. A
     // `.topoplan` the home's owner planted (a link, a folder of theirs) is a problem of the home.
     let _lock =
-        match private_dirs(home, Path::new(".topoplan")).and_then(|d| lock_file(&d.join("lock"))) {
+        match private_dirs(home, Path::new(".topoplan")).and_then(|d| d.lock("lock".as_ref())) {
             Ok(lock) => lock,
             Err(e @ topoplan_safefs::SafeFsError::Locked(..)) => return Err(e.into()),
             Err(e @ topoplan_safefs::SafeFsError::Io { .. }) => return Err(e.into()),
             Err(e) => return Err(fail(&[e.to_string()])),
         };
+    recover(home, dry_run)?;
+    let bundle_id = folder_id(bundle)?;
     if let Err(m) = check_home(bundle, home) {
         return Err(fail(&[m]));
     }
-    let mut patches = Vec::new();
-    topoplan_render::walk_files(&overlay, &mut patches)
-        .with_context(|| format!("reading `{}`", overlay.display()))?;
-    patches.sort();
-    let mut changes = Vec::new();
-    let mut problems = Vec::new();
-    for p in patches {
-        let rel = p
-            .strip_prefix(&overlay)
-            .expect("walked under overlay")
-            .to_string_lossy()
-            .replace('\\', "/");
-        let Some((rel, format)) = PatchFormat::of_bundle_path(&rel) else {
-            continue;
-        };
-        let patch_text =
-            std::fs::read_to_string(&p).with_context(|| format!("reading `{}`", p.display()))?;
-        match patched(home, rel, format, &p, &patch_text) {
-            Ok(change) => changes.push(change),
-            Err(problem) => problems.push(problem),
-        }
+    let (changes, problems) = read_patches(home, &overlay)?;
+    if folder_id(bundle)? != bundle_id {
+        return Err(fail(&[format!(
+            "the bundle `{}` was replaced while apply read it (a `topoplan bundle` ran meanwhile), so its files may come from two plans; run apply again",
+            bundle.display()
+        )]));
     }
     if !problems.is_empty() {
         return Err(fail(&problems));
@@ -207,13 +226,46 @@ fn apply(bundle: &Path, home: &Path, dry_run: bool) -> Result<()> {
     ))
 }
 
+/// Which folder `path` is (device and inode): a bundle swapped in by `topoplan bundle` is a
+/// new folder.
+fn folder_id(path: &Path) -> Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).with_context(|| format!("reading `{}`", path.display()))?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Steps 2 and 3 for every patch of the bundle: the changes, and the problems (one message
+/// each, every one found).
+fn read_patches(home: &Path, overlay: &Path) -> Result<(Vec<Change>, Vec<String>)> {
+    let mut patches = Vec::new();
+    topoplan_render::walk_files(overlay, &mut patches)
+        .with_context(|| format!("reading `{}`", overlay.display()))?;
+    patches.sort();
+    let mut changes = Vec::new();
+    let mut problems = Vec::new();
+    for p in patches {
+        let rel = p
+            .strip_prefix(overlay)
+            .expect("walked under overlay")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let Some((rel, format)) = PatchFormat::of_bundle_path(&rel) else {
+            continue;
+        };
+        let patch_text = topoplan_safefs::read_regular(&p)?;
+        match patched(home, rel, format, &p, &patch_text) {
+            Ok(change) => changes.push(change),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    Ok((changes, problems))
+}
+
 /// Temporary copies a killed run left beside the product files it patches and among the
 /// backups (they may hold passwords): removed, as this run holds the home's lock.
 fn sweep_litter(home: &Path, changes: &[Change]) {
-    let mut dirs: std::collections::BTreeSet<PathBuf> = changes
-        .iter()
-        .filter_map(|c| c.target.parent().map(Path::to_path_buf))
-        .collect();
+    let mut dirs: std::collections::BTreeSet<PathBuf> =
+        changes.iter().map(|c| c.dir.path().to_path_buf()).collect();
     let backup = home.join(BACKUP_DIR);
     if std::fs::symlink_metadata(&backup).is_ok_and(|m| m.is_dir()) {
         let mut stack = vec![backup];
@@ -254,19 +306,17 @@ fn patched(
             "`{rel}`: a bundle never patches topoplan's own folder `.topoplan/` (it holds the originals apply keeps)"
         ));
     }
-    let target = resolve_inside(home, Path::new(rel)).map_err(|e| e.to_string())?;
-    let meta = match existing_regular(&target) {
-        Ok(Some(m)) => m,
+    let (dir, name) = Dir::of_file_inside(home, Path::new(rel)).map_err(|e| e.to_string())?;
+    let (before, meta) = match dir.read_regular(&name) {
+        Ok(Some(read)) => read,
         Ok(None) => {
             return Err(format!(
                 "`{}`: the product file does not exist",
                 home.join(rel).display()
             ))
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(format!("cannot read the product file: {e}")),
     };
-    let before = topoplan_safefs::read_regular(&target)
-        .map_err(|e| format!("cannot read the product file: {e}"))?;
     let (patch_text, secrets) = crate::patch::fill_secrets(format, patch_text).map_err(|var| {
         format!(
             "`{}` needs a database password: set the environment variable `{var}` (the `password_env` of its [[database]]); topoplan never stores it",
@@ -280,7 +330,8 @@ fn patched(
         .map_err(|e| format!("`{}`: {e}", home.join(rel).display()))?;
     Ok(Change {
         rel: rel.to_string(),
-        target,
+        dir,
+        name,
         meta,
         before,
         after,
@@ -310,9 +361,9 @@ fn dry_run_diff(changed: &[&Change], kept: usize) -> String {
 }
 
 /// The first backup of a changed file, staged in root's own folders under `.topoplan/backup/`
-/// (every folder on the way a real one of root's, created `0700` if missing: the home's owner
-/// cannot link it elsewhere); `None` when a backup exists already (the first original is
-/// kept). The folders it creates are added to `created`.
+/// (every folder on the way a real one of root's, created `0700` if missing, and held open:
+/// the home's owner cannot link it elsewhere); `None` when a backup exists already (the first
+/// original is kept). The folders it creates are added to `created`.
 fn stage_backup(
     home: &Path,
     c: &Change,
@@ -328,14 +379,111 @@ fn stage_backup(
         }
     }
     let folder = private_dirs(home, parent)?;
-    let backup = folder.join(rel.file_name().expect("backup path has a name"));
-    if existing_regular(&backup)?.is_some() {
+    let name = rel.file_name().expect("backup path has a name");
+    if folder.has_regular(name)? {
         return Ok(None);
     }
-    Staged::new(&backup, c.before.as_bytes(), Some(&c.meta), 0o600).map(Some)
+    Staged::at(&folder, name, c.before.as_bytes(), Some(&c.meta), 0o600).map(Some)
 }
 
-/// Steps 4 and 5: stage everything, then rename; on a failed rename, restore.
+/// Step 5: each changed file as it is now (`0`, `1`, … in `.topoplan/pending/`), then the
+/// intent listing them (`number<TAB>digest of the new text<TAB>path`), each made durable
+/// before the next.
+fn record_intent(home: &Path, changed: &[&Change]) -> Result<Dir, topoplan_safefs::SafeFsError> {
+    let pending = private_dirs(home, Path::new(PENDING_DIR))?;
+    let mut intent = String::new();
+    for (i, c) in changed.iter().enumerate() {
+        let name = i.to_string();
+        Staged::at(&pending, name.as_ref(), c.before.as_bytes(), None, 0o600)?.commit()?;
+        intent.push_str(&format!("{i}\t{}\t{}\n", digest(&c.after), c.rel));
+    }
+    Staged::at(&pending, INTENT.as_ref(), intent.as_bytes(), None, 0o600)?.commit()?;
+    Ok(pending)
+}
+
+fn digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The intent goes first (from then on there is nothing to recover), then the copies, then
+/// the folder (through root's own `.topoplan`, never a path the home's owner could relink).
+fn clear_intent(home: &Path, pending: &Dir, count: usize) {
+    let _ = pending.remove_file(INTENT.as_ref());
+    for i in 0..count {
+        let _ = pending.remove_file(i.to_string().as_ref());
+    }
+    if let Ok(own) = private_dirs(home, Path::new(".topoplan")) {
+        let _ = own.remove_dir("pending".as_ref());
+    }
+}
+
+/// An apply killed while it replaced files left its intent: every file it lists that holds
+/// what that run wrote is put back as that run found it (a file it had not reached yet is
+/// left alone, and so is one changed since, with a warning), so the home is whole again
+/// before this run applies. `--dry-run` only says so.
+fn recover(home: &Path, dry_run: bool) -> Result<()> {
+    let path = home.join(PENDING_DIR);
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    let problem = |e: topoplan_safefs::SafeFsError| fail(&[e.to_string()]);
+    let pending = private_dirs(home, Path::new(PENDING_DIR)).map_err(problem)?;
+    // Killed before the intent was whole: nothing had been replaced yet.
+    let intent = pending
+        .read_regular(INTENT.as_ref())
+        .map_err(problem)?
+        .map_or_else(String::new, |(text, _)| text);
+    let entries: Vec<Vec<&str>> = intent
+        .lines()
+        .map(|l| l.splitn(3, '\t').collect::<Vec<_>>())
+        .filter(|f| f.len() == 3)
+        .collect();
+    if dry_run {
+        if !entries.is_empty() {
+            eprintln!(
+                "note: an apply was interrupted while replacing {} file(s); the next apply puts them back first",
+                entries.len()
+            );
+        }
+        return Ok(());
+    }
+    let mut restored = 0;
+    for f in &entries {
+        let (i, wrote, rel) = (f[0], f[1], f[2]);
+        let (dir, name) = Dir::of_file_inside(home, Path::new(rel)).map_err(problem)?;
+        let before = pending.read_regular(i.as_ref()).map_err(problem)?;
+        let now = dir.read_regular(&name).map_err(problem)?;
+        let (Some((before, _)), Some((now, meta))) = (before, now) else {
+            continue;
+        };
+        if digest(&now) == wrote {
+            Staged::at(&dir, &name, before.as_bytes(), Some(&meta), 0o644)?.commit()?;
+            restored += 1;
+        } else if now != before {
+            eprintln!(
+                "warning: `{}` changed since an interrupted apply replaced it; left as it is",
+                crate::diagnostics::visible(&home.join(rel).display().to_string())
+            );
+        }
+    }
+    topoplan_safefs::sweep_temp_files(&path);
+    let files = std::fs::read_dir(&path).map(|d| d.count()).unwrap_or(0);
+    clear_intent(home, &pending, files);
+    if !entries.is_empty() {
+        eprintln!(
+            "note: an apply was interrupted while replacing {} file(s); {restored} put back as it found them",
+            entries.len()
+        );
+    }
+    Ok(())
+}
+
+/// Steps 4 to 6: stage everything, record the intent, then rename; on a failed rename,
+/// restore.
 fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
     let mut problems = Vec::new();
     let mut io_problems = false;
@@ -343,18 +491,17 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
     let mut files = Vec::new();
     // The backup folders this run creates, to remove again if nothing is written.
     let mut created: Vec<PathBuf> = Vec::new();
+    let is_io =
+        |e: &topoplan_safefs::SafeFsError| matches!(e, topoplan_safefs::SafeFsError::Io { .. });
     for c in changed {
-        let staged_backup = stage_backup(home, c, &mut created);
-        let is_io =
-            |e: &topoplan_safefs::SafeFsError| matches!(e, topoplan_safefs::SafeFsError::Io { .. });
-        match staged_backup {
+        match stage_backup(home, c, &mut created) {
             Ok(b) => backups.extend(b),
             Err(e) => {
                 io_problems |= is_io(&e);
                 problems.push(e.to_string());
             }
         }
-        match Staged::new(&c.target, c.after.as_bytes(), Some(&c.meta), 0o644) {
+        match Staged::at(&c.dir, &c.name, c.after.as_bytes(), Some(&c.meta), 0o644) {
             Ok(s) => files.push((s, *c)),
             Err(e) => {
                 io_problems |= is_io(&e);
@@ -362,29 +509,47 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
             }
         }
     }
-    if !problems.is_empty() {
+    let pending = if problems.is_empty() {
+        record_intent(home, changed).map_err(|e| {
+            io_problems |= is_io(&e);
+            problems.push(e.to_string());
+        })
+    } else {
+        Err(())
+    };
+    let Ok(pending) = pending else {
         // Dropping the staged files removes them; then the folders made for their backups.
         drop(backups);
         drop(files);
         for dir in created.iter().rev() {
             let _ = std::fs::remove_dir(dir);
         }
+        let _ = std::fs::remove_dir(home.join(PENDING_DIR));
         return Err(if io_problems {
             fail_io(&problems)
         } else {
             fail(&problems)
         });
-    }
+    };
     for b in backups {
         b.commit()?;
     }
+    let result = rename_all(home, files);
+    clear_intent(home, &pending, changed.len());
+    result
+}
+
+/// Step 6 for the product files; if one cannot be renamed, the ones already replaced are put
+/// back from memory.
+fn rename_all(home: &Path, files: Vec<(Staged, &Change)>) -> Result<()> {
     let mut done: Vec<&Change> = Vec::new();
     for (staged, c) in files {
         if let Err(e) = staged.commit() {
             let mut restore_failed = Vec::new();
             for d in &done {
-                if let Err(r) = Staged::new(&d.target, d.before.as_bytes(), Some(&d.meta), 0o644)
-                    .and_then(Staged::commit)
+                if let Err(r) =
+                    Staged::at(&d.dir, &d.name, d.before.as_bytes(), Some(&d.meta), 0o644)
+                        .and_then(Staged::commit)
                 {
                     restore_failed.push(r.to_string());
                 }

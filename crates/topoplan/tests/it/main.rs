@@ -11,6 +11,7 @@ mod databases;
 mod docs;
 mod lifecycle;
 mod profiles;
+mod races;
 mod readers;
 mod review;
 mod safety;
