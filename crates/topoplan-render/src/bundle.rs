@@ -587,6 +587,14 @@ fn stamp(st: &rustix::fs::Stat) -> String {
     )
 }
 
+/// Whether only this run's user can have written what `st` describes: it owns it, and neither
+/// its group nor others may write it. The manifest's stamps are trusted only for such files
+/// (in such folders): another account that could edit a patch could rewrite its stamp too.
+#[cfg(unix)]
+fn only_mine(st: &rustix::fs::Stat) -> bool {
+    st.st_uid == rustix::process::geteuid().as_raw() && st.st_mode & 0o022 == 0
+}
+
 /// Whether every entry (`path`, or `folder/`, with its recorded [`stamp`]) of the bundle in
 /// `out` is as recorded. Each node folder is opened once (never through a symlink) and the
 /// entries below it are looked up from there, which spares most of the path walk of one
@@ -602,7 +610,8 @@ fn stamps_hold(out: &Path, entries: &[(&str, &str)]) -> bool {
             t == FileType::Directory
         } else {
             t == FileType::RegularFile
-        }) && stamp(st) == want
+        }) && only_mine(st)
+            && stamp(st) == want
     };
     // Top-level entry -> the entries below it (relative to it), the top itself as "".
     let mut groups: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
@@ -642,16 +651,24 @@ fn stamps_hold(out: &Path, entries: &[(&str, &str)]) -> bool {
 
 /// What the manifest of `out` records of the bundle's inputs, if `out` still holds that
 /// bundle untouched: every file and folder it lists is what it recorded (type, size, times,
-/// inode and mode) and the root holds nothing else. Reads only the manifest and one `stat` per
+/// inode and mode), only this run's user can have written any of them (and the manifest, and
+/// the folder), and the root holds nothing else. Reads only the manifest and one `stat` per
 /// entry, so a caller whose inputs have the recorded digest knows the bundle is current
 /// without planning or rendering it.
 pub fn untouched(out: &Path) -> Option<Inputs> {
     #[cfg(unix)]
     {
-        if !fs::symlink_metadata(out).is_ok_and(|m| m.is_dir()) {
+        // The bundle's folder and its manifest too: only this run's user wrote them.
+        let mine = |p: &Path| {
+            rustix::fs::lstat(p).is_ok_and(|st| {
+                only_mine(&st)
+                    && rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() == (p == out)
+            })
+        };
+        if !mine(out) || !mine(&out.join(MANIFEST)) {
             return None;
         }
-        let text = fs::read_to_string(out.join(MANIFEST)).ok()?;
+        let text = topoplan_safefs::read_regular(&out.join(MANIFEST)).ok()?;
         let mut found = None;
         let mut notes = Vec::new();
         let mut entries = Vec::new();
@@ -741,6 +758,9 @@ pub struct WriteReport {
     pub changed: usize,
     /// Files kept as they were (linked into the new bundle, so their mtime stays).
     pub unchanged: usize,
+    /// Where the previous bundle was kept instead of removed, because paths topoplan did not
+    /// write appeared in it while the new one was written (someone saved a file there).
+    pub kept_old: Option<(PathBuf, Vec<String>)>,
 }
 
 /// Whether `path` is a regular file (not a symlink) holding exactly `f`.
@@ -976,13 +996,23 @@ pub fn write_bundle(
             let path = staging.keep();
             fs::rename(&path, out).map_err(io(out))?;
         }
+        Some(old) if old.is_empty() && other_owner(out).is_none() => {
+            fill_empty(out, staging)?;
+        }
         Some(old) => {
             topoplan_safefs::swap_dirs(out, staging.path()).map_err(RenderError::Safe)?;
-            // `staging` now holds the previous bundle, checked above to be all topoplan's;
-            // dropping it removes it.
+            // `staging` now holds the previous bundle, checked above to be all topoplan's; but
+            // a file saved into it since that check would go with it: looked at again.
             let new_tops = tops(&bundle.files.keys().cloned().collect());
             report.removed_nodes = tops(&old).difference(&new_tops).cloned().collect();
-            staging.close().map_err(io(out))?;
+            let extra = foreign(staging.path(), &old);
+            if extra.is_empty() {
+                staging.close().map_err(io(out))?;
+            } else {
+                let kept = kept_name(&parent, out);
+                fs::rename(staging.keep(), &kept).map_err(io(&kept))?;
+                report.kept_old = Some((kept, extra));
+            }
         }
     }
     #[cfg(unix)]
@@ -990,6 +1020,54 @@ pub fn write_bundle(
         record(out, bundle, d)?;
     }
     Ok(report)
+}
+
+/// The new bundle moved into the empty folder `out` of this run's user, entry by entry, so
+/// the folder the operator made keeps its group, setgid bit and ACLs (its mode loses group
+/// and other write, as every bundle folder: nobody else may swap the patches root applies).
+/// There is no previous bundle whose readers a one-step swap would protect; each node folder
+/// still arrives whole.
+fn fill_empty(out: &Path, staging: tempfile::TempDir) -> Result<(), RenderError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::symlink_metadata(out)
+            .map_err(io(out))?
+            .permissions()
+            .mode();
+        fs::set_permissions(out, fs::Permissions::from_mode(mode & 0o7755)).map_err(io(out))?;
+    }
+    let mut names: Vec<std::ffi::OsString> = fs::read_dir(staging.path())
+        .map_err(io(staging.path()))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()
+        .map_err(io(staging.path()))?;
+    // The manifest last: a folder with a manifest holds the whole bundle.
+    names.sort_by_key(|n| n == MANIFEST);
+    for name in names {
+        let to = out.join(&name);
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            staging.path().join(&name),
+            rustix::fs::CWD,
+            &to,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(|e| io(&to)(e.into()))?;
+    }
+    staging.close().map_err(io(out))
+}
+
+/// A new name beside `out` for a previous bundle that cannot be removed
+/// (`<out>.previous-<n>`), one no sweep takes for a staging folder.
+fn kept_name(parent: &Path, out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    (1..)
+        .map(|n| parent.join(format!("{name}.previous-{n}")))
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .expect("a free name")
 }
 
 /// The files of the bundle already at `out`: `None` when there is nothing there, an empty

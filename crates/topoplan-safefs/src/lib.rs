@@ -350,27 +350,9 @@ impl Drop for Staged {
 }
 
 impl Staged {
-    /// Writes `bytes` beside `target` (its folder opened by path), with the owner, group and
-    /// mode of `like` (the file it replaces), or `mode` for a new file.
-    pub fn new(
-        target: &Path,
-        bytes: &[u8],
-        like: Option<&Metadata>,
-        mode: u32,
-    ) -> Result<Staged, SafeFsError> {
-        let dir = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = target
-            .file_name()
-            .ok_or_else(|| SafeFsError::NotRegular(target.to_path_buf(), "a folder"))?;
-        Staged::at(&Dir::open(dir)?, name, bytes, like, mode)
-    }
-
     /// Writes `bytes` to a new temporary file in `dir`, to become `name` there on
-    /// [`commit`](Staged::commit); owner, group and mode as for [`Staged::new`], and the
-    /// replaced file's extended attributes (ACLs) too.
+    /// [`commit`](Staged::commit), with the owner, group, mode and extended attributes (ACLs)
+    /// of `like` (the file it replaces), or `mode` for a new file.
     pub fn at(
         dir: &Dir,
         name: &OsStr,
@@ -378,6 +360,24 @@ impl Staged {
         like: Option<&Metadata>,
         mode: u32,
     ) -> Result<Staged, SafeFsError> {
+        use std::os::unix::fs::MetadataExt;
+        let keep = match like {
+            Some(m) => Keep {
+                owner: Some((m.uid(), m.gid())),
+                mode: m.mode() & 0o7777,
+                xattrs: true,
+            },
+            None => Keep {
+                owner: None,
+                mode,
+                xattrs: false,
+            },
+        };
+        Staged::keeping(dir, name, bytes, keep)
+    }
+
+    fn keeping(dir: &Dir, name: &OsStr, bytes: &[u8], keep: Keep) -> Result<Staged, SafeFsError> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let (tmp, file) = create_temp(dir)?;
         let mut staged = Staged {
             dir: dir.dup()?,
@@ -389,24 +389,22 @@ impl Staged {
         let target = dir.path.join(name);
         let f = staged.file.as_mut().expect("just created");
         f.write_all(bytes).map_err(io(&tmp_path))?;
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let mode = like.map_or(mode, |m| m.mode() & 0o7777);
-        if let Some(m) = like {
+        if let Some((uid, gid)) = keep.owner {
             // Root keeps the service account's ownership; anyone else can only give a file
             // away to itself, which it already has.
-            if let Err(e) = std::os::unix::fs::fchown(&*f, Some(m.uid()), Some(m.gid())) {
+            if let Err(e) = std::os::unix::fs::fchown(&*f, Some(uid), Some(gid)) {
                 let me = f.metadata().map_err(io(&tmp_path))?;
-                if me.uid() != m.uid() || me.gid() != m.gid() {
+                if me.uid() != uid || me.gid() != gid {
                     return Err(io(&target)(e));
                 }
             }
         }
-        f.set_permissions(std::fs::Permissions::from_mode(mode))
+        f.set_permissions(std::fs::Permissions::from_mode(keep.mode))
             .map_err(io(&tmp_path))?;
         // Last, as a POSIX ACL sets the group bits of the mode: the replaced file's extended
         // attributes (ACLs, SELinux label, user attributes), so a service that reads it
         // through an ACL keeps its access.
-        if like.is_some() {
+        if keep.xattrs {
             copy_xattrs(dir, name, f).map_err(io(&target))?;
         }
         f.sync_all().map_err(io(&tmp_path))?;
@@ -454,11 +452,43 @@ fn temp_name() -> String {
     format!(".topoplan-{mid}.tmp")
 }
 
-/// Writes `bytes` to `path` atomically: refused if `path` is not a regular file (or absent);
-/// an existing file keeps its owner, group and mode; a new one gets `0644`.
+/// What a staged file takes over from the file it replaces.
+struct Keep {
+    owner: Option<(u32, u32)>,
+    mode: u32,
+    xattrs: bool,
+}
+
+/// Writes one of this run's own outputs (a lock, a review, a playbook) to `path` atomically:
+/// refused if `path` is not a regular file (or absent). An existing file of this run's user
+/// keeps its group, mode (less write for others) and ACLs; one another account owns is
+/// replaced by a file of this run's user, `0644`, as a new one is: root reads some of these
+/// back (the lock when planning, the playbook when deploying), so no other account keeps
+/// write access to them.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError> {
-    let like = existing_regular(path)?;
-    Staged::new(path, bytes, like.as_ref(), 0o644)?.commit()
+    use std::os::unix::fs::MetadataExt;
+    let existing = existing_regular(path)?;
+    let me = rustix::process::geteuid().as_raw();
+    let keep = match existing {
+        Some(m) if m.uid() == me => Keep {
+            owner: Some((m.uid(), m.gid())),
+            mode: m.mode() & 0o7775,
+            xattrs: true,
+        },
+        _ => Keep {
+            owner: None,
+            mode: 0o644,
+            xattrs: false,
+        },
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| SafeFsError::NotRegular(path.to_path_buf(), "a folder"))?;
+    Staged::keeping(&Dir::open(dir)?, name, bytes, keep)?.commit()
 }
 
 /// The folders `rel` under `root`, created where missing with mode 0700, each checked to be a

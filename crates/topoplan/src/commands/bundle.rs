@@ -92,6 +92,16 @@ fn summary(dir: &Path, plan: &Plan, report: &WriteReport) -> String {
             report.removed_nodes.join(", ")
         ));
     }
+    if let Some((kept, extra)) = &report.kept_old {
+        let shown: Vec<String> = extra.iter().take(5).map(|e| format!("`{e}`")).collect();
+        text.push_str(&format!(
+            "kept the previous bundle in `{}`: {} path(s) topoplan did not write appeared in it while this one was written ({}{}); take what you need from it, then remove it\n",
+            kept.display(),
+            extra.len(),
+            shown.join(", "),
+            if extra.len() > 5 { ", ..." } else { "" }
+        ));
+    }
     text
 }
 

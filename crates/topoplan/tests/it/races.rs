@@ -284,3 +284,50 @@ fn node_record_paths_stay_in_the_home() {
     v["home"]["marker"] = serde_json::Value::String("repository".into());
     std::fs::write(&record, v.to_string()).unwrap();
 }
+
+/// A file saved into a node folder after `bundle` checked the old bundle holds only its own
+/// files, and before it swapped the new one in (bundle paused right before the swap), is not
+/// deleted with the old bundle: the old one is kept beside the new, and the run says where.
+#[test]
+fn a_file_saved_into_the_bundle_during_the_swap_is_kept() {
+    let Some(strace) = strace() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let root = crate::common::root();
+    bundle(&root.join("topologies/thrift-cross-host.toml"), &out);
+    let topo = std::fs::read_to_string(root.join("topologies/thrift-cross-host.toml")).unwrap();
+    let other = d.path().join("other.toml");
+    std::fs::write(&other, moved_gateway(&topo)).unwrap();
+    let child = traced(
+        &strace,
+        &[
+            "-o".as_ref(),
+            "/dev/null".as_ref(),
+            "-e".as_ref(),
+            "inject=renameat2:delay_enter=1500000".as_ref(),
+        ],
+        &[
+            "bundle".as_ref(),
+            other.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+    )
+    .current_dir(&root)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    std::fs::write(out.join("gw-edge-1/notes.txt"), "the operator's notes").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kept = d.path().join("out.previous-1/gw-edge-1/notes.txt");
+    assert_eq!(
+        std::fs::read_to_string(&kept).ok().as_deref(),
+        Some("the operator's notes"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("kept the previous bundle"));
+}

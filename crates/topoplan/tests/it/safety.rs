@@ -506,28 +506,88 @@ fn control_characters_never_reach_the_terminal() {
     assert!(!stderr(&o).contains('\u{1b}'), "{:?}", stderr(&o));
 }
 
-/// `-o .` (or a mount point) cannot be swapped for a new bundle: the error says so once, with
-/// what to do, and exits 2 (an I/O error, not a problem of the topology).
+/// `-o .` (or a mount point): an empty one is filled in place (the folder cannot be renamed,
+/// and need not be); one that holds a bundle cannot be swapped for a new one in one step: the
+/// error says so once, with what to do, exits 2 (an I/O error, not a problem of the
+/// topology) and leaves the bundle there as it was.
 #[test]
-fn bundling_into_the_current_folder_says_what_to_do_instead() {
+fn bundling_into_the_current_folder_fills_it_or_says_what_to_do_instead() {
     let d = tempfile::tempdir().unwrap();
-    let topology = crate::common::root().join("topologies/all-in-one.toml");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_topoplan"))
-        .arg("bundle")
-        .arg(&topology)
-        .args(["-o", "."])
-        .current_dir(d.path())
-        .output()
-        .unwrap();
+    let run = |example: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_topoplan"))
+            .arg("bundle")
+            .arg(crate::common::root().join("topologies").join(example))
+            .args(["-o", "."])
+            .current_dir(d.path())
+            .output()
+            .unwrap()
+    };
+    let o = run("all-in-one.toml");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.path().join("appm/node.json").is_file());
+    let before = tree(d.path());
+    let o = run("thrift-cross-host.toml");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
     assert!(stderr.contains("give a folder inside it"), "{stderr}");
+    assert_eq!(tree(d.path()), before, "left something behind");
+}
+
+/// An empty output folder the operator made (a shared group, the setgid bit, a default ACL)
+/// is filled in place and keeps all of that, less write access for group and others; an
+/// output file another account made, even `0666`, is replaced by one of root's that only root
+/// can write (root reads its lock and playbook back).
+#[test]
+fn an_operators_empty_folder_keeps_its_identity_and_foreign_files_become_roots() {
+    if !is_root() {
+        return;
+    }
+    let d = open_tempdir();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    assert!(Command::new("chgrp")
+        .arg("nogroup")
+        .arg(&out)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let acl = Command::new("setfacl")
+        .args(["-d", "-m", "u:nobody:rx"])
+        .arg(&out)
+        .status();
+    let has_acl = acl.is_ok_and(|s| s.success());
+    let o = bundle("topologies/all-in-one.toml", &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = std::fs::metadata(&out).unwrap();
     assert_eq!(
-        std::fs::read_dir(d.path()).unwrap().count(),
-        0,
-        "left something behind"
+        m.mode() & 0o7777,
+        0o2755,
+        "setgid kept, group write dropped"
     );
+    assert_eq!(m.gid(), NOBODY, "the group is kept");
+    if has_acl {
+        let got = Command::new("getfacl")
+            .arg("-d")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&got.stdout).contains("user:nobody:r-x"));
+    }
+    // An output file of another account's, writable by everyone.
+    let review = d.path().join("review.md");
+    std::fs::write(&review, "theirs").unwrap();
+    chown_r(&review, NOBODY);
+    std::fs::set_permissions(&review, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let o = topoplan()
+        .args(["review", "topologies/all-in-one.toml", "-o"])
+        .arg(&review)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = std::fs::metadata(&review).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o644));
 }
 
 /// A bundle that targets topoplan's own folder (the pristine backups) is refused: after a
@@ -1186,4 +1246,62 @@ fn bounded(mut child: std::process::Child, what: &str) -> std::process::Output {
     }
     let _ = child.kill();
     panic!("topoplan hung on {what}");
+}
+
+/// Re-bundling trusts the stamps in a bundle's manifest only where nobody but this run's user
+/// could have written them: a bundle another account owns (it edited a patch in place and
+/// rewrote the patch's stamp to match) is never "untouched", so root does not keep the edit.
+#[test]
+fn rebundling_never_trusts_stamps_another_account_could_rewrite() {
+    if !is_root() {
+        return;
+    }
+    let d = open_tempdir();
+    let out = d.path().join("out");
+    assert!(bundle("topologies/thrift-cross-host.toml", &out)
+        .status
+        .success());
+    chown_r(&out, NOBODY);
+    // The edit, then every stamp in the manifest rewritten to match (handing the folder over
+    // changed them all).
+    let rel = "gw-edge-1/overlay/repository/conf/carbon.xml.patch.xml";
+    let patch = out.join(rel);
+    let text = std::fs::read_to_string(&patch)
+        .unwrap()
+        .replace("<Offset>", "<Offset>6");
+    std::fs::write(&patch, &text).unwrap();
+    let stamp = |p: &Path| {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        format!(
+            "{} {}.{} {}.{} {} {:o}",
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+            m.ino(),
+            m.mode()
+        )
+    };
+    let manifest = out.join(".topoplan-bundle");
+    let rewritten: String = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split_once('\t') {
+            Some((p, _)) => format!("{p}\t{}\n", stamp(&out.join(p))),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&manifest, rewritten).unwrap();
+    let o = bundle("topologies/thrift-cross-host.toml", &out);
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("untouched"),
+        "the edited bundle was taken as current"
+    );
+    // Refused as a folder topoplan did not write (another user owns it), or rewritten.
+    assert!(
+        !o.status.success() || std::fs::read_to_string(&patch).unwrap() != text,
+        "{}",
+        stderr(&o)
+    );
 }
