@@ -6,6 +6,8 @@
 //!   (overlays and bundle files, text/Markdown/JSON, `explain` per node, DOT and Mermaid).
 //! - [`apply_patch`]: `kind byte` + patch document + `NUL` + product file → apply; a result
 //!   is accepted only if it parses again.
+//! - [`export_ansible`]: topology text → plan → `inventory.yml` and `site.yml`; every value a
+//!   topology can put there must stay one inert value (JSON-quoted, never a template).
 //!
 //! Seeds: [`topology_seeds`] (the shipped examples, valid and invalid) and [`apply_seeds`]
 //! (every overlay of every example with the real product file it patches).
@@ -57,6 +59,83 @@ pub fn plan_and_render(data: &[u8]) {
     }
     let d = topoplan_diagram::Diagram::from_plan(&plan);
     let _ = (d.dot(), d.mermaid());
+}
+
+/// Topology text through the Ansible export. What a topology names (deployment, hosts,
+/// addresses, nodes, URLs) reaches the inventory; each must stay one value that YAML reads as
+/// a string and Ansible never templates. So every line of the inventory is a comment, a fixed
+/// key, or `key: value` where the value is JSON (flow YAML), with a Jinja marker only in an
+/// `!unsafe` value; and the playbook's placeholders are all filled.
+pub fn export_ansible(data: &[u8]) {
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (_, profiles) = templates();
+    let Ok(topo) = topoplan_model::parse(src, profiles) else {
+        return;
+    };
+    let profile = &profiles[&topo.product];
+    let Ok(plan) = topoplan_solver::solve(&topo, profile) else {
+        return;
+    };
+    let inventory = topoplan_render::ansible::inventory(&plan, profile, "topology.toml");
+    for line in inventory.lines() {
+        inert_line(line);
+    }
+    let site = topoplan_render::ansible::site(profile, &plan);
+    assert!(!site.contains("@HOME_BASE@") && !site.contains("@DB_ENV@"));
+}
+
+/// One inventory line: a comment (no line break can end it early: it is one line), a key
+/// alone (`hosts:`), or `key: value` with a JSON value; a quoted key is one JSON string.
+fn inert_line(line: &str) {
+    let body = line.trim_start();
+    if body.starts_with('#') || body.is_empty() {
+        return;
+    }
+    let body = body.strip_prefix("- ").unwrap_or(body);
+    let (key, value) = if body.starts_with('"') {
+        // A JSON-quoted key: the string, then `:`.
+        let end = json_string_end(body).expect("a quoted key is one JSON string");
+        (
+            &body[..end],
+            body[end..].strip_prefix(':').expect("`:` after a key"),
+        )
+    } else {
+        body.split_once(':').expect("`key:` on every line")
+    };
+    assert!(
+        key.starts_with('"') || key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "a bare key is a fixed name: {key:?}"
+    );
+    let value = value.trim();
+    if value.is_empty() {
+        return;
+    }
+    let json = value.strip_prefix("!unsafe ").unwrap_or(value);
+    let parsed: serde_json::Value = serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("{value:?} is not one JSON value: {e}"));
+    let templated = |s: &str| ["{{", "{%", "{#"].iter().any(|m| s.contains(m));
+    if !value.starts_with("!unsafe ") {
+        assert!(
+            !templated(&parsed.to_string()),
+            "Jinja reaches Ansible: {value}"
+        );
+    }
+}
+
+/// The byte length of the JSON string at the start of `s`.
+fn json_string_end(s: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip(1) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// First byte even: XML (RFC 5261); odd: JSON (RFC 6902). Then the patch, a NUL, the target.

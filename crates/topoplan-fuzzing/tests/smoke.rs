@@ -125,7 +125,7 @@ fn mutate(mut data: Vec<u8>, ms: &[Mutation]) -> Vec<u8> {
 }
 
 #[test]
-fn every_seed_passes_through_both_harnesses() {
+fn every_seed_passes_through_every_harness() {
     let seeds = topology_seeds();
     assert!(
         seeds.len() >= 20,
@@ -133,6 +133,7 @@ fn every_seed_passes_through_both_harnesses() {
     );
     for s in seeds {
         topoplan_fuzzing::plan_and_render(s);
+        topoplan_fuzzing::export_ansible(s);
     }
     if let Some(seeds) = apply_seeds() {
         assert!(seeds.len() >= 50, "only {} apply seeds", seeds.len());
@@ -148,6 +149,11 @@ proptest! {
     #[test]
     fn mutated_topologies_never_panic(i in any::<prop::sample::Index>(), ms in prop::collection::vec(mutation(), 1..6)) {
         topoplan_fuzzing::plan_and_render(&mutate(i.get(topology_seeds()).clone(), &ms));
+    }
+
+    #[test]
+    fn mutated_topologies_export_inert_ansible(i in any::<prop::sample::Index>(), ms in prop::collection::vec(mutation(), 1..6)) {
+        topoplan_fuzzing::export_ansible(&mutate(i.get(topology_seeds()).clone(), &ms));
     }
 
     #[test]

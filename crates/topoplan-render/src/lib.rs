@@ -10,6 +10,7 @@
 //! Bundles are assembled completely in memory first; only then is anything written, each file
 //! through a temporary file and a rename, so a failure never leaves a half-written bundle.
 
+pub mod ansible;
 pub mod bundle;
 
 use serde::Serialize;
