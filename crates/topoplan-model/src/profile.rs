@@ -358,8 +358,21 @@ pub struct ReferenceDef {
     /// Modes under which the reference is read; empty: every mode.
     #[serde(default)]
     pub modes: Vec<String>,
+    /// The product computes this value from another reference's element (an earlier
+    /// `[[reference]]` of the same provider and port, read by every reader of this one): the
+    /// file is left as shipped, this reference always points where that one does, and `check`
+    /// verifies the shipped derivation is still in place (the profile's `checks/` templates).
+    #[serde(default)]
+    pub derived_from: Option<String>,
     #[serde(default)]
     pub evidence: String,
+}
+
+impl ReferenceDef {
+    /// Whether `apply` writes this value (a derived one is computed by the product).
+    pub fn written(&self) -> bool {
+        self.derived_from.is_none()
+    }
 }
 
 /// A hard-coded site left to the operator, with the reason.

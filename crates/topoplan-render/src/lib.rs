@@ -227,7 +227,18 @@ impl TemplateSet {
 
     /// Overlay templates of one product: (product file path, template name, format).
     pub fn overlays(&self, product: &str) -> Vec<(String, String, PatchFormat)> {
-        let prefix = format!("{product}/overlay/");
+        self.patches_in(product, "overlay")
+    }
+
+    /// Check templates of one product (`checks/`): patches `check` evaluates and `apply` never
+    /// writes, for values the product derives from others (a reference's `derived_from`): they
+    /// hold what the shipped file must still say for the derivation to work.
+    pub fn checks(&self, product: &str) -> Vec<(String, String, PatchFormat)> {
+        self.patches_in(product, "checks")
+    }
+
+    fn patches_in(&self, product: &str, folder: &str) -> Vec<(String, String, PatchFormat)> {
+        let prefix = format!("{product}/{folder}/");
         self.files
             .keys()
             .filter_map(|k| {
@@ -632,6 +643,19 @@ pub fn render_node(
     Renderer::new(set, &plan.product)?.render(plan, node)
 }
 
+/// Renders every check template (`checks/`) of one node: what `check` verifies of values the
+/// product derives, never written by `apply`.
+pub fn render_checks(
+    set: &TemplateSet,
+    plan: &Plan,
+    node_name: &str,
+) -> Result<Vec<Overlay>, RenderError> {
+    let node = plan
+        .node(node_name)
+        .ok_or_else(|| RenderError::UnknownNode(node_name.to_string()))?;
+    Renderer::with(set, set.checks(&plan.product))?.render(plan, node)
+}
+
 /// A product's overlay templates, parsed once: a bundle of thousands of nodes renders each
 /// node with the same engines.
 pub struct Renderer {
@@ -647,6 +671,18 @@ impl Renderer {
         if overlays.is_empty() {
             return Err(RenderError::NoTemplates(product.to_string()));
         }
+        Renderer::with(set, overlays)
+    }
+
+    /// A renderer of the check templates of `product` (there may be none).
+    pub fn checks(set: &TemplateSet, product: &str) -> Result<Renderer, RenderError> {
+        Renderer::with(set, set.checks(product))
+    }
+
+    fn with(
+        set: &TemplateSet,
+        overlays: Vec<(String, String, PatchFormat)>,
+    ) -> Result<Renderer, RenderError> {
         let mut engines = Vec::new();
         for format in [PatchFormat::Xml, PatchFormat::Json] {
             let mut tera = engine();

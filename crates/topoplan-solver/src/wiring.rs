@@ -94,9 +94,31 @@ impl<'a> Wiring<'a, '_> {
         self.reported.insert((ci, key))
     }
 
-    /// Wires reference `ri` of reader `ci`: every provider of a list, or the one chosen.
+    /// Wires reference `ri` of reader `ci`: every provider of a list, or the one chosen; a
+    /// derived reference exactly where its source points (the product computes one from the
+    /// other).
     fn reference(&mut self, ci: usize, ri: usize) {
         let (topo, r) = (self.topo, &self.profile.reference[ri]);
+        if let Some(src) = &r.derived_from {
+            let si = self
+                .profile
+                .reference
+                .iter()
+                .position(|x| &x.name == src)
+                .expect("profile check: derived_from names a reference");
+            // In the order the source's edges were added (its list order).
+            let mut targets: Vec<(usize, usize)> = self
+                .graph
+                .edges(self.idx[ci])
+                .filter(|e| e.weight().reference == si)
+                .map(|e| (e.id().index(), self.graph[e.target()]))
+                .collect();
+            targets.sort_unstable();
+            for (_, pi) in targets {
+                self.edge(ci, pi, ri, format!("derived by the product from `{src}`"));
+            }
+            return;
+        }
         if r.providers == Providers::Each {
             let mut list = one_per_cluster(topo, r, each_provider(topo, &self.roles, ci, r));
             // Entries the lock already had keep their places before new ones, so the first

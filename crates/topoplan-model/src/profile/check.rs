@@ -368,6 +368,27 @@ impl Profile {
                 format!("reference `{n}`: `manager` needs a provider role with a `manager`"),
             );
         }
+        if let Some(src) = &r.derived_from {
+            // An earlier reference (wired first), of the same provider and port, read by every
+            // reader of this one, under every mode this one is read in, and not derived itself.
+            let before = self.reference.iter().take_while(|x| x.name != r.name);
+            let ok = before.clone().any(|x| {
+                &x.name == src
+                    && x.derived_from.is_none()
+                    && x.provider == r.provider
+                    && x.port == r.port
+                    && x.providers == r.providers
+                    && r.readers.iter().all(|c| x.readers.contains(c))
+                    && (x.modes.is_empty()
+                        || r.modes.iter().all(|m| x.modes.contains(m)) && !r.modes.is_empty())
+            });
+            if !ok {
+                say(
+                    "derived_from",
+                    format!("reference `{n}`: `derived_from` must name an earlier, written reference of the same provider, port and providers that every reader of `{n}` reads, in every mode `{n}` is read in"),
+                );
+            }
+        }
         if let Some(list) = &r.served_by {
             let ok = self.reference.iter().any(|x| {
                 &x.name == list && x.providers == Providers::Each && x.provider == r.provider

@@ -79,7 +79,10 @@ pub fn node_drift(
         expected,
         found,
     };
-    for o in topoplan_render::render_node(set, plan, node)? {
+    // What apply writes, then what the product derives from it (the profile's `checks/`).
+    let mut overlays = topoplan_render::render_node(set, plan, node)?;
+    overlays.extend(topoplan_render::render_checks(set, plan, node)?);
+    for o in overlays {
         let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
         let text = match topoplan_safefs::read_regular(&target) {
             Ok(t) => t,

@@ -92,18 +92,29 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
     let set = profile_files(dir, &product)?;
     let overlays = set.overlays(&product);
     let templated: BTreeSet<&str> = overlays.iter().map(|(p, _, _)| p.as_str()).collect();
+    let checks = set.checks(&product);
+    let checked: BTreeSet<&str> = checks.iter().map(|(p, _, _)| p.as_str()).collect();
     for (i, r) in profile.reference.iter().enumerate() {
-        if !templated.contains(r.file.as_str()) {
-            problems.push(Problem {
-                at: locate(&[Seg::Key("reference"), Seg::Index(i), Seg::Key("file")]),
-                message: format!(
-                    "reference `{}`: no template `overlay/{}.patch.xml.tera` (or `.patch.json.tera`) writes its file",
-                    r.name, r.file
-                ),
-            });
-        }
+        let message = if r.written() && !templated.contains(r.file.as_str()) {
+            format!(
+                "reference `{}`: no template `overlay/{}.patch.xml.tera` (or `.patch.json.tera`) writes its file",
+                r.name, r.file
+            )
+        } else if !r.written() && !checked.contains(r.file.as_str()) {
+            format!(
+                "reference `{}` is derived by the product: no template `checks/{}.patch.xml.tera` (or `.patch.json.tera`) says what `check` verifies in its file",
+                r.name, r.file
+            )
+        } else {
+            continue;
+        };
+        problems.push(Problem {
+            at: locate(&[Seg::Key("reference"), Seg::Index(i), Seg::Key("file")]),
+            message,
+        });
     }
     unused_templates(&profile, &set, &overlays, &mut problems);
+    unused_templates(&profile, &set, &checks, &mut problems);
     let mut counts = Counts::default();
     if problems.is_empty() {
         let home_problem = home.and_then(|h| {
@@ -303,15 +314,21 @@ fn check_readers(
             return Ok(());
         }
     };
-    let patch_of = |plan: &Plan, node: &str, file: &str| -> Result<String, String> {
-        let n = plan.node(node).ok_or_else(|| format!("no node `{node}`"))?;
-        let overlays = renderer.render(plan, n).map_err(|e| e.to_string())?;
-        Ok(overlays
-            .iter()
-            .filter(|o| o.path == file)
-            .map(|o| o.patch.clone())
-            .collect())
-    };
+    let checker = topoplan_render::Renderer::checks(set, &plan.product)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let patch_of =
+        |plan: &Plan, node: &str, r: &topoplan_model::ReferenceDef| -> Result<String, String> {
+            let n = plan.node(node).ok_or_else(|| format!("no node `{node}`"))?;
+            // A derived value is verified by a check template, not written by an overlay.
+            let renderer = if r.written() { &renderer } else { &checker };
+            let file = r.file.as_str();
+            let overlays = renderer.render(plan, n).map_err(|e| e.to_string())?;
+            Ok(overlays
+                .iter()
+                .filter(|o| o.path == file)
+                .map(|o| o.patch.clone())
+                .collect())
+        };
     for (i, r) in profile.reference.iter().enumerate() {
         if !r.in_mode(&plan.mode) {
             continue;
@@ -325,29 +342,32 @@ fn check_readers(
             let mut without = plan.clone();
             without.links.retain(|l| !linked(l));
             counts.readers += 1;
-            let (with_text, without_text) = match (
-                patch_of(plan, &node, &r.file),
-                patch_of(&without, &node, &r.file),
-            ) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err(e), _) | (_, Err(e)) => {
-                    problems.push(Problem {
-                        at: shown.to_string(),
-                        message: format!("rendering `{node}`: {e}"),
-                    });
-                    continue;
-                }
-            };
+            let (with_text, without_text) =
+                match (patch_of(plan, &node, r), patch_of(&without, &node, r)) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (Err(e), _) | (_, Err(e)) => {
+                        problems.push(Problem {
+                            at: shown.to_string(),
+                            message: format!("rendering `{node}`: {e}"),
+                        });
+                        continue;
+                    }
+                };
             if with_text == without_text {
                 let span = topoplan_model::locate(
                     src,
                     &[Seg::Key("reference"), Seg::Index(i), Seg::Key("readers")],
                 );
                 let (line, col) = crate::diagnostics::line_col(src, span.start);
+                let what = if r.written() {
+                    "the templates write nothing of it into"
+                } else {
+                    "the check templates (`checks/`) verify nothing of it in"
+                };
                 problems.push(Problem {
                     at: format!("{shown}:{line}:{col}"),
                     message: format!(
-                        "reference `{}` is read by `{role}`, but the templates write nothing of it into `{}` of a `{role}` node (mode `{}`): use `links.{}`",
+                        "reference `{}` is read by `{role}`, but {what} `{}` of a `{role}` node (mode `{}`): use `links.{}`",
                         r.name, r.file, plan.mode, r.name
                     ),
                 });
@@ -371,6 +391,7 @@ fn check_home(
     let Ok(renderer) = topoplan_render::Renderer::new(set, &plan.product) else {
         return Ok(());
     };
+    check_derivations(set, plan, home, problems, counts)?;
     for n in &plan.nodes {
         let Ok(overlays) = renderer.render(plan, n) else {
             continue;
@@ -406,6 +427,55 @@ fn check_home(
                     });
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Each check template (`checks/`, values the product derives) against the shipped file: the
+/// derivation it verifies must be there as shipped, or every `check` would report it.
+fn check_derivations(
+    set: &TemplateSet,
+    plan: &Plan,
+    home: &Path,
+    problems: &mut Vec<Problem>,
+    counts: &mut Counts,
+) -> Result<()> {
+    let Ok(checker) = topoplan_render::Renderer::checks(set, &plan.product) else {
+        return Ok(());
+    };
+    let mut seen = BTreeSet::new();
+    for n in &plan.nodes {
+        for o in checker.render(plan, n).unwrap_or_default() {
+            if !seen.insert(o.path.clone()) {
+                continue;
+            }
+            counts.selectors += 1;
+            let template = set.display_path(&format!(
+                "{}/checks/{}{}.tera",
+                plan.product,
+                o.path,
+                o.format.suffix()
+            ));
+            let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
+            let drift = topoplan_safefs::read_regular(&target)
+                .map_err(|e| e.to_string())
+                .and_then(|text| AnyPatch::parse(o.format, &o.patch)?.drift(&text));
+            let message = match drift {
+                Ok(d) if d.is_empty() => continue,
+                Ok(d) => d
+                    .iter()
+                    .map(|(e, want, found)| {
+                        format!("{e}: the check expects {want:?}, the shipped file has {found:?}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                Err(e) => e,
+            };
+            problems.push(Problem {
+                at: format!("{template}:1:1"),
+                message: format!("{}: {message}", target.display()),
+            });
         }
     }
     Ok(())

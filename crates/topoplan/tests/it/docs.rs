@@ -56,11 +56,11 @@ fn product_section(p: &Profile, out: &mut String) {
     let _ = writeln!(out, "### Written on every node\n");
     let _ = writeln!(
         out,
-        "- `repository/conf/carbon.xml` `Ports/Offset`: the node's offset. The Jaggery apps read only this element, not `-DportOffset` (appm-1.2.0/PORTS.md caveat 1), and `bin/start.sh` passes the same value."
+        "- `repository/conf/carbon.xml` `Ports/Offset`: the node's offset. The Jaggery apps read only this element, not `-DportOffset` (App Manager: appm-1.2.0/PORTS.md caveat 1; the same Jaggery runtime in API Manager), and `bin/start.sh` passes the same value."
     );
     let _ = writeln!(
         out,
-        "- `repository/conf/carbon.xml` `HostName`, `MgtHostName`: the host's address (IPv6 bracketed, as Carbon pastes it into `%https.host%` URLs). Every node reads them (PORTS.md \"Readers\": `carbon.xml` L45)."
+        "- `repository/conf/carbon.xml` `HostName`, `MgtHostName`: the host's address (IPv6 bracketed, as Carbon pastes it into `%https.host%` URLs); added where the release ships them commented out (kernel 4.4.3). Every node reads them (App Manager: PORTS.md \"Readers\", `carbon.xml` L45)."
     );
     let overlays = root().join("templates").join(name).join("overlay");
     if overlays
@@ -72,10 +72,16 @@ fn product_section(p: &Profile, out: &mut String) {
             "- `repository/conf/tomcat/catalina-server.xml` HTTP `Connector@redirectPort`: the node's HTTPS port; the kernel does not offset it (appm-1.2.0/PORTS.md, catalina-server.xml L30)."
         );
     }
-    if p.port.iter().any(|x| x.rule == PortRule::PerNode) {
+    if let Some(thrift) = p
+        .port
+        .iter()
+        .find(|x| x.rule == PortRule::PerNode && !x.clustered)
+    {
         let _ = writeln!(
             out,
-            "- `repository/conf/app-manager.xml` `APIKeyManager` `KeyValidatorClientType`, `EnableThriftServer` (true on key managers only), `ThriftServerPort` (unique on the host), `ThriftClientPort` and `ThriftServerHost` (the gateway's key manager, bare address): see [thrift.md](thrift.md)."
+            "- {} `{}`, and beside it `KeyValidatorClientType` (the mode), `ThriftClientPort` and `ThriftServerHost` (the gateway's key manager, bare address): `EnableThriftServer` true on key managers only, `ThriftServerPort` unique on the host. See [thrift.md](thrift.md).",
+            code(&thrift.file),
+            cell(&thrift.element)
         );
     }
 
@@ -95,11 +101,16 @@ fn product_section(p: &Profile, out: &mut String) {
             Providers::One => format!("one {}", r.provider),
             Providers::Each => format!("each {}", r.provider),
         };
-        let kind = if r.modes.is_empty() {
+        let mut kind = if r.modes.is_empty() {
             r.kind.clone()
         } else {
             format!("{} (key validation `{}`)", r.kind, r.modes.join("`, `"))
         };
+        if let Some(src) = &r.derived_from {
+            kind.push_str(&format!(
+                "; derived by the product from `{src}`: not written, verified by `check`"
+            ));
+        }
         let _ = writeln!(
             out,
             "| `{}` | {kind} | {} | {providers} | {} | {} {} | {} | {} | {} |",
@@ -147,12 +158,13 @@ fn generate() -> String {
     let mut out = String::from(
         "# Ports reference\n\n\
 <!-- Generated from templates/*/profile.toml by crates/topoplan/tests/it/docs.rs; edit the profiles, then run\n     `TOPOPLAN_BLESS=1 cargo test -p topoplan --test it docs::`. -->\n\n\
-Every entry comes from a product profile (`templates/<product>/profile.toml`), whose every line cites \
-`../shared/fixtures/<product>/PORTS.md`, where each fact is traced to the product code. N is the node's offset. \
+Every entry comes from a product profile (`templates/<product>/profile.toml`), whose every line cites its \
+evidence: for App Manager `../shared/fixtures/<product>/PORTS.md`, where each fact is traced to the product code; for \
+API Manager the real files in `../shared/fixtures/apim-1.10.0/` and the product code by file and line. N is the node's offset. \
 Every hard-coded site that PORTS.md lists is either rewired (a reference below, with the roles that read it) or \
 left to the operator with the reason.\n\n",
     );
-    for product in ["appm-1.2.0", "appm-1.1.0"] {
+    for product in ["appm-1.2.0", "appm-1.1.0", "apim-1.10.0"] {
         let src =
             std::fs::read_to_string(root().join("templates").join(product).join("profile.toml"))
                 .unwrap();
