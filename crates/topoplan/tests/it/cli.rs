@@ -519,7 +519,7 @@ fn every_bundle_of_every_example_is_byte_identical() {
 #[test]
 fn generated_topologies_plan_at_any_size() {
     let d = tempfile::tempdir().unwrap();
-    for product in ["appm-1.1.0", "appm-1.2.0"] {
+    for product in &crate::common::shipped_products() {
         for per_host in 1..=12 {
             for clustered in [false, true] {
                 let mut cmd = topoplan();

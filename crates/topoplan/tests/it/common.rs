@@ -44,6 +44,22 @@ pub fn stem(path: &str) -> String {
         .into_owned()
 }
 
+/// Every shipped product (the folders of `templates/` with a `profile.toml`), by name.
+pub fn shipped_products() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("templates"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            p.join("profile.toml")
+                .is_file()
+                .then(|| p.file_name().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    v.sort();
+    assert!(v.len() >= 3, "the shipped profiles: {v:?}");
+    v
+}
+
 /// The product fixtures, or `None` (with the reason printed) when they are absent outside CI.
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("TOPOPLAN_FIXTURES")

@@ -4,6 +4,7 @@
 mod common;
 
 mod ansible;
+mod apim;
 mod cli;
 mod clusters;
 mod cmd;

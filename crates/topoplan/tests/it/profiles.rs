@@ -103,7 +103,7 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn shipped_names() -> (Vec<String>, Vec<String>) {
     let mut roles = Vec::new();
     let mut kinds = Vec::new();
-    for v in ["appm-1.1.0", "appm-1.2.0"] {
+    for v in &crate::common::shipped_products() {
         let text = std::fs::read_to_string(root().join(format!("templates/{v}/profile.toml")));
         let p = topoplan_model::Profile::parse(&text.unwrap()).unwrap();
         roles.extend(p.role.iter().map(|r| r.name.clone()));
@@ -193,13 +193,19 @@ fn renamed_copy(dir: &Path) -> std::path::PathBuf {
         }
         l
     };
-    // A topology's `roles = [...]` lines (node names and links stay as they are).
+    // A topology's `roles = [...]` and a link's `kinds = [...]` lines (node names stay).
     let rename_topology = |text: &str| {
         let lines: Vec<String> = text
             .lines()
             .map(|l| {
                 if l.starts_with("roles = ") {
                     rename_roles(l)
+                } else if l.starts_with("kinds = ") {
+                    let mut l = l.to_string();
+                    for (a, b) in &kind_map {
+                        l = l.replace(a, b);
+                    }
+                    l
                 } else {
                     l.to_string()
                 }
@@ -207,7 +213,7 @@ fn renamed_copy(dir: &Path) -> std::path::PathBuf {
             .collect();
         lines.join("\n") + "\n"
     };
-    for v in ["appm-1.1.0", "appm-1.2.0"] {
+    for v in &crate::common::shipped_products() {
         let p = templates.join(v).join("profile.toml");
         let text = std::fs::read_to_string(&p).unwrap();
         let mut table = String::new();
@@ -325,7 +331,7 @@ fn renaming_every_role_and_kind_gives_the_same_product_files() {
     }
     assert!(compared > 100, "compared only {compared} files");
     // The renamed profiles are still sound, presets included.
-    for v in ["appm-1.1.0", "appm-1.2.0"] {
+    for v in &crate::common::shipped_products() {
         topoplan()
             .args(["profile", "check"])
             .arg(templates.join(v))
@@ -337,7 +343,7 @@ fn renaming_every_role_and_kind_gives_the_same_product_files() {
 #[test]
 fn shipped_profiles_pass_profile_check_against_the_real_files() {
     let Some(fx) = fixtures() else { return };
-    for v in ["appm-1.1.0", "appm-1.2.0"] {
+    for v in &crate::common::shipped_products() {
         let out = topoplan()
             .args(["profile", "check"])
             .arg(root().join("templates").join(v))

@@ -170,6 +170,10 @@ fn every_environment_list_has_exactly_one_production_environment_first() {
         let plan: Value =
             serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap();
         let product = plan["product"].as_str().unwrap().to_string();
+        if !product.starts_with("appm-") {
+            // An App Manager rule: API Manager types an environment by the keys it serves.
+            continue;
+        }
         for node in plan["nodes"].as_array().unwrap() {
             let name = node["name"].as_str().unwrap();
             let home = dir.path().join("home").join(name);
