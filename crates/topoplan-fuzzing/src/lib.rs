@@ -38,18 +38,22 @@ pub fn templates() -> &'static (
     })
 }
 
+/// The plan of topology text and its product's profile, when the text is a valid topology.
+fn planned(data: &[u8]) -> Option<(topoplan_solver::Plan, &'static topoplan_model::Profile)> {
+    let src = std::str::from_utf8(data).ok()?;
+    let (_, profiles) = templates();
+    let topo = topoplan_model::parse(src, profiles).ok()?;
+    let profile = &profiles[&topo.product];
+    let plan = topoplan_solver::solve(&topo, profile).ok()?;
+    Some((plan, profile))
+}
+
 /// Topology text through everything `plan` and `bundle` compute.
 pub fn plan_and_render(data: &[u8]) {
-    let Ok(src) = std::str::from_utf8(data) else {
+    let Some((plan, _)) = planned(data) else {
         return;
     };
-    let (set, profiles) = templates();
-    let Ok(topo) = topoplan_model::parse(src, profiles) else {
-        return;
-    };
-    let Ok(plan) = topoplan_solver::solve(&topo, &profiles[&topo.product]) else {
-        return;
-    };
+    let (set, _) = templates();
     topoplan_render::Bundle::build(set, &plan, Vec::new()).expect("valid plans render");
     let _ = topoplan_report::text(&plan);
     let _ = topoplan_report::markdown(&plan);
@@ -67,15 +71,7 @@ pub fn plan_and_render(data: &[u8]) {
 /// key, or `key: value` where the value is JSON (flow YAML), with a Jinja marker only in an
 /// `!unsafe` value; and the playbook's placeholders are all filled.
 pub fn export_ansible(data: &[u8]) {
-    let Ok(src) = std::str::from_utf8(data) else {
-        return;
-    };
-    let (_, profiles) = templates();
-    let Ok(topo) = topoplan_model::parse(src, profiles) else {
-        return;
-    };
-    let profile = &profiles[&topo.product];
-    let Ok(plan) = topoplan_solver::solve(&topo, profile) else {
+    let Some((plan, profile)) = planned(data) else {
         return;
     };
     let inventory = topoplan_render::ansible::inventory(&plan, profile, "topology.toml");

@@ -637,10 +637,7 @@ pub fn render_node(
     plan: &Plan,
     node_name: &str,
 ) -> Result<Vec<Overlay>, RenderError> {
-    let node = plan
-        .node(node_name)
-        .ok_or_else(|| RenderError::UnknownNode(node_name.to_string()))?;
-    Renderer::new(set, &plan.product)?.render(plan, node)
+    Renderer::new(set, &plan.product)?.render(plan, node_of(plan, node_name)?)
 }
 
 /// Renders every check template (`checks/`) of one node: what `check` verifies of values the
@@ -650,10 +647,12 @@ pub fn render_checks(
     plan: &Plan,
     node_name: &str,
 ) -> Result<Vec<Overlay>, RenderError> {
-    let node = plan
-        .node(node_name)
-        .ok_or_else(|| RenderError::UnknownNode(node_name.to_string()))?;
-    Renderer::with(set, set.checks(&plan.product))?.render(plan, node)
+    Renderer::checks(set, &plan.product)?.render(plan, node_of(plan, node_name)?)
+}
+
+fn node_of<'p>(plan: &'p Plan, name: &str) -> Result<&'p NodePlan, RenderError> {
+    plan.node(name)
+        .ok_or_else(|| RenderError::UnknownNode(name.to_string()))
 }
 
 /// A product's overlay templates, parsed once: a bundle of thousands of nodes renders each

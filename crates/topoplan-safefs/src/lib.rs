@@ -481,13 +481,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError> {
             xattrs: false,
         },
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| SafeFsError::NotRegular(path.to_path_buf(), "a folder"))?;
+    let (dir, name) = folder_and_name(path)?;
     Staged::keeping(&Dir::open(dir)?, name, bytes, keep)?.commit()
 }
 
@@ -594,8 +588,9 @@ impl Drop for DirLock {
     }
 }
 
-/// Locks the lock file at `path` (its folder opened by path; see [`Dir::lock`]).
-pub fn lock_file(path: &Path) -> Result<DirLock, SafeFsError> {
+/// The folder of the file `path` (`.` for a bare name) and its name in it; a path with no
+/// name (`/`, `..`) is a folder, not a file.
+fn folder_and_name(path: &Path) -> Result<(&Path, &OsStr), SafeFsError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -603,6 +598,12 @@ pub fn lock_file(path: &Path) -> Result<DirLock, SafeFsError> {
     let name = path
         .file_name()
         .ok_or_else(|| SafeFsError::NotRegular(path.to_path_buf(), "a folder"))?;
+    Ok((dir, name))
+}
+
+/// Locks the lock file at `path` (its folder opened by path; see [`Dir::lock`]).
+pub fn lock_file(path: &Path) -> Result<DirLock, SafeFsError> {
+    let (dir, name) = folder_and_name(path)?;
     Dir::open(dir)?.lock(name)
 }
 

@@ -55,25 +55,9 @@ fn case(topology: &str) -> Option<Case> {
     assert!(fx.is_dir(), "the API Manager fixtures are missing");
     let dir = tempfile::tempdir().unwrap();
     let t = root().join("topologies").join(topology);
-    let out = topoplan()
-        .args(["plan", "--format", "json"])
-        .arg(&t)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = crate::common::plan_json(&t);
     let bundle = dir.path().join("out");
-    topoplan()
-        .arg("bundle")
-        .arg(&t)
-        .arg("-o")
-        .arg(&bundle)
-        .assert()
-        .success();
+    assert!(crate::common::bundle_to(&t, &bundle).status.success());
     let mut homes = BTreeMap::new();
     for n in plan["nodes"].as_array().unwrap() {
         let name = n["name"].as_str().unwrap().to_string();

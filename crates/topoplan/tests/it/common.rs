@@ -156,6 +156,21 @@ pub fn copy_example(example: &str, dir: &Path, name: &str) -> PathBuf {
     to
 }
 
+/// `topoplan plan --format json TOPOLOGY`, which must succeed, as JSON.
+pub fn plan_json(topology: &Path) -> serde_json::Value {
+    let out = topoplan()
+        .args(["plan", "--format", "json"])
+        .arg(topology)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `topoplan bundle TOPOLOGY -o OUT`, run to the end.
 pub fn bundle_to(topology: &Path, out: &Path) -> std::process::Output {
     topoplan()

@@ -1,22 +1,9 @@
 //! A deployment over time: lock a plan, add a node, preview the change; apply, then check
 //! the installed homes for drift.
 
+use crate::common::plan_json;
 use crate::common::{copy_tree, fixtures, topoplan};
 use std::path::Path;
-
-fn plan_json(topology: &Path) -> serde_json::Value {
-    let out = topoplan()
-        .args(["plan", "--format", "json"])
-        .arg(topology)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn code(args: &[&str], topology: &Path) -> i32 {
     topoplan()
