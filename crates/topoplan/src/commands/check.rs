@@ -63,7 +63,8 @@ fn offsets_in(text: &str, option: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every drift of one node's home.
+/// Every drift of one node's home: the values of its overlays, what the product derives
+/// from them (the profile's `checks/`), and the offset its launcher passes.
 pub fn node_drift(
     set: &TemplateSet,
     plan: &Plan,
@@ -72,66 +73,82 @@ pub fn node_drift(
 ) -> Result<Vec<DriftItem>> {
     let n = plan.node(node).context("checked by the caller")?;
     let mut out = Vec::new();
-    let item = |file: &str, element: String, expected: String, found: String| DriftItem {
-        node: node.to_string(),
-        file: file.to_string(),
-        element,
-        expected,
-        found,
+    let mut push = |file: &str, element: String, expected: String, found: String| {
+        out.push(DriftItem {
+            node: node.to_string(),
+            file: file.to_string(),
+            element,
+            expected,
+            found,
+        })
     };
-    // What apply writes, then what the product derives from it (the profile's `checks/`).
     let mut overlays = topoplan_render::render_node(set, plan, node)?;
     overlays.extend(topoplan_render::render_checks(set, plan, node)?);
     for o in overlays {
-        let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
-        let text = match topoplan_safefs::read_regular(&target) {
-            Ok(t) => t,
-            Err(e) => {
-                out.push(item(
-                    &o.path,
-                    "(file)".into(),
-                    "present".into(),
-                    format!("unreadable: {e}"),
-                ));
-                continue;
-            }
-        };
-        // Secrets compare against the environment, as `apply` wrote them; they are never
-        // printed (a drifted password shows as masked on both sides).
-        let (patch, secrets) = match crate::patch::fill_secrets(o.format, &o.patch) {
-            Ok(filled) => filled,
-            Err(var) => {
-                out.push(item(
-                    &o.path,
-                    "(database password)".into(),
-                    format!("the value of ${var}"),
-                    format!("not compared: ${var} is not set"),
-                ));
-                continue;
-            }
-        };
-        let found = AnyPatch::parse(o.format, &patch).and_then(|p| p.drift(&text));
-        let masked = |s: String| crate::patch::mask(&s, &secrets);
-        match found {
-            Ok(ds) => out.extend(
-                ds.into_iter()
-                    .map(|(e, x, f)| item(&o.path, e, masked(x), masked(f))),
-            ),
-            Err(e) => out.push(item(
-                &o.path,
-                "(file)".into(),
-                "what the plan writes".into(),
-                e,
-            )),
-        }
+        overlay_drift(&o, home, &mut push)?;
     }
-    let want = n.offset.to_string();
     let profile = set
         .profile(&plan.product)
         .map_err(|e| anyhow::anyhow!(e.join("\n")))?;
-    let Some(launcher) = profile.product.launcher else {
-        return Ok(out);
+    if let Some(launcher) = &profile.product.launcher {
+        launcher_drift(launcher, n, home, &mut push);
+    }
+    Ok(out)
+}
+
+/// One drift: (file, element, expected, found).
+type Report<'a> = &'a mut dyn FnMut(&str, String, String, String);
+
+/// The drift of one rendered overlay against the file in the home.
+fn overlay_drift(o: &topoplan_render::Overlay, home: &Path, item: Report) -> Result<()> {
+    let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
+    let text = match topoplan_safefs::read_regular(&target) {
+        Ok(t) => t,
+        Err(e) => {
+            item(
+                &o.path,
+                "(file)".into(),
+                "present".into(),
+                format!("unreadable: {e}"),
+            );
+            return Ok(());
+        }
     };
+    // Secrets compare against the environment, as `apply` wrote them; they are never printed
+    // (a drifted password shows as masked on both sides).
+    let (patch, secrets) = match crate::patch::fill_secrets(o.format, &o.patch) {
+        Ok(filled) => filled,
+        Err(var) => {
+            item(
+                &o.path,
+                "(database password)".into(),
+                format!("the value of ${var}"),
+                format!("not compared: ${var} is not set"),
+            );
+            return Ok(());
+        }
+    };
+    let masked = |s: String| crate::patch::mask(&s, &secrets);
+    match AnyPatch::parse(o.format, &patch).and_then(|p| p.drift(&text)) {
+        Ok(ds) => {
+            for (e, x, f) in ds {
+                item(&o.path, e, masked(x), masked(f));
+            }
+        }
+        Err(e) => item(&o.path, "(file)".into(), "what the plan writes".into(), e),
+    }
+    Ok(())
+}
+
+/// An offset option in the start script (comments aside) or in the launcher's options
+/// variable that is not the planned offset: it wins over carbon.xml at run time.
+fn launcher_drift(
+    launcher: &topoplan_model::Launcher,
+    n: &topoplan_solver::NodePlan,
+    home: &Path,
+    item: Report,
+) {
+    let want = n.offset.to_string();
     let option = launcher.offset_option.as_str();
     let script = launcher.script.as_str();
     // Read like every product file: never through a link out of the home, never a FIFO. A
@@ -143,7 +160,7 @@ pub fn node_drift(
         Ok(text) => {
             for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
                 for got in offsets_in(line, option).into_iter().filter(|g| *g != want) {
-                    out.push(item(script, option.into(), want.clone(), got));
+                    item(script, option.into(), want.clone(), got);
                 }
             }
         }
@@ -157,10 +174,9 @@ pub fn node_drift(
     let env = launcher.options_env.as_deref();
     if let Some((var, opts)) = env.and_then(|v| Some((v, std::env::var(v).ok()?))) {
         for got in offsets_in(&opts, option).into_iter().filter(|g| *g != want) {
-            out.push(item(&format!("${var}"), option.into(), want.clone(), got));
+            item(&format!("${var}"), option.into(), want.clone(), got);
         }
     }
-    Ok(out)
 }
 
 #[derive(clap::Args)]

@@ -316,19 +316,10 @@ fn check_readers(
     };
     let checker = topoplan_render::Renderer::checks(set, &plan.product)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let patch_of =
-        |plan: &Plan, node: &str, r: &topoplan_model::ReferenceDef| -> Result<String, String> {
-            let n = plan.node(node).ok_or_else(|| format!("no node `{node}`"))?;
-            // A derived value is verified by a check template, not written by an overlay.
-            let renderer = if r.written() { &renderer } else { &checker };
-            let file = r.file.as_str();
-            let overlays = renderer.render(plan, n).map_err(|e| e.to_string())?;
-            Ok(overlays
-                .iter()
-                .filter(|o| o.path == file)
-                .map(|o| o.patch.clone())
-                .collect())
-        };
+    let renderers = [&renderer, &checker];
+    let patch_of = |plan: &Plan, node: &str, r: &topoplan_model::ReferenceDef| {
+        file_patch(renderers, plan, node, r)
+    };
     for (i, r) in profile.reference.iter().enumerate() {
         if !r.in_mode(&plan.mode) {
             continue;
@@ -375,6 +366,24 @@ fn check_readers(
         }
     }
     Ok(())
+}
+
+/// The patch a node's templates make of a reference's file: its overlays' for a written value,
+/// its check templates' (`[overlays, checks]`) for a derived one.
+fn file_patch(
+    renderers: [&topoplan_render::Renderer; 2],
+    plan: &Plan,
+    node: &str,
+    r: &topoplan_model::ReferenceDef,
+) -> Result<String, String> {
+    let n = plan.node(node).ok_or_else(|| format!("no node `{node}`"))?;
+    let renderer = renderers[usize::from(!r.written())];
+    let overlays = renderer.render(plan, n).map_err(|e| e.to_string())?;
+    Ok(overlays
+        .iter()
+        .filter(|o| o.path == r.file)
+        .map(|o| o.patch.clone())
+        .collect())
 }
 
 /// Each operation of each overlay alone against the real file: it must find exactly one
