@@ -19,17 +19,42 @@ pub(crate) fn review_warnings(
     links: &[LinkPlan],
     warnings: &mut Vec<Warning>,
 ) {
-    let by_name: BTreeMap<&str, &NodePlan> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let spans: std::collections::HashMap<&str, &topoplan_model::Span> = topo
         .nodes
         .iter()
         .map(|n| (n.name.as_str(), &n.name_span))
         .collect();
-    let span_of = |name: &str| spans.get(name).map(|s| (*s).clone());
-    let mut on_host: BTreeMap<&str, Vec<&NodePlan>> = BTreeMap::new();
+    // Each warning at the node it names first, in the topology.
+    let mut push = |w: Warning, node: &str| {
+        warnings.push(match spans.get(node) {
+            Some(s) => w.at((*s).clone()),
+            None => w,
+        })
+    };
+    cross_host_links(profile, nodes, links, &mut push);
     for n in nodes {
-        on_host.entry(n.host.as_str()).or_default().push(n);
+        for p in n.ports.iter().filter(|p| p.effective < 1024) {
+            let w = Warning::new(Code::PrivilegedPort,
+                format!(
+                    "`{}` listens on {} port {} (below 1024): the process needs root or CAP_NET_BIND_SERVICE",
+                    n.name, p.name, p.effective
+                ),
+            )
+            .node(n.name.clone());
+            push(w, &n.name);
+        }
     }
+    reserved_near(nodes, hosts, &mut push);
+}
+
+/// `cross-host-link`: a link the profile says needs a port opened between two hosts.
+fn cross_host_links(
+    profile: &Profile,
+    nodes: &[NodePlan],
+    links: &[LinkPlan],
+    push: &mut dyn FnMut(Warning, &str),
+) {
+    let by_name: BTreeMap<&str, &NodePlan> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     for l in links {
         let Some(text) = profile
             .reference
@@ -44,7 +69,7 @@ pub(crate) fn review_warnings(
             continue;
         };
         if from.host != to.host {
-            let mut w = Warning::new(Code::CrossHostLink,
+            let w = Warning::new(Code::CrossHostLink,
                 format!(
                     "`{}` {text} at `{}` on another host: open TCP {}:{} on `{}` to traffic from `{}` ({})",
                     from.name, to.name, to.address, l.port, to.host, from.host, from.address
@@ -52,30 +77,19 @@ pub(crate) fn review_warnings(
             )
             .node(from.name.clone())
             .node(to.name.clone());
-            if let Some(s) = span_of(&from.name) {
-                w = w.at(s);
-            }
-            warnings.push(w);
+            push(w, &from.name);
         }
     }
+}
+
+/// `reserved-near`: per node, the reserved ports of its host it listens next to; one warning
+/// per node keeps a host that reserves the product's default ports readable.
+fn reserved_near(nodes: &[NodePlan], hosts: &[HostPlan], push: &mut dyn FnMut(Warning, &str)) {
+    let mut on_host: BTreeMap<&str, Vec<&NodePlan>> = BTreeMap::new();
     for n in nodes {
-        for p in n.ports.iter().filter(|p| p.effective < 1024) {
-            let mut w = Warning::new(Code::PrivilegedPort,
-                format!(
-                    "`{}` listens on {} port {} (below 1024): the process needs root or CAP_NET_BIND_SERVICE",
-                    n.name, p.name, p.effective
-                ),
-            )
-            .node(n.name.clone());
-            if let Some(s) = span_of(&n.name) {
-                w = w.at(s);
-            }
-            warnings.push(w);
-        }
+        on_host.entry(n.host.as_str()).or_default().push(n);
     }
     for h in hosts {
-        // Per node, the reserved ports it sits next to; one warning per node keeps a host
-        // that reserves the product's default ports readable.
         let mut near: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for &r in &h.reserved_ports {
             let nearest = on_host
@@ -92,7 +106,7 @@ pub(crate) fn review_warnings(
             }
         }
         for (n, pairs) in near {
-            let mut w = Warning::new(Code::ReservedNear,
+            let w = Warning::new(Code::ReservedNear,
                 format!(
                     "`{n}` listens within {RESERVED_NEAR} of reserved port(s) on `{}`: {}; a small offset change would collide with the other software",
                     h.name,
@@ -101,10 +115,7 @@ pub(crate) fn review_warnings(
             )
             .node(n)
             .host(h.name.clone());
-            if let Some(s) = span_of(n) {
-                w = w.at(s);
-            }
-            warnings.push(w);
+            push(w, n);
         }
     }
 }
