@@ -23,80 +23,80 @@ pub(crate) fn changes(
     moved: &BTreeMap<String, String>,
 ) -> Vec<PlanChange> {
     let mut out = Vec::new();
-    let change = |op: &str,
-                  kind: &str,
-                  subject: String,
-                  old: Option<String>,
-                  new: Option<String>,
-                  why: Option<String>| PlanChange {
+    node_changes(lock, plan, moved, &mut out);
+    link_changes(lock, plan, &mut out);
+    out
+}
+
+fn change(
+    op: &str,
+    kind: &str,
+    subject: String,
+    old: Option<String>,
+    new: Option<String>,
+    why: Option<String>,
+) -> PlanChange {
+    PlanChange {
         op: op.to_string(),
         kind: kind.to_string(),
         subject,
         old,
         new,
         why,
-    };
+    }
+}
+
+/// Nodes added and removed, and the host, offset and per-node ports of the others.
+fn node_changes(
+    lock: &Lock,
+    plan: &Plan,
+    moved: &BTreeMap<String, String>,
+    out: &mut Vec<PlanChange>,
+) {
     for n in &plan.nodes {
-        match lock.nodes.get(n.name.as_str()) {
-            None => out.push(change(
+        let Some(l) = lock.nodes.get(n.name.as_str()) else {
+            let now = format!("offset {} on host {}", n.offset, n.host);
+            out.push(change(
                 "+",
                 "node",
                 n.name.to_string(),
                 None,
-                Some(format!("offset {} on host {}", n.offset, n.host)),
+                Some(now),
                 None,
-            )),
-            Some(l) => {
-                if l.host != n.host {
-                    out.push(change(
-                        "~",
-                        "host",
-                        n.name.to_string(),
-                        Some(l.host.clone()),
-                        Some(n.host.to_string()),
-                        None,
-                    ));
-                }
-                if l.offset != n.offset {
-                    out.push(change(
-                        "~",
-                        "offset",
-                        n.name.to_string(),
-                        Some(l.offset.to_string()),
-                        Some(n.offset.to_string()),
-                        moved.get(n.name.as_str()).cloned(),
-                    ));
-                }
-                let now = per_node_ports(n);
-                let names: BTreeSet<&String> = now.keys().chain(l.ports.keys()).collect();
-                for port in names {
-                    let (was, is) = (l.ports.get(port), now.get(port));
-                    if was != is {
-                        out.push(change(
-                            "~",
-                            "port",
-                            format!("{} {port}", n.name),
-                            was.map(|p| p.to_string()),
-                            is.map(|p| p.to_string()),
-                            moved.get(&format!("{}#{port}", n.name)).cloned(),
-                        ));
-                    }
-                }
+            ));
+            continue;
+        };
+        if l.host != n.host {
+            let (was, is) = (Some(l.host.clone()), Some(n.host.to_string()));
+            out.push(change("~", "host", n.name.to_string(), was, is, None));
+        }
+        if l.offset != n.offset {
+            let (was, is) = (Some(l.offset.to_string()), Some(n.offset.to_string()));
+            let why = moved.get(n.name.as_str()).cloned();
+            out.push(change("~", "offset", n.name.to_string(), was, is, why));
+        }
+        let now = per_node_ports(n);
+        let names: BTreeSet<&String> = now.keys().chain(l.ports.keys()).collect();
+        for port in names {
+            let (was, is) = (l.ports.get(port), now.get(port));
+            if was != is {
+                let subject = format!("{} {port}", n.name);
+                let why = moved.get(&format!("{}#{port}", n.name)).cloned();
+                let (was, is) = (was.map(|p| p.to_string()), is.map(|p| p.to_string()));
+                out.push(change("~", "port", subject, was, is, why));
             }
         }
     }
-    for name in lock.nodes.keys() {
+    for (name, l) in &lock.nodes {
         if plan.node(name).is_none() {
-            out.push(change(
-                "-",
-                "node",
-                name.clone(),
-                Some(format!("offset {}", lock.nodes[name].offset)),
-                None,
-                None,
-            ));
+            let was = Some(format!("offset {}", l.offset));
+            out.push(change("-", "node", name.clone(), was, None, None));
         }
     }
+}
+
+/// Links added, removed, or pointing elsewhere.
+fn link_changes(lock: &Lock, plan: &Plan, out: &mut Vec<PlanChange>) {
     let key = |from: &str, reference: &str, to: &str| format!("{from} -> {to} ({reference})");
     let old: BTreeMap<String, &topoplan_model::LockedLink> = lock
         .links
@@ -123,7 +123,6 @@ pub(crate) fn changes(
             out.push(change("-", "link", k.clone(), Some(o.value()), None, None));
         }
     }
-    out
 }
 
 /// A node's per-node ports by name.
