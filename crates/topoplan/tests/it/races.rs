@@ -236,14 +236,17 @@ fn apply_refuses_a_bundle_replaced_while_it_reads() {
             "-P".as_ref(),
             patch.as_os_str(),
             "-e".as_ref(),
-            "inject=openat:delay_exit=1500000".as_ref(),
+            "inject=openat:delay_exit=3000000".as_ref(),
         ],
         &args.get_args().collect::<Vec<_>>(),
     )
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Apply has taken the home's lock (then it reads node.json and carbon.xml's patch, where it
+    // waits for 3 s): the re-bundle lands while it reads.
+    wait_for(|| home.join(".topoplan/lock").is_file());
+    std::thread::sleep(std::time::Duration::from_millis(300));
     bundle(&other, &d.path().join("out"));
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -253,6 +256,17 @@ fn apply_refuses_a_bundle_replaced_while_it_reads() {
         stderr(&o)
     );
     assert_eq!(tree(&home), before);
+}
+
+/// Waits (at most 30 s) until `ready` holds.
+fn wait_for(ready: impl Fn() -> bool) {
+    for _ in 0..600 {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the paused run never got there");
 }
 
 /// The cross-host example with the edge gateway's offset pinned elsewhere.
@@ -304,7 +318,7 @@ fn a_file_saved_into_the_bundle_during_the_swap_is_kept() {
             "-o".as_ref(),
             "/dev/null".as_ref(),
             "-e".as_ref(),
-            "inject=renameat2:delay_enter=1500000".as_ref(),
+            "inject=renameat2:delay_enter=3000000".as_ref(),
         ],
         &[
             "bundle".as_ref(),
@@ -318,7 +332,16 @@ fn a_file_saved_into_the_bundle_during_the_swap_is_kept() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // The new bundle is whole in its staging folder (its manifest is written last) once bundle
+    // waits at the exchange: the check of the old bundle is behind it.
+    wait_for(|| {
+        std::fs::read_dir(d.path()).unwrap().flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".topoplan-bundle-out-")
+                && e.path().join(".topoplan-bundle").is_file()
+        })
+    });
     std::fs::write(out.join("gw-edge-1/notes.txt"), "the operator's notes").unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
