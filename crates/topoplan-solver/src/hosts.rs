@@ -108,34 +108,7 @@ pub(crate) fn assign_offsets(
             range,
             pins: &explicit,
         };
-        // Locked offsets become pins, in name order, as long as each still fits beside the
-        // explicit pins and the locks kept before it; the rest move, with the reason.
-        for (k, &i) in members.iter().enumerate() {
-            let Some(o) = locked[i] else { continue };
-            let why = if !check.fits(o) {
-                let (lo, hi) = check.bounds();
-                Some(match bases.iter().find(|b| reserved.contains(&(*b + o))) {
-                    Some(b) => format!("port {} is now reserved on `{}`", b + o, host.name),
-                    None => format!("offset {o} is outside {lo}..={hi}"),
-                })
-            } else {
-                members.iter().enumerate().find_map(|(j, &other)| {
-                    let p = pins[j].filter(|_| j != k)?;
-                    check.shared_port(o, p).map(|port| {
-                        format!(
-                            "`{}` now holds offset {p} and port {port}",
-                            topo.nodes[other].name
-                        )
-                    })
-                })
-            };
-            match why {
-                Some(w) => {
-                    moved.insert(topo.nodes[i].name.clone(), w);
-                }
-                None => pins[k] = Some(o),
-            }
-        }
+        keep_locks(topo, host, members, locked, &check, &mut pins, moved);
         let problem = HostProblem {
             bases: &bases,
             reserved: &reserved,
@@ -167,31 +140,7 @@ pub(crate) fn assign_offsets(
                 });
             }
             None => {
-                let mut d = Diagnostic::error(Code::Unsatisfiable,
-                    format!(
-                        "no offsets keep the ports of {} nodes on host `{}` distinct within {}..={}",
-                        members.len(),
-                        host.name,
-                        range.0,
-                        range.1
-                    ),
-                )
-                .at(host.span.clone(), "this host");
-                // The first few nodes are shown; a list of hundreds would bury the message.
-                const SHOWN: usize = 3;
-                for &i in members.iter().take(SHOWN) {
-                    d = d.also(topo.nodes[i].name_span.clone(), "placed on it");
-                }
-                if members.len() > SHOWN {
-                    d = d.note(format!(
-                        "and {} more node(s) placed on this host",
-                        members.len() - SHOWN
-                    ));
-                }
-                diags.push(d.note(format!(
-                    "every node listens on {} + its offset; move nodes to another host, drop pins, or free reserved ports",
-                    bases.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ")
-                )));
+                diags.push(unsatisfiable_host(topo, host, members, range, &bases));
                 info.push(HostInfo {
                     members: members.clone(),
                     max_offset: 0,
@@ -206,6 +155,87 @@ pub(crate) fn assign_offsets(
     } else {
         Err(diags)
     }
+}
+
+/// Locked offsets become pins, in name order, as long as each still fits beside the explicit
+/// pins and the locks kept before it; the rest move, with the reason (in `moved`).
+fn keep_locks(
+    topo: &Topology,
+    host: &topoplan_model::Host,
+    members: &[usize],
+    locked: &[Option<u32>],
+    check: &HostProblem,
+    pins: &mut [Option<u32>],
+    moved: &mut BTreeMap<String, String>,
+) {
+    for (k, &i) in members.iter().enumerate() {
+        let Some(o) = locked[i] else { continue };
+        let why = if !check.fits(o) {
+            let (lo, hi) = check.bounds();
+            Some(
+                match check
+                    .bases
+                    .iter()
+                    .find(|b| check.reserved.contains(&(*b + o)))
+                {
+                    Some(b) => format!("port {} is now reserved on `{}`", b + o, host.name),
+                    None => format!("offset {o} is outside {lo}..={hi}"),
+                },
+            )
+        } else {
+            members.iter().enumerate().find_map(|(j, &other)| {
+                let p = pins[j].filter(|_| j != k)?;
+                check.shared_port(o, p).map(|port| {
+                    format!(
+                        "`{}` now holds offset {p} and port {port}",
+                        topo.nodes[other].name
+                    )
+                })
+            })
+        };
+        match why {
+            Some(w) => {
+                moved.insert(topo.nodes[i].name.clone(), w);
+            }
+            None => pins[k] = Some(o),
+        }
+    }
+}
+
+/// `unsatisfiable`: no offsets keep the ports of a host's nodes distinct.
+fn unsatisfiable_host(
+    topo: &Topology,
+    host: &topoplan_model::Host,
+    members: &[usize],
+    range: (u32, u32),
+    bases: &[u32],
+) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        Code::Unsatisfiable,
+        format!(
+            "no offsets keep the ports of {} nodes on host `{}` distinct within {}..={}",
+            members.len(),
+            host.name,
+            range.0,
+            range.1
+        ),
+    )
+    .at(host.span.clone(), "this host");
+    // The first few nodes are shown; a list of hundreds would bury the message.
+    const SHOWN: usize = 3;
+    for &i in members.iter().take(SHOWN) {
+        d = d.also(topo.nodes[i].name_span.clone(), "placed on it");
+    }
+    if members.len() > SHOWN {
+        d = d.note(format!(
+            "and {} more node(s) placed on this host",
+            members.len() - SHOWN
+        ));
+    }
+    d.note(format!(
+        "every node listens on {} + its offset; move nodes to another host, drop pins, or free reserved ports",
+        bases.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ")
+    ))
 }
 
 /// Per node, the values of its `per-node` ports (only those it opens), by port name.
@@ -279,14 +309,7 @@ pub(crate) fn assign_per_node(
                     def.base
                 };
                 let Some(p) = (from..=hi_limit).find(|p| !used.contains(p)) else {
-                    return Err(vec![Diagnostic::error(
-                        Code::Unsatisfiable,
-                        format!(
-                            "no free `{}` port for `{}` on host `{}`",
-                            def.name, topo.nodes[i].name, host.name
-                        ),
-                    )
-                    .at(topo.nodes[i].name_span.clone(), "this node opens it")]);
+                    return Err(vec![no_free_port(topo, def, i, &host.name)]);
                 };
                 used.insert(p);
                 ports[i].insert(def.name.clone(), p);
@@ -294,6 +317,19 @@ pub(crate) fn assign_per_node(
         }
     }
     Ok(ports)
+}
+
+/// `unsatisfiable`: no port of the range is free on the host for node `i`'s per-node port.
+fn no_free_port(topo: &Topology, def: &PortDef, i: usize, host: &str) -> Diagnostic {
+    let node = &topo.nodes[i];
+    Diagnostic::error(
+        Code::Unsatisfiable,
+        format!(
+            "no free `{}` port for `{}` on host `{host}`",
+            def.name, node.name
+        ),
+    )
+    .at(node.name_span.clone(), "this node opens it")
 }
 
 /// Nodes per host (indices into `topo.nodes`), each list in name order: built once, so no
