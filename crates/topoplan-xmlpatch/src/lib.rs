@@ -110,76 +110,11 @@ impl Patch {
             .namespaces()
             .filter_map(|n| n.name().map(|p| (p.to_string(), n.uri().to_string())))
             .collect();
-        let mut ops = Vec::new();
-        for child in root.children().filter(Node::is_element) {
-            let kind = match child.tag_name().name() {
-                "replace" => OpKind::Replace,
-                "add" => OpKind::Add,
-                "remove" => OpKind::Remove,
-                "prune" => OpKind::Prune,
-                other => return Err(PatchError::BadPatch(format!("unknown operation <{other}>"))),
-            };
-            let sel = child
-                .attribute("sel")
-                .ok_or_else(|| {
-                    PatchError::BadPatch(format!("<{}> without `sel`", child.tag_name().name()))
-                })?
-                .to_string();
-            if kind == OpKind::Add && child.attribute("pos").is_some() {
-                return Err(PatchError::BadPatch(
-                    "`pos` on <add> is not supported".into(),
-                ));
-            }
-            let selector =
-                Selector::parse(&sel, &namespaces).map_err(|msg| PatchError::BadSelector {
-                    sel: sel.clone(),
-                    msg,
-                })?;
-            let text: String = child
-                .children()
-                .filter(Node::is_text)
-                .filter_map(|t| t.text())
-                .collect();
-            let elems: Vec<Node> = child.children().filter(Node::is_element).collect();
-            let xml = match (child.first_child(), child.last_child()) {
-                (Some(f), Some(l)) => src[f.range().start..l.range().end].trim().to_string(),
-                _ => String::new(),
-            };
-            let upsert = match elems.as_slice() {
-                [e] if e.children().all(|c| c.is_text()) => Some(UpsertKey::Text(
-                    e.tag_name().namespace().map(str::to_string),
-                    e.tag_name().name().to_string(),
-                    e.text().unwrap_or("").to_string(),
-                )),
-                [e] => e.children().find(Node::is_element).map(|k| {
-                    UpsertKey::First(
-                        e.tag_name().namespace().map(str::to_string),
-                        e.tag_name().name().to_string(),
-                        k.tag_name().name().to_string(),
-                        k.text().unwrap_or("").trim().to_string(),
-                    )
-                }),
-                _ => None,
-            };
-            if kind == OpKind::Prune && selector.target != Target::Element {
-                return Err(PatchError::BadSelector {
-                    sel,
-                    msg: "<prune> removes elements: end the selector at an element".into(),
-                });
-            }
-            let prune = (kind == OpKind::Prune)
-                .then(|| prune_of(child))
-                .transpose()?;
-            ops.push(Op {
-                kind,
-                sel,
-                selector,
-                text,
-                xml,
-                upsert,
-                prune,
-            });
-        }
+        let ops = root
+            .children()
+            .filter(Node::is_element)
+            .map(|child| parse_op(src, child, &namespaces))
+            .collect::<Result<_, _>>()?;
         Ok(Patch { ops })
     }
 
@@ -429,6 +364,85 @@ fn line_range(text: &str, r: Range<usize>) -> Range<usize> {
         start..end
     } else {
         r
+    }
+}
+
+/// One operation of a patch (`<replace>`, `<add>`, `<remove>`, `<prune>`), checked.
+fn parse_op(
+    src: &str,
+    child: Node,
+    namespaces: &BTreeMap<String, String>,
+) -> Result<Op, PatchError> {
+    let kind = match child.tag_name().name() {
+        "replace" => OpKind::Replace,
+        "add" => OpKind::Add,
+        "remove" => OpKind::Remove,
+        "prune" => OpKind::Prune,
+        other => return Err(PatchError::BadPatch(format!("unknown operation <{other}>"))),
+    };
+    let sel = child
+        .attribute("sel")
+        .ok_or_else(|| {
+            PatchError::BadPatch(format!("<{}> without `sel`", child.tag_name().name()))
+        })?
+        .to_string();
+    if kind == OpKind::Add && child.attribute("pos").is_some() {
+        return Err(PatchError::BadPatch(
+            "`pos` on <add> is not supported".into(),
+        ));
+    }
+    let selector = Selector::parse(&sel, namespaces).map_err(|msg| PatchError::BadSelector {
+        sel: sel.clone(),
+        msg,
+    })?;
+    let text: String = child
+        .children()
+        .filter(Node::is_text)
+        .filter_map(|t| t.text())
+        .collect();
+    let xml = match (child.first_child(), child.last_child()) {
+        (Some(f), Some(l)) => src[f.range().start..l.range().end].trim().to_string(),
+        _ => String::new(),
+    };
+    if kind == OpKind::Prune && selector.target != Target::Element {
+        return Err(PatchError::BadSelector {
+            sel,
+            msg: "<prune> removes elements: end the selector at an element".into(),
+        });
+    }
+    let prune = (kind == OpKind::Prune)
+        .then(|| prune_of(child))
+        .transpose()?;
+    Ok(Op {
+        kind,
+        sel,
+        selector,
+        text,
+        xml,
+        upsert: upsert_key(child),
+        prune,
+    })
+}
+
+/// How an `<add>` of one element finds the element a previous apply added: by its text, or by
+/// its first child's text.
+fn upsert_key(op: Node) -> Option<UpsertKey> {
+    let elems: Vec<Node> = op.children().filter(Node::is_element).collect();
+    match elems.as_slice() {
+        [e] if e.children().all(|c| c.is_text()) => Some(UpsertKey::Text(
+            e.tag_name().namespace().map(str::to_string),
+            e.tag_name().name().to_string(),
+            e.text().unwrap_or("").to_string(),
+        )),
+        [e] => e.children().find(Node::is_element).map(|k| {
+            UpsertKey::First(
+                e.tag_name().namespace().map(str::to_string),
+                e.tag_name().name().to_string(),
+                k.tag_name().name().to_string(),
+                k.text().unwrap_or("").trim().to_string(),
+            )
+        }),
+        _ => None,
     }
 }
 
