@@ -133,116 +133,40 @@ impl HostProblem<'_> {
             (self.bases.iter().max().unwrap_or(&0) - self.bases.iter().min().unwrap_or(&0))
                 as usize,
         );
-        let width = (hi - lo + 1) as usize;
         let fixed: Vec<u32> = self.pins.iter().flatten().copied().collect();
         let free: Vec<usize> = (0..self.pins.len())
             .filter(|&i| self.pins[i].is_none())
             .collect();
         let max_pin = fixed.iter().copied().max().unwrap_or(0);
-        // Offsets a pin rules out for everyone else.
-        let mut near_pins: BTreeSet<u32> = fixed.iter().copied().collect();
-        for &p in &fixed {
-            for d in &diffs {
-                near_pins.insert(p + d);
-                if let Some(x) = p.checked_sub(*d) {
-                    near_pins.insert(x);
-                }
-            }
-        }
-        // The window of offsets looked at grows until the greedy places every node, so a host
-        // costs what its span needs, not the whole port range.
-        let mut window = (64 + 16 * self.pins.len()).min(width);
-        let (usable, greedy) = loop {
-            // 1. Greedy, over the offsets a free node may take: fits, and clear of every pin.
-            let mut usable = Bits::new(window);
-            for k in 0..window {
-                let o = lo + k as u32;
-                if !near_pins.contains(&o) && self.fits(o) {
-                    usable.set(k);
-                }
-            }
-            let mut open = usable.clone();
-            let mut greedy = Vec::with_capacity(free.len());
-            let mut from = 0usize;
-            for _ in &free {
-                let Some(k) = (from..window).find(|&k| open.get(k)) else {
-                    break;
-                };
-                greedy.push(lo + k as u32);
-                take(&mut open, k, &diffs);
-                from = k + 1;
-            }
-            if greedy.len() == free.len() {
-                break (usable, greedy);
-            }
-            if window == width {
-                return None;
-            }
-            window = (window * 2).min(width);
-        };
+        let near_pins = near_pins(&fixed, &diffs);
+        // 1. Greedy, over the offsets a free node may take: fits, and clear of every pin.
+        let (usable, greedy) = self.greedy(lo, hi, free.len(), &near_pins, &diffs)?;
         let greedy_span = greedy.iter().copied().max().unwrap_or(0).max(max_pin);
-
         // 2. Lower bound on the free nodes' largest offset.
         let n = free.len();
         let lower = if n == 0 {
             max_pin
         } else {
-            let holds =
-                |span: u32| capacity(&usable, (span - lo) as usize + 1, &diffs, clique) >= n;
-            let (mut a, mut b) = (lo, greedy.iter().copied().max().unwrap_or(lo));
-            // `b` holds (the greedy found n offsets up to it); find the smallest that may.
-            while a < b {
-                let mid = a + (b - a) / 2;
-                if holds(mid) {
-                    b = mid;
-                } else {
-                    a = mid + 1;
-                }
-            }
-            a.max(max_pin)
+            let top = greedy.iter().copied().max().unwrap_or(lo);
+            lower_bound(&usable, lo, top, n, &diffs, clique).max(max_pin)
         };
-
         // 3. Exact search between the bound and the greedy span.
         let mut best = greedy;
         let mut minimal = greedy_span <= lower;
         let mut proven_lower = lower;
         if !minimal && n <= EXACT_UP_TO {
-            let mut steps = 0u64;
-            minimal = true;
-            for span in lower..greedy_span {
-                let len = (span - lo) as usize + 1;
-                let mut avail = Bits::new(len);
-                for k in 0..len {
-                    if usable.get(k) {
-                        avail.set(k);
-                    }
-                }
-                let mut chosen = Vec::new();
-                match search(&avail, len, n, &diffs, clique, &mut chosen, &mut steps) {
-                    Some(true) => {
-                        best = chosen.iter().map(|&k| lo + k as u32).collect();
-                        proven_lower = span.max(max_pin);
-                        break;
-                    }
-                    Some(false) => proven_lower = span + 1,
-                    None => {
-                        minimal = false;
-                        break;
-                    }
-                }
-            }
-            if minimal && proven_lower >= greedy_span {
-                proven_lower = greedy_span;
-            }
+            let exact = Exact {
+                usable: &usable,
+                lo,
+                n,
+                diffs: &diffs,
+                clique,
+            };
+            (minimal, proven_lower) = exact.run(lower, greedy_span, max_pin, &mut best);
         } else if minimal {
             proven_lower = greedy_span;
         }
-        let mut offsets = vec![0; self.pins.len()];
-        for (i, p) in self.pins.iter().enumerate() {
-            if let Some(p) = p {
-                offsets[i] = *p;
-            }
-        }
+        let mut offsets: Vec<u32> = self.pins.iter().map(|p| p.unwrap_or(0)).collect();
         for (k, &i) in free.iter().enumerate() {
             offsets[i] = best[k];
         }
@@ -257,6 +181,131 @@ impl HostProblem<'_> {
                 proven_lower.min(span)
             },
         })
+    }
+
+    /// The offsets free nodes may take (a window from `lo`), and a greedy choice of `free` of
+    /// them. The window grows until the greedy places every node, so a host costs what its
+    /// span needs, not the whole port range; `None` when even the whole range does not do.
+    fn greedy(
+        &self,
+        lo: u32,
+        hi: u32,
+        free: usize,
+        near_pins: &BTreeSet<u32>,
+        diffs: &[u32],
+    ) -> Option<(Bits, Vec<u32>)> {
+        let width = (hi - lo + 1) as usize;
+        let mut window = (64 + 16 * self.pins.len()).min(width);
+        loop {
+            let mut usable = Bits::new(window);
+            for k in 0..window {
+                let o = lo + k as u32;
+                if !near_pins.contains(&o) && self.fits(o) {
+                    usable.set(k);
+                }
+            }
+            let mut open = usable.clone();
+            let mut greedy = Vec::with_capacity(free);
+            let mut from = 0usize;
+            for _ in 0..free {
+                let Some(k) = (from..window).find(|&k| open.get(k)) else {
+                    break;
+                };
+                greedy.push(lo + k as u32);
+                take(&mut open, k, diffs);
+                from = k + 1;
+            }
+            if greedy.len() == free {
+                return Some((usable, greedy));
+            }
+            if window == width {
+                return None;
+            }
+            window = (window * 2).min(width);
+        }
+    }
+}
+
+/// Offsets a pin rules out for everyone else: the pins, and every offset a difference away.
+fn near_pins(fixed: &[u32], diffs: &[u32]) -> BTreeSet<u32> {
+    let mut near: BTreeSet<u32> = fixed.iter().copied().collect();
+    for &p in fixed {
+        for d in diffs {
+            near.insert(p + d);
+            if let Some(x) = p.checked_sub(*d) {
+                near.insert(x);
+            }
+        }
+    }
+    near
+}
+
+/// The smallest largest offset that may hold `n` nodes among the `usable` offsets (a binary
+/// search on the capacity bound, below `top`, which the greedy reached).
+fn lower_bound(
+    usable: &Bits,
+    lo: u32,
+    top: u32,
+    n: usize,
+    diffs: &[u32],
+    clique: (usize, usize),
+) -> u32 {
+    let holds = |span: u32| capacity(usable, (span - lo) as usize + 1, diffs, clique) >= n;
+    let (mut a, mut b) = (lo, top);
+    while a < b {
+        let mid = a + (b - a) / 2;
+        if holds(mid) {
+            b = mid;
+        } else {
+            a = mid + 1;
+        }
+    }
+    a
+}
+
+/// The exact search for a smaller span than the greedy's.
+struct Exact<'a> {
+    usable: &'a Bits,
+    lo: u32,
+    n: usize,
+    diffs: &'a [u32],
+    clique: (usize, usize),
+}
+
+impl Exact<'_> {
+    /// Tries each span from `lower` up to the greedy's; the first that holds `n` nodes replaces
+    /// `best`. Returns whether the result is proven minimal (the search may give up) and the
+    /// proven lower bound.
+    fn run(&self, lower: u32, greedy_span: u32, max_pin: u32, best: &mut Vec<u32>) -> (bool, u32) {
+        let mut steps = 0u64;
+        let mut proven_lower = lower;
+        for span in lower..greedy_span {
+            let len = (span - self.lo) as usize + 1;
+            let mut avail = Bits::new(len);
+            for k in 0..len {
+                if self.usable.get(k) {
+                    avail.set(k);
+                }
+            }
+            let mut chosen = Vec::new();
+            match search(
+                &avail,
+                len,
+                self.n,
+                self.diffs,
+                self.clique,
+                &mut chosen,
+                &mut steps,
+            ) {
+                Some(true) => {
+                    *best = chosen.iter().map(|&k| self.lo + k as u32).collect();
+                    return (true, span.max(max_pin).min(greedy_span));
+                }
+                Some(false) => proven_lower = span + 1,
+                None => return (false, proven_lower),
+            }
+        }
+        (true, proven_lower.min(greedy_span))
     }
 }
 
