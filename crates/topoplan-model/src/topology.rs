@@ -703,74 +703,84 @@ fn parse_pieces(
     src: &str,
     pieces: &[Span],
 ) -> Result<(TopologyWire, Vec<Diagnostic>), Vec<Diagnostic>> {
-    type Piece = (
-        Option<bool>,
-        Result<(ChunkWire, Vec<Diagnostic>), Vec<Diagnostic>>,
-    );
-    let one = |r: &Span| -> Piece {
-        let text = &src[r.clone()];
-        let shift = |d: Vec<Diagnostic>| d.into_iter().map(|d| d.shift(r.start)).collect();
-        let mut has_deployment = None;
-        let (parsed, diags) = match schema_pass(text, &mut has_deployment) {
-            Ok(p) => p,
-            Err(d) => return (has_deployment, Err(shift(d))),
-        };
-        // Without `[deployment]` the file is not planned: the shapes of the rest are not
-        // looked at (as the schema pass stops for a missing table).
-        if has_deployment == Some(false) && pieces.len() == 1 {
-            return (has_deployment, Err(shift(diags)));
-        }
-        let wire = match parse_wire(text, parsed) {
-            Ok(w) => w,
-            Err(more) => {
-                let mut all = diags;
-                all.extend(more);
-                return (has_deployment, Err(shift(all)));
-            }
-        };
-        (
-            has_deployment,
-            Ok((
-                ChunkWire {
-                    deployment: wire.deployment.shift(r.start),
-                    host: wire.host.shift(r.start),
-                    node: wire.node.shift(r.start),
-                    link: wire.link.shift(r.start),
-                    database: wire.database.shift(r.start),
-                    cluster: wire.cluster.shift(r.start),
-                },
-                shift(diags),
-            )),
-        )
-    };
+    let one = |r: &Span| parse_piece(src, r, pieces.len() == 1);
     let results: Vec<Piece> = if pieces.len() == 1 {
         vec![one(&pieces[0])]
     } else {
-        // Each core takes the next piece when it is done with one, so uneven pieces still
-        // keep every core busy; results go back in file order.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<(usize, Piece)> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..parse_threads())
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(r) = pieces.get(k) else { break };
-                            mine.push((k, one(r)));
-                        }
-                        mine
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        done.sort_by_key(|(k, _)| *k);
-        done.into_iter().map(|(_, p)| p).collect()
+        in_order_on_every_core(pieces, one)
     };
+    merge_pieces(results)
+}
+
+/// One piece of a topology: whether it holds `[deployment]` (`None`: unknown, the schema pass
+/// stopped), and its tables with their warnings, shifted to the file's offsets, or its errors.
+type Piece = (
+    Option<bool>,
+    Result<(ChunkWire, Vec<Diagnostic>), Vec<Diagnostic>>,
+);
+
+/// Parses the piece `r` of `src` (`whole`: it is the whole file).
+fn parse_piece(src: &str, r: &Span, whole: bool) -> Piece {
+    let text = &src[r.clone()];
+    let shift = |d: Vec<Diagnostic>| d.into_iter().map(|d| d.shift(r.start)).collect();
+    let mut has_deployment = None;
+    let (parsed, diags) = match schema_pass(text, &mut has_deployment) {
+        Ok(p) => p,
+        Err(d) => return (has_deployment, Err(shift(d))),
+    };
+    // Without `[deployment]` the file is not planned: the shapes of the rest are not looked at
+    // (as the schema pass stops for a missing table).
+    if has_deployment == Some(false) && whole {
+        return (has_deployment, Err(shift(diags)));
+    }
+    let wire = match parse_wire(text, parsed) {
+        Ok(w) => w,
+        Err(more) => {
+            let mut all = diags;
+            all.extend(more);
+            return (has_deployment, Err(shift(all)));
+        }
+    };
+    let chunk = ChunkWire {
+        deployment: wire.deployment.shift(r.start),
+        host: wire.host.shift(r.start),
+        node: wire.node.shift(r.start),
+        link: wire.link.shift(r.start),
+        database: wire.database.shift(r.start),
+        cluster: wire.cluster.shift(r.start),
+    };
+    (has_deployment, Ok((chunk, shift(diags))))
+}
+
+/// `f` of every item, on every core: each takes the next item when it is done with one, so
+/// uneven items still keep every core busy; the results come back in the items' order.
+fn in_order_on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..parse_threads())
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(k) else { break };
+                        mine.push((k, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_by_key(|(k, _)| *k);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The pieces' tables in file order as one topology; one `[deployment]` exactly.
+fn merge_pieces(results: Vec<Piece>) -> Result<(TopologyWire, Vec<Diagnostic>), Vec<Diagnostic>> {
     let (mut diags, mut fatal) = (Vec::new(), false);
     let mut deployment: Option<Spanned<DeploymentWire>> = None;
     let (mut host, mut node, mut link, mut database, mut cluster) =
@@ -778,33 +788,33 @@ fn parse_pieces(
     // Every piece parsed and none holds `[deployment]`: the file lacks it.
     let lacks_deployment = results.iter().all(|(has, _)| *has == Some(false));
     for (_, r) in results {
-        match r {
-            Ok((w, d)) => {
-                diags.extend(d);
-                if let Some(dep) = w.deployment {
-                    if let Some(first) = &deployment {
-                        // What TOML says when one file defines the table twice.
-                        diags.push(
-                            Diagnostic::error(Code::TomlSyntax, "invalid TOML")
-                                .at(dep.span(), "duplicate key `deployment`")
-                                .also(first.span(), "first defined here"),
-                        );
-                        fatal = true;
-                    } else {
-                        deployment = Some(dep);
-                    }
-                }
-                host.extend(w.host);
-                node.extend(w.node);
-                link.extend(w.link);
-                database.extend(w.database);
-                cluster.extend(w.cluster);
-            }
+        let (w, d) = match r {
+            Ok(ok) => ok,
             Err(d) => {
                 diags.extend(d);
                 fatal = true;
+                continue;
+            }
+        };
+        diags.extend(d);
+        if let Some(dep) = w.deployment {
+            if let Some(first) = &deployment {
+                // What TOML says when one file defines the table twice.
+                diags.push(
+                    Diagnostic::error(Code::TomlSyntax, "invalid TOML")
+                        .at(dep.span(), "duplicate key `deployment`")
+                        .also(first.span(), "first defined here"),
+                );
+                fatal = true;
+            } else {
+                deployment = Some(dep);
             }
         }
+        host.extend(w.host);
+        node.extend(w.node);
+        link.extend(w.link);
+        database.extend(w.database);
+        cluster.extend(w.cluster);
     }
     let deployment = match deployment {
         Some(d) if !fatal => d,
@@ -819,17 +829,15 @@ fn parse_pieces(
             return Err(diags);
         }
     };
-    Ok((
-        TopologyWire {
-            deployment,
-            host,
-            node,
-            link,
-            database,
-            cluster,
-        },
-        diags,
-    ))
+    let wire = TopologyWire {
+        deployment,
+        host,
+        node,
+        link,
+        database,
+        cluster,
+    };
+    Ok((wire, diags))
 }
 
 /// The typed parse. Syntax was checked by [`schema_pass`], on the same text, so every error
