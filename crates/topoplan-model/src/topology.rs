@@ -445,49 +445,6 @@ fn schema_pass<'a>(
     let mut diags = Vec::new();
     let mut blank: Vec<Span> = Vec::new();
     let mut stop = false;
-    fn unknown(key: &str, span: Span, keys: &[(&str, bool)], table: &str) -> Diagnostic {
-        let mut d = Diagnostic::error(
-            Code::UnknownKey,
-            format!("unknown key `{key}` in `{table}`"),
-        )
-        .at(span, "not a key of this table");
-        if let Some(h) = did_you_mean(key, keys.iter().map(|k| k.0)) {
-            d = d.note(h);
-        }
-        let list: Vec<String> = keys.iter().map(|k| format!("`{}`", k.0)).collect();
-        d.note(format!("keys of `{table}`: {}", list.join(", ")))
-    }
-    /// Unknown keys (reported, and their key-value runs to blank) and missing ones (fatal).
-    fn check_table(
-        t: &DeTable,
-        span: Span,
-        keys: &[(&str, bool)],
-        table: &str,
-        diags: &mut Vec<Diagnostic>,
-        blank: &mut Vec<Span>,
-    ) -> bool {
-        let mut complete = true;
-        for (k, v) in t.iter() {
-            if !keys.iter().any(|(name, _)| *name == k.get_ref().as_ref()) {
-                if table == "[[database]]" && k.get_ref().as_ref() == "password" {
-                    diags.push(inline_password(k.span().start..v.span().end, v.span()));
-                } else {
-                    diags.push(unknown(k.get_ref(), k.span(), keys, table));
-                }
-                blank.push(k.span().start..v.span().end.max(k.span().end));
-            }
-        }
-        for (name, required) in keys {
-            if *required && !t.keys().any(|k| k.get_ref().as_ref() == *name) {
-                diags.push(
-                    Diagnostic::error(Code::MissingKey, format!("`{table}` lacks `{name}`"))
-                        .at(span.clone(), format!("add `{name} = ...` to this table")),
-                );
-                complete = false;
-            }
-        }
-        complete
-    }
     let root_keys: &[(&str, bool)] = &[
         ("deployment", true),
         ("host", false),
@@ -535,6 +492,11 @@ fn schema_pass<'a>(
         // parsed once, not twice).
         return Ok((Parsed::Tree(root), diags));
     }
+    Ok((Parsed::Text(blank_out(src, &blank)), diags))
+}
+
+/// `src` with the byte ranges `blank` turned to spaces (line breaks kept, so positions stay).
+fn blank_out(src: &str, blank: &[Span]) -> String {
     let mut clean = src.as_bytes().to_vec();
     for r in blank {
         for b in &mut clean[r.start.min(src.len())..r.end.min(src.len())] {
@@ -544,8 +506,52 @@ fn schema_pass<'a>(
         }
     }
     // Only whole key-value runs were blanked, so the text is still UTF-8.
-    let clean = String::from_utf8(clean).unwrap_or_else(|_| src.to_string());
-    Ok((Parsed::Text(clean), diags))
+    String::from_utf8(clean).unwrap_or_else(|_| src.to_string())
+}
+
+/// `unknown-key`, with the keys the table has.
+fn unknown(key: &str, span: Span, keys: &[(&str, bool)], table: &str) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        Code::UnknownKey,
+        format!("unknown key `{key}` in `{table}`"),
+    )
+    .at(span, "not a key of this table");
+    if let Some(h) = did_you_mean(key, keys.iter().map(|k| k.0)) {
+        d = d.note(h);
+    }
+    let list: Vec<String> = keys.iter().map(|k| format!("`{}`", k.0)).collect();
+    d.note(format!("keys of `{table}`: {}", list.join(", ")))
+}
+/// Unknown keys (reported, and their key-value runs to blank) and missing ones (fatal).
+fn check_table(
+    t: &toml::de::DeTable,
+    span: Span,
+    keys: &[(&str, bool)],
+    table: &str,
+    diags: &mut Vec<Diagnostic>,
+    blank: &mut Vec<Span>,
+) -> bool {
+    let mut complete = true;
+    for (k, v) in t.iter() {
+        if !keys.iter().any(|(name, _)| *name == k.get_ref().as_ref()) {
+            if table == "[[database]]" && k.get_ref().as_ref() == "password" {
+                diags.push(inline_password(k.span().start..v.span().end, v.span()));
+            } else {
+                diags.push(unknown(k.get_ref(), k.span(), keys, table));
+            }
+            blank.push(k.span().start..v.span().end.max(k.span().end));
+        }
+    }
+    for (name, required) in keys {
+        if *required && !t.keys().any(|k| k.get_ref().as_ref() == *name) {
+            diags.push(
+                Diagnostic::error(Code::MissingKey, format!("`{table}` lacks `{name}`"))
+                    .at(span.clone(), format!("add `{name} = ...` to this table")),
+            );
+            complete = false;
+        }
+    }
+    complete
 }
 
 /// A password written into the topology: refused, because a topology is committed, reviewed
