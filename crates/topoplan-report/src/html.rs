@@ -130,16 +130,7 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     let summary = if picture == Picture::Nodes {
         Vec::new()
     } else {
-        let roles = topoplan_diagram::role_counts(plan);
-        plan.hosts
-            .iter()
-            .map(|h| HostSummary {
-                name: h.name.clone(),
-                address: h.address.clone(),
-                nodes: h.nodes.len(),
-                roles: roles.get(h.name.as_str()).cloned().unwrap_or_default(),
-            })
-            .collect()
+        host_summaries(plan)
     };
     let legend = plan
         .kinds
@@ -151,8 +142,70 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
             colour: k.colour.clone(),
         })
         .collect();
-    let nodes = plan
-        .nodes
+    let context = Context {
+        version: env!("CARGO_PKG_VERSION"),
+        plan: PlanHead {
+            deployment: &plan.deployment,
+            product: &plan.product,
+            mode: &plan.mode,
+            columns: &plan.columns,
+            hosts: &plan.hosts,
+            nodes: &plan.nodes,
+            warnings: &plan.warnings,
+            manual: &plan.manual,
+            changes: &plan.changes,
+            databases: &plan.databases,
+            clusters: &plan.clusters,
+        },
+        links: crate::aggregate::link_rows(plan),
+        link_count: plan.links.len(),
+        svg,
+        summary,
+        draw_up_to: DRAW_UP_TO,
+        list_up_to: crate::aggregate::LIST_UP_TO,
+        omitted_arrows,
+        legend,
+        nodes: node_rows(plan),
+        hosts: host_maps(plan),
+        firewall: crate::aggregate::firewall_rows(plan),
+    };
+    render(&context, template)
+}
+
+/// The review template rendered with `context`: autoescaping on (plan strings come from a
+/// user's file), and no `get_env` (a review template may come from anyone's `--templates`).
+fn render(context: &Context, template: &str) -> Result<String, ReviewError> {
+    let ctx = tera::Context::from_serialize(context)?;
+    let mut tera = tera::Tera::default();
+    tera.register_function(
+        "get_env",
+        |_: &std::collections::HashMap<String, tera::Value>| {
+            Err(tera::Error::msg(
+                "`get_env` is not available to topoplan templates",
+            ))
+        },
+    );
+    tera.register_filter("code", code_filter);
+    tera.add_raw_template("review.html", template)?;
+    Ok(tera.render("review.html", &ctx)?)
+}
+
+/// One row per host: its node count and roles (the picture of a large estate).
+fn host_summaries(plan: &Plan) -> Vec<HostSummary> {
+    let roles = topoplan_diagram::role_counts(plan);
+    plan.hosts
+        .iter()
+        .map(|h| HostSummary {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            nodes: h.nodes.len(),
+            roles: roles.get(h.name.as_str()).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn node_rows(plan: &Plan) -> Vec<NodeRow> {
+    plan.nodes
         .iter()
         .map(|n| NodeRow {
             name: n.name.to_string(),
@@ -163,10 +216,13 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
             pinned: n.pinned,
             cells: cells(plan, n),
         })
-        .collect();
+        .collect()
+}
+
+/// Per host, every listening port of its nodes, by port number.
+fn host_maps(plan: &Plan) -> Vec<HostMap> {
     let by_host = nodes_by_host(plan);
-    let hosts = plan
-        .hosts
+    plan.hosts
         .iter()
         .map(|h| {
             let mut ports: Vec<PortRow> = by_host
@@ -194,49 +250,7 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
                 ports,
             }
         })
-        .collect();
-    let context = Context {
-        version: env!("CARGO_PKG_VERSION"),
-        plan: PlanHead {
-            deployment: &plan.deployment,
-            product: &plan.product,
-            mode: &plan.mode,
-            columns: &plan.columns,
-            hosts: &plan.hosts,
-            nodes: &plan.nodes,
-            warnings: &plan.warnings,
-            manual: &plan.manual,
-            changes: &plan.changes,
-            databases: &plan.databases,
-            clusters: &plan.clusters,
-        },
-        links: crate::aggregate::link_rows(plan),
-        link_count: plan.links.len(),
-        svg,
-        summary,
-        draw_up_to: DRAW_UP_TO,
-        list_up_to: crate::aggregate::LIST_UP_TO,
-        omitted_arrows,
-        legend,
-        nodes,
-        hosts,
-        firewall: crate::aggregate::firewall_rows(plan),
-    };
-    let ctx = tera::Context::from_serialize(&context)?;
-    // Autoescaping is on (the name ends in .html): plan strings come from a user's file.
-    let mut tera = tera::Tera::default();
-    // A review template may come from anyone's `--templates`: never root's environment.
-    tera.register_function(
-        "get_env",
-        |_: &std::collections::HashMap<String, tera::Value>| {
-            Err(tera::Error::msg(
-                "`get_env` is not available to topoplan templates",
-            ))
-        },
-    );
-    tera.register_filter("code", code_filter);
-    tera.add_raw_template("review.html", template)?;
-    Ok(tera.render("review.html", &ctx)?)
+        .collect()
 }
 
 /// `{{ text | code | safe }}`: escapes the text, then shows `quoted` names as `<code>`, as
