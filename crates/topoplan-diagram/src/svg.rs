@@ -73,6 +73,15 @@ struct Rect {
 }
 
 impl Rect {
+    const ZERO: Rect = Rect {
+        x: 0.0,
+        y: 0.0,
+        w: 0.0,
+        h: 0.0,
+    };
+}
+
+impl Rect {
     fn right(&self) -> f64 {
         self.x + self.w
     }
@@ -263,9 +272,50 @@ fn place(
     let sizes: Vec<usize> = d.clusters.iter().map(|c| c.nodes.len()).collect();
     let rank = ranks(cluster_of, &sizes, edges);
     let dims: Vec<(f64, f64)> = lines.iter().map(|l| box_size(l)).collect();
-    // Columns per cluster: nodes of one rank, a few per column.
+    let (mut columns, col_of) = make_columns(&sizes, &rank, &dims);
+    let busy = count_arcs(&mut columns, &col_of, edges);
+    let n = d.clusters.len();
+    let mut cols_of_cluster: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, col) in columns.iter().enumerate() {
+        cols_of_cluster[col.cluster].push(i);
+    }
+    let mut grid = RowLayout {
+        d,
+        dims: &dims,
+        busy: &busy,
+        cols_of_cluster: &cols_of_cluster,
+        columns,
+        boxes: vec![Rect::ZERO; cluster_of.len()],
+        clusters: vec![Rect::ZERO; n],
+        row_of_cluster: vec![0usize; n],
+    };
+    // Cluster rows: hosts side by side, in a grid when there are many.
+    let per_row = if n <= ONE_ROW_UP_TO {
+        n.max(1)
+    } else {
+        (n as f64).sqrt().ceil() as usize
+    };
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut y = MARGIN;
+    for (r, members) in (0..n).collect::<Vec<_>>().chunks(per_row).enumerate() {
+        let (row_cols, height) = grid.row(r, members, y);
+        rows.push(row_cols);
+        y += height + CLUSTER_GAP;
+    }
+    Layout {
+        boxes: grid.boxes,
+        clusters: grid.clusters,
+        rows,
+        columns: grid.columns,
+        col_of,
+        row_of_cluster: grid.row_of_cluster,
+    }
+}
+
+/// Columns per cluster: nodes of one rank, a few per column; and each node's column.
+fn make_columns(sizes: &[usize], rank: &[usize], dims: &[(f64, f64)]) -> (Vec<Column>, Vec<usize>) {
     let mut columns: Vec<Column> = Vec::new();
-    let mut col_of = vec![0usize; cluster_of.len()];
+    let mut col_of = vec![0usize; rank.len()];
     let mut first = 0;
     for (c, &k) in sizes.iter().enumerate() {
         let rows = MIN_ROWS.max((k as f64).sqrt().ceil() as usize);
@@ -290,131 +340,132 @@ fn place(
         }
         first += k;
     }
-    // Columns no arrow touches stand close together (a summary's idle hosts).
+    (columns, col_of)
+}
+
+/// Counts the arcs (an arrow between two boxes of one column) on each side of each column;
+/// returns which columns an arrow touches (the others stand close together: a summary's idle
+/// hosts).
+fn count_arcs(
+    columns: &mut [Column],
+    col_of: &[usize],
+    edges: &[(usize, usize, &Edge)],
+) -> Vec<bool> {
     let mut busy = vec![false; columns.len()];
     for &(a, b, _) in edges {
         busy[col_of[a]] = true;
         busy[col_of[b]] = true;
-    }
-    // Arcs: an arrow between two boxes of one column.
-    for &(a, b, _) in edges {
         if col_of[a] == col_of[b] {
             let col = &mut columns[col_of[a]];
-            let down = position(&col.nodes, a) < position(&col.nodes, b);
-            if down {
+            if position(&col.nodes, a) < position(&col.nodes, b) {
                 col.arcs_right += 1;
             } else {
                 col.arcs_left += 1;
             }
         }
     }
-    let room = |arcs: usize| {
-        if arcs == 0 {
-            0.0
-        } else {
-            ARC_BASE + ARC_STEP * arcs as f64
-        }
-    };
-    // Cluster rows: hosts side by side, in a grid when there are many.
-    let n = d.clusters.len();
-    let per_row = if n <= ONE_ROW_UP_TO {
-        n.max(1)
+    busy
+}
+
+/// The room arcs need beside a column.
+fn arc_room(arcs: usize) -> f64 {
+    if arcs == 0 {
+        0.0
     } else {
-        (n as f64).sqrt().ceil() as usize
-    };
-    let mut row_of_cluster = vec![0usize; n];
-    let mut rows: Vec<Vec<usize>> = Vec::new();
-    let mut cols_of_cluster: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, col) in columns.iter().enumerate() {
-        cols_of_cluster[col.cluster].push(i);
+        ARC_BASE + ARC_STEP * arcs as f64
     }
-    let mut clusters = vec![
-        Rect {
-            x: 0.0,
-            y: 0.0,
-            w: 0.0,
-            h: 0.0
-        };
-        n
-    ];
-    let mut boxes = vec![
-        Rect {
-            x: 0.0,
-            y: 0.0,
-            w: 0.0,
-            h: 0.0
-        };
-        cluster_of.len()
-    ];
-    let mut y = MARGIN;
-    for (r, members) in (0..n).collect::<Vec<_>>().chunks(per_row).enumerate() {
-        let mut row_cols = Vec::new();
+}
+
+/// The layout being built, a cluster row at a time.
+struct RowLayout<'a> {
+    d: &'a Diagram,
+    dims: &'a [(f64, f64)],
+    busy: &'a [bool],
+    cols_of_cluster: &'a [Vec<usize>],
+    columns: Vec<Column>,
+    boxes: Vec<Rect>,
+    clusters: Vec<Rect>,
+    row_of_cluster: Vec<usize>,
+}
+
+impl RowLayout<'_> {
+    /// The content height of a column: its boxes stacked.
+    fn col_h(&self, col: &Column) -> f64 {
+        col.nodes.iter().map(|&v| self.dims[v].1).sum::<f64>()
+            + V_GAP * col.nodes.len().saturating_sub(1) as f64
+    }
+
+    /// Lays out row `r` (its clusters side by side) at height `y`: its columns left to right,
+    /// and its height.
+    fn row(&mut self, r: usize, members: &[usize], y: f64) -> (Vec<usize>, f64) {
         // Content height: the tallest column of the row.
-        let col_h = |col: &Column| {
-            col.nodes.iter().map(|&v| dims[v].1).sum::<f64>()
-                + V_GAP * col.nodes.len().saturating_sub(1) as f64
-        };
         let content = members
             .iter()
-            .flat_map(|&c| cols_of_cluster[c].iter())
-            .map(|&i| col_h(&columns[i]))
+            .flat_map(|&c| self.cols_of_cluster[c].iter())
+            .map(|&i| self.col_h(&self.columns[i]))
             .fold(0.0, f64::max);
+        let mut row_cols = Vec::new();
         let mut x = MARGIN;
         for &c in members {
-            row_of_cluster[c] = r;
-            let cols = &cols_of_cluster[c];
-            let left = CLUSTER_PAD.max(cols.first().map_or(0.0, |&i| room(columns[i].arcs_left)));
-            let mut inner = x + left;
-            for (k, &i) in cols.iter().enumerate() {
-                columns[i].x = inner;
-                inner += columns[i].w;
-                if let Some(&next) = cols.get(k + 1) {
-                    inner += if !busy[i] && !busy[next] {
-                        IDLE_GAP
-                    } else {
-                        COL_GAP
-                    }
-                    .max(room(columns[i].arcs_right) + room(columns[next].arcs_left) + 30.0);
-                }
-                row_cols.push(i);
-            }
-            let right = CLUSTER_PAD.max(cols.last().map_or(0.0, |&i| room(columns[i].arcs_right)));
-            let title = text_width(&cluster_title(d, c)) * BOLD + 2.0 * CLUSTER_PAD;
-            let w = (inner + right - x)
-                .max(title)
-                .max(MIN_BOX_W + 2.0 * CLUSTER_PAD);
-            clusters[c] = Rect {
-                x,
-                y,
-                w,
-                h: CLUSTER_TITLE + content + CLUSTER_PAD,
-            };
-            // Columns centred in the row's content band, boxes stacked.
-            for &i in cols {
-                let col = &columns[i];
-                let mut top = y + CLUSTER_TITLE + (content - col_h(col)) / 2.0;
-                for &v in &col.nodes {
-                    boxes[v] = Rect {
-                        x: col.x + (col.w - dims[v].0) / 2.0,
-                        y: top,
-                        w: dims[v].0,
-                        h: dims[v].1,
-                    };
-                    top += dims[v].1 + V_GAP;
-                }
-            }
+            self.row_of_cluster[c] = r;
+            let w = self.cluster(c, x, y, content);
+            row_cols.extend(self.cols_of_cluster[c].iter().copied());
             x += w + CLUSTER_GAP;
         }
-        rows.push(row_cols);
-        y += CLUSTER_TITLE + content + CLUSTER_PAD + CLUSTER_GAP;
+        (row_cols, CLUSTER_TITLE + content + CLUSTER_PAD)
     }
-    Layout {
-        boxes,
-        clusters,
-        rows,
-        columns,
-        col_of,
-        row_of_cluster,
+
+    /// Places cluster `c` with its left edge at `x`: its columns, its boxes centred in the
+    /// row's content band; returns its width.
+    fn cluster(&mut self, c: usize, x: f64, y: f64, content: f64) -> f64 {
+        let cols = &self.cols_of_cluster[c];
+        let columns = &mut self.columns;
+        let left = CLUSTER_PAD.max(
+            cols.first()
+                .map_or(0.0, |&i| arc_room(columns[i].arcs_left)),
+        );
+        let mut inner = x + left;
+        for (k, &i) in cols.iter().enumerate() {
+            columns[i].x = inner;
+            inner += columns[i].w;
+            if let Some(&next) = cols.get(k + 1) {
+                inner += if !self.busy[i] && !self.busy[next] {
+                    IDLE_GAP
+                } else {
+                    COL_GAP
+                }
+                .max(arc_room(columns[i].arcs_right) + arc_room(columns[next].arcs_left) + 30.0);
+            }
+        }
+        let right = CLUSTER_PAD.max(
+            cols.last()
+                .map_or(0.0, |&i| arc_room(columns[i].arcs_right)),
+        );
+        let title = text_width(&cluster_title(self.d, c)) * BOLD + 2.0 * CLUSTER_PAD;
+        let w = (inner + right - x)
+            .max(title)
+            .max(MIN_BOX_W + 2.0 * CLUSTER_PAD);
+        self.clusters[c] = Rect {
+            x,
+            y,
+            w,
+            h: CLUSTER_TITLE + content + CLUSTER_PAD,
+        };
+        for &i in cols {
+            let col = &self.columns[i];
+            let mut top = y + CLUSTER_TITLE + (content - self.col_h(col)) / 2.0;
+            for &v in &col.nodes {
+                let (bw, bh) = self.dims[v];
+                self.boxes[v] = Rect {
+                    x: col.x + (col.w - bw) / 2.0,
+                    y: top,
+                    w: bw,
+                    h: bh,
+                };
+                top += bh + V_GAP;
+            }
+        }
+        w
     }
 }
 
