@@ -854,20 +854,7 @@ fn render(
     paths: &[Vec<Seg>],
     labels: &[Rect],
 ) -> String {
-    // The picture's extent: every cluster, box and label, with a margin.
-    let all = l
-        .clusters
-        .iter()
-        .chain(&l.boxes)
-        .chain(labels.iter().filter(|r| r.w > 0.0));
-    let (mut x0, mut y0, mut x1, mut y1) = (0.0f64, 0.0f64, 2.0 * MARGIN, 2.0 * MARGIN);
-    for r in all {
-        x0 = x0.min(r.x - MARGIN);
-        y0 = y0.min(r.y - MARGIN);
-        x1 = x1.max(r.right() + MARGIN);
-        y1 = y1.max(r.bottom() + MARGIN);
-    }
-    let (w, h) = ((x1 - x0).ceil(), (y1 - y0).ceil());
+    let (x0, y0, w, h) = extent(l, labels);
     let mut s = String::with_capacity(4096 + 600 * (l.boxes.len() + edges.len()));
     let _ = writeln!(
         s,
@@ -911,27 +898,7 @@ fn render(
         );
     }
     for (v, r) in l.boxes.iter().enumerate() {
-        let _ = write!(
-            s,
-            "<g class=\"node\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"5\" fill=\"#ffffff\" stroke=\"#94a3b8\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#0f172a\">",
-            r.x,
-            r.y,
-            r.w,
-            r.h,
-            r.x + r.w / 2.0,
-            r.y + PAD_Y + 12.0,
-        );
-        for (k, line) in lines[v].iter().enumerate() {
-            let _ = write!(
-                s,
-                "<tspan x=\"{:.1}\" dy=\"{}\"{}>{}</tspan>",
-                r.x + r.w / 2.0,
-                if k == 0 { 0.0 } else { LINE },
-                if k == 0 { " font-weight=\"bold\"" } else { "" },
-                xml(line)
-            );
-        }
-        s.push_str("</text></g>\n");
+        node_box(&mut s, r, &lines[v]);
     }
     for (i, (_, _, e)) in edges.iter().enumerate() {
         let r = labels[i];
@@ -951,6 +918,49 @@ fn render(
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// The picture's extent, every cluster, box and label with a margin: its top left corner and
+/// its width and height.
+fn extent(l: &Layout, labels: &[Rect]) -> (f64, f64, f64, f64) {
+    let all = l
+        .clusters
+        .iter()
+        .chain(&l.boxes)
+        .chain(labels.iter().filter(|r| r.w > 0.0));
+    let (mut x0, mut y0, mut x1, mut y1) = (0.0f64, 0.0f64, 2.0 * MARGIN, 2.0 * MARGIN);
+    for r in all {
+        x0 = x0.min(r.x - MARGIN);
+        y0 = y0.min(r.y - MARGIN);
+        x1 = x1.max(r.right() + MARGIN);
+        y1 = y1.max(r.bottom() + MARGIN);
+    }
+    (x0, y0, (x1 - x0).ceil(), (y1 - y0).ceil())
+}
+
+/// One node's box: its lines, the first (its name) bold.
+fn node_box(s: &mut String, r: &Rect, lines: &[String]) {
+    let _ = write!(
+        s,
+        "<g class=\"node\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"5\" fill=\"#ffffff\" stroke=\"#94a3b8\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#0f172a\">",
+        r.x,
+        r.y,
+        r.w,
+        r.h,
+        r.x + r.w / 2.0,
+        r.y + PAD_Y + 12.0,
+    );
+    for (k, line) in lines.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<tspan x=\"{:.1}\" dy=\"{}\"{}>{}</tspan>",
+            r.x + r.w / 2.0,
+            if k == 0 { 0.0 } else { LINE },
+            if k == 0 { " font-weight=\"bold\"" } else { "" },
+            xml(line)
+        );
+    }
+    s.push_str("</text></g>\n");
 }
 
 #[cfg(test)]
