@@ -8,6 +8,7 @@
 pub mod address;
 pub mod diag;
 pub mod lock;
+pub mod parallel;
 pub mod profile;
 pub mod schema;
 pub mod topology;

@@ -593,15 +593,8 @@ const CHUNK_SIZE: usize = 1024 * 1024;
 /// cut: the file is then one piece and parsed exactly as a small one.
 fn chunks(src: &str) -> Vec<Span> {
     // A few pieces per core, so cores finish together; never more text than CHUNK_SIZE a piece.
-    let size = (src.len() / (parse_threads() * 4)).clamp(MIN_CHUNK, CHUNK_SIZE);
+    let size = (src.len() / (crate::parallel::threads() * 4)).clamp(MIN_CHUNK, CHUNK_SIZE);
     chunks_sized(src, CHUNK_FROM, size)
-}
-
-/// Threads that parse pieces: the cores, at most eight.
-fn parse_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8)
 }
 
 /// [`chunks`] with its two sizes given (the tests cut small files).
@@ -713,7 +706,7 @@ fn parse_pieces(
     let results: Vec<Piece> = if pieces.len() == 1 {
         vec![one(&pieces[0])]
     } else {
-        in_order_on_every_core(pieces, one)
+        crate::parallel::map_in_order(pieces, 2, one)
     };
     merge_pieces(results)
 }
@@ -756,33 +749,6 @@ fn parse_piece(src: &str, r: &Span, whole: bool) -> Piece {
         cluster: wire.cluster.shift(r.start),
     };
     (has_deployment, Ok((chunk, shift(diags))))
-}
-
-/// `f` of every item, on every core: each takes the next item when it is done with one, so
-/// uneven items still keep every core busy; the results come back in the items' order.
-fn in_order_on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..parse_threads())
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(k) else { break };
-                        mine.push((k, f(item)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    done.sort_by_key(|(k, _)| *k);
-    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The pieces' tables in file order as one topology; one `[deployment]` exactly.

@@ -899,25 +899,10 @@ fn sub_folders<'a>(files: impl Iterator<Item = &'a String>) -> std::collections:
     dirs
 }
 
-/// `f` over `items` on every core (at most 8 threads), results in order.
+/// `f` over `items` on every core, results in order (the one thread pool,
+/// [`topoplan_model::parallel`]); fewer than 256 items are not worth the threads.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads < 2 || items.len() < 256 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("bundle worker panicked"))
-            .collect()
-    })
+    topoplan_model::parallel::map_in_order(items, 256, f)
 }
 
 fn tops(files: &std::collections::BTreeSet<String>) -> std::collections::BTreeSet<String> {
