@@ -40,8 +40,9 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic of `code`, with the code's severity.
-    pub fn error(code: Code, message: impl Into<String>) -> Self {
+    /// A diagnostic of `code`, with the code's severity (an error or a warning: the code says
+    /// which, not the constructor).
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             name: None,

@@ -76,7 +76,7 @@ fn out_of_range(src: &str, nodes: &BTreeMap<String, LockedNode>) -> Vec<Diagnost
     for (name, n) in nodes {
         if n.offset > 65535 {
             diags.push(
-                Diagnostic::error(
+                Diagnostic::new(
                     Code::InvalidLock,
                     format!("locked offset {} of `{name}`", n.offset),
                 )
@@ -90,7 +90,7 @@ fn out_of_range(src: &str, nodes: &BTreeMap<String, LockedNode>) -> Vec<Diagnost
         for (port, v) in &n.ports {
             if !(1..=65535).contains(v) {
                 diags.push(
-                    Diagnostic::error(
+                    Diagnostic::new(
                         Code::InvalidLock,
                         format!("locked port {port} = {v} of `{name}` is not a TCP port"),
                     )
@@ -112,7 +112,7 @@ impl Lock {
     pub fn parse(src: &str, deployment: &str, product: &str) -> Result<Lock, Vec<Diagnostic>> {
         let w: LockWire = toml::from_str(src).map_err(|e| {
             vec![
-                Diagnostic::error(Code::InvalidLock, "not a topoplan lock file")
+                Diagnostic::new(Code::InvalidLock, "not a topoplan lock file")
                     .at(
                         e.span().unwrap_or(0..0),
                         e.message().lines().next().unwrap_or("").to_string(),
@@ -123,7 +123,7 @@ impl Lock {
         let mut diags = Vec::new();
         if *w.version.get_ref() != LOCK_VERSION {
             diags.push(
-                Diagnostic::error(
+                Diagnostic::new(
                     Code::InvalidLock,
                     format!("lock format version {}", w.version.get_ref()),
                 )
@@ -136,7 +136,7 @@ impl Lock {
         }
         if w.product.get_ref() != product {
             diags.push(
-                Diagnostic::error(Code::ForeignLock,
+                Diagnostic::new(Code::ForeignLock,
                     format!("the lock is for product `{}`, the topology for `{product}`", w.product.get_ref()),
                 )
                 .at(w.product.span(), "locked for another product")
@@ -145,7 +145,7 @@ impl Lock {
         }
         if w.deployment.get_ref() != deployment {
             diags.push(
-                Diagnostic::error(Code::ForeignLock,
+                Diagnostic::new(Code::ForeignLock,
                     format!(
                         "the lock is for deployment `{}`, the topology is `{deployment}`",
                         w.deployment.get_ref()

@@ -511,7 +511,7 @@ fn blank_out(src: &str, blank: &[Span]) -> String {
 
 /// `unknown-key`, with the keys the table has.
 fn unknown(key: &str, span: Span, keys: &[(&str, bool)], table: &str) -> Diagnostic {
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::UnknownKey,
         format!("unknown key `{key}` in `{table}`"),
     )
@@ -545,7 +545,7 @@ fn check_table(
     for (name, required) in keys {
         if *required && !t.keys().any(|k| k.get_ref().as_ref() == *name) {
             diags.push(
-                Diagnostic::error(Code::MissingKey, format!("`{table}` lacks `{name}`"))
+                Diagnostic::new(Code::MissingKey, format!("`{table}` lacks `{name}`"))
                     .at(span.clone(), format!("add `{name} = ...` to this table")),
             );
             complete = false;
@@ -557,7 +557,7 @@ fn check_table(
 /// A password written into the topology: refused, because a topology is committed, reviewed
 /// and copied; `password_env` names the variable `apply` reads it from instead.
 fn inline_password(span: Span, value: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InlinePassword,
         "a database password is written in the topology",
     )
@@ -773,7 +773,7 @@ fn merge_pieces(results: Vec<Piece>) -> Result<(TopologyWire, Vec<Diagnostic>), 
             if let Some(first) = &deployment {
                 // What TOML says when one file defines the table twice.
                 diags.push(
-                    Diagnostic::error(Code::TomlSyntax, "invalid TOML")
+                    Diagnostic::new(Code::TomlSyntax, "invalid TOML")
                         .at(dep.span(), "duplicate key `deployment`")
                         .also(first.span(), "first defined here"),
                 );
@@ -793,7 +793,7 @@ fn merge_pieces(results: Vec<Piece>) -> Result<(TopologyWire, Vec<Diagnostic>), 
         _ => {
             if lacks_deployment {
                 diags.push(
-                    Diagnostic::error(Code::MissingKey, "the topology has no `[deployment]` table")
+                    Diagnostic::new(Code::MissingKey, "the topology has no `[deployment]` table")
                         .at(0..0, "add `[deployment]` with `name` and `product`"),
                 );
             }
@@ -841,7 +841,7 @@ fn parse_wire(src: &str, parsed: Parsed) -> Result<ChunkWire, Vec<Diagnostic>> {
             && !written.starts_with("[[")
         {
             let table = written.trim_matches(|c| c == '[' || c == ']').trim();
-            return vec![Diagnostic::error(
+            return vec![Diagnostic::new(
                 Code::InvalidValue,
                 format!("`[{table}]` is one table, but a topology has a list of `{table}` tables"),
             )
@@ -850,7 +850,7 @@ fn parse_wire(src: &str, parsed: Parsed) -> Result<ChunkWire, Vec<Diagnostic>> {
                 "each `[[{table}]]` header starts one more entry of the list"
             ))];
         }
-        let mut d = Diagnostic::error(code, msg.clone()).at(span, label_for(code));
+        let mut d = Diagnostic::new(code, msg.clone()).at(span, label_for(code));
         if let Some(hint) = unknown_field_hint(&msg) {
             d = d.note(hint);
         }
@@ -867,7 +867,7 @@ fn syntax_diagnostic(src: &str, span: Span, msg: String) -> Diagnostic {
         let content_end = before.trim_end().len();
         if content_end < span.start && before[content_end..].contains('\n') {
             if let Some(open) = unclosed_bracket(&src[..content_end]) {
-                return Diagnostic::error(Code::TomlSyntax, "an array is never closed")
+                return Diagnostic::new(Code::TomlSyntax, "an array is never closed")
                     .at(open..open + 1, "this `[` has no matching `]`")
                     .also(span, "the next line starts here")
                     .note("add the missing `]` at the end of the array");
@@ -875,12 +875,12 @@ fn syntax_diagnostic(src: &str, span: Span, msg: String) -> Diagnostic {
         }
     }
     if msg.contains("as i128") || msg.contains("number too large") {
-        return Diagnostic::error(Code::InvalidValue, "integer out of range").at(
+        return Diagnostic::new(Code::InvalidValue, "integer out of range").at(
             span,
             "TOML integers are 64-bit; no port or offset is this large",
         );
     }
-    Diagnostic::error(Code::TomlSyntax, "invalid TOML").at(span, msg)
+    Diagnostic::new(Code::TomlSyntax, "invalid TOML").at(span, msg)
 }
 
 /// The byte position of the innermost `[` still open at the end of `text` (ignoring brackets

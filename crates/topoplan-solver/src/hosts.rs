@@ -57,7 +57,7 @@ pub(crate) fn host_fixed_ports(
         }
         let (first, def) = users[0];
         let host = &topo.hosts[topo.nodes[first].host];
-        let mut d = Diagnostic::error(
+        let mut d = Diagnostic::new(
             Code::FixedPortCollision,
             format!(
                 "{} nodes on host `{}` listen on port {port} ({}), which the offset does not move",
@@ -210,7 +210,7 @@ fn unsatisfiable_host(
     range: (u32, u32),
     bases: &[u32],
 ) -> Diagnostic {
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::Unsatisfiable,
         format!(
             "no offsets keep the ports of {} nodes on host `{}` distinct within {}..={}",
@@ -322,7 +322,7 @@ pub(crate) fn assign_per_node(
 /// `unsatisfiable`: no port of the range is free on the host for node `i`'s per-node port.
 fn no_free_port(topo: &Topology, def: &PortDef, i: usize, host: &str) -> Diagnostic {
     let node = &topo.nodes[i];
-    Diagnostic::error(
+    Diagnostic::new(
         Code::Unsatisfiable,
         format!(
             "no free `{}` port for `{}` on host `{host}`",

@@ -364,7 +364,7 @@ impl Warning {
     pub fn diagnostic(&self) -> topoplan_model::Diagnostic {
         let code = Code::from_name(&self.code).unwrap_or(Code::Single);
         let d =
-            topoplan_model::Diagnostic::error(code, self.message.clone()).named(self.code.clone());
+            topoplan_model::Diagnostic::new(code, self.message.clone()).named(self.code.clone());
         match &self.span {
             Some(span) => d.at(span.clone(), ""),
             None => d,

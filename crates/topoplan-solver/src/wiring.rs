@@ -255,7 +255,7 @@ fn ipv6_unsupported(
 ) -> Diagnostic {
     let (consumer, provider) = (&topo.nodes[c], &topo.nodes[p]);
     let host = &topo.hosts[provider.host];
-    Diagnostic::error(
+    Diagnostic::new(
         Code::Ipv6Unsupported,
         format!(
             "`{}` reads `{}` from `{}`, whose host `{}` has the IPv6 address `{}`",
@@ -277,7 +277,7 @@ fn conflicting_links(topo: &Topology, ci: usize, r: &ReferenceDef, links: &[usiz
         .iter()
         .map(|&l| format!("`{}`", topo.nodes[topo.links[l].to].name))
         .collect();
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::ConflictingLinks,
         format!(
             "`{}` reads one `{}` for `{}`, but its links name {}",
@@ -305,7 +305,7 @@ fn conflicting_links(topo: &Topology, ci: usize, r: &ReferenceDef, links: &[usiz
 }
 
 fn missing_provider(consumer: &topoplan_model::Node, role: &str, r: &ReferenceDef) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::MissingProvider,
         format!(
             "`{}` ({role}) needs a `{}` node for `{}`, and there is none",
@@ -349,7 +349,7 @@ fn ambiguous_provider(
         .iter()
         .map(|&c| format!("`{}`", topo.nodes[c].name))
         .collect();
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::AmbiguousProvider,
         format!(
             "`{}` ({role}) could use `{}` nodes {} for `{}`",
@@ -772,7 +772,7 @@ fn unserved_provider(
 ) -> Diagnostic {
     let (consumer, provider) = (&topo.nodes[c], &topo.nodes[p]);
     let link = topo.links.iter().find(|l| l.from == c && l.to == p);
-    let d = Diagnostic::error(
+    let d = Diagnostic::new(
         Code::UnservedProvider,
         format!(
             "`{}` reads `{}` from `{}`, which no `{}` list names",

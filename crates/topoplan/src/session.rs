@@ -126,7 +126,7 @@ fn not_utf8(path: &Path, e: &std::string::FromUtf8Error) -> anyhow::Error {
     let at = e.utf8_error().valid_up_to();
     let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
     let end = shown[at..].chars().next().map_or(at, |c| at + c.len_utf8());
-    let d = topoplan_model::Diagnostic::error(Code::TomlSyntax, "the file is not UTF-8")
+    let d = topoplan_model::Diagnostic::new(Code::TomlSyntax, "the file is not UTF-8")
         .at(at..end, "this byte does not start a UTF-8 character")
         .note("TOML files are UTF-8; re-save the file as UTF-8");
     let name = path.display().to_string();

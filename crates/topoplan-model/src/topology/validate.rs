@@ -335,7 +335,7 @@ impl Validator<'_> {
             match self.profile {
                 Some(p) if p.kind(k.get_ref()).is_none() => {
                     let known: Vec<&str> = p.kind.iter().map(|x| x.name.as_str()).collect();
-                    let mut d = Diagnostic::error(
+                    let mut d = Diagnostic::new(
                         Code::InvalidValue,
                         format!("unknown link kind `{}`", k.get_ref()),
                     )
@@ -613,7 +613,7 @@ fn pin_collision(a: &Node, b: &Node, ports: &[(&str, u32)], host: &Host) -> Opti
             .map(|(_, pb)| (*pa, *pb))
     })?;
     Some(
-        Diagnostic::error(
+        Diagnostic::new(
             Code::PinCollision,
             format!(
                 "`{}` and `{}` on host `{}` would both listen on port {}",
@@ -634,7 +634,7 @@ fn pin_collision(a: &Node, b: &Node, ports: &[(&str, u32)], host: &Host) -> Opti
 /// Host and deployment names are labels only, but they reach terminals, comments in the
 /// generated XML and shell files, and Markdown: the node-name rules keep them inert there.
 fn name_diagnostic(what: &str, name: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InvalidName,
         format!("{what} name `{}` is not a safe name", name.escape_debug()),
     )
@@ -647,7 +647,7 @@ const SAFE_NAME_RULE: &str =
 
 fn unknown_product(product: &str, known: &[String], span: Span) -> Diagnostic {
     let known: Vec<_> = known.iter().map(|k| format!("`{k}`")).collect();
-    Diagnostic::error(Code::UnknownProduct, format!("unknown product `{product}`"))
+    Diagnostic::new(Code::UnknownProduct, format!("unknown product `{product}`"))
         .at(span, "no profile for this product")
         .note(format!("known products: {}", known.join(", ")))
         .note("a product of your own: give its profile folder's parent with `topoplan --templates DIR …` (DIR/<product>/profile.toml, docs/profiles.md)")
@@ -655,7 +655,7 @@ fn unknown_product(product: &str, known: &[String], span: Span) -> Diagnostic {
 
 fn unsupported_mode(product: &str, kv: &Spanned<String>, modes: &[String]) -> Diagnostic {
     let ok: Vec<_> = modes.iter().map(|k| format!("`{k}`")).collect();
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InvalidKeyValidation,
         format!(
             "`{product}` does not support key_validation `{}`",
@@ -668,7 +668,7 @@ fn unsupported_mode(product: &str, kv: &Spanned<String>, modes: &[String]) -> Di
 
 fn unknown_warning(a: &Spanned<String>, known: &[String]) -> Diagnostic {
     let code = a.get_ref();
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::UnknownWarning,
         format!("no warning has code `{code}`"),
     )
@@ -680,7 +680,7 @@ fn unknown_warning(a: &Spanned<String>, known: &[String]) -> Diagnostic {
 }
 
 fn duplicate(what: &str, name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         if what == "host" {
             Code::DuplicateHost
         } else {
@@ -705,7 +705,7 @@ fn address_diagnostic(value: &str, e: &AddressError, span: Span, from_name: bool
     } else {
         format!("address `{}` cannot go into a URL", value.escape_debug())
     };
-    let d = Diagnostic::error(code, what).at(span, e.to_string());
+    let d = Diagnostic::new(code, what).at(span, e.to_string());
     if from_name {
         d.note("add `address = \"...\"` (a host name, IPv4 or IPv6 address), or rename the host to a valid host name")
     } else {
@@ -714,7 +714,7 @@ fn address_diagnostic(value: &str, e: &AddressError, span: Span, from_name: bool
 }
 
 fn invalid_port(v: i64, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InvalidPort,
         format!("reserved port {v} is not a TCP port"),
     )
@@ -722,12 +722,12 @@ fn invalid_port(v: i64, span: Span) -> Diagnostic {
 }
 
 fn no_nodes(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::NoNodes, "the topology defines no node")
+    Diagnostic::new(Code::NoNodes, "the topology defines no node")
         .at(span, "add at least one `[[node]]` to this deployment")
 }
 
 fn unsafe_node_name(name: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::UnsafeNodeName,
         format!("node name `{name}` is not a safe folder name"),
     )
@@ -736,7 +736,7 @@ fn unsafe_node_name(name: &str, span: Span) -> Diagnostic {
 }
 
 fn reserved_node_name(name: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::ReservedNodeName,
         format!("node name `{name}` is a file name the bundle uses itself"),
     )
@@ -752,7 +752,7 @@ fn reserved_node_name(name: &str, span: Span) -> Diagnostic {
 
 fn unknown_host(nw: &NodeWire, hosts: &HostIndex) -> Diagnostic {
     let known: Vec<_> = hosts.keys().map(|k| format!("`{k}`")).collect();
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::UnknownHost,
         format!(
             "node `{}` names unknown host `{}`",
@@ -772,7 +772,7 @@ fn unknown_host(nw: &NodeWire, hosts: &HostIndex) -> Diagnostic {
 }
 
 fn no_role(nw: &NodeWire) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::UnknownRole,
         format!("node `{}` has no role", nw.name.get_ref()),
     )
@@ -781,7 +781,7 @@ fn no_role(nw: &NodeWire) -> Diagnostic {
 
 fn unknown_role(p: &Profile, product: &str, r: &Spanned<String>) -> Diagnostic {
     let role = r.get_ref();
-    let mut d = Diagnostic::error(Code::UnknownRole, format!("unknown role `{role}`"))
+    let mut d = Diagnostic::new(Code::UnknownRole, format!("unknown role `{role}`"))
         .at(r.span(), format!("not a role of `{product}`"));
     if let Some(hint) = did_you_mean(role, p.role.iter().map(|r| r.name.as_str()).chain(["all"])) {
         d = d.note(hint);
@@ -790,7 +790,7 @@ fn unknown_role(p: &Profile, product: &str, r: &Spanned<String>) -> Diagnostic {
 }
 
 fn offset_out_of_range(v: i64, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::PinOutOfRange,
         format!("offset {v} is not a valid port offset"),
     )
@@ -798,7 +798,7 @@ fn offset_out_of_range(v: i64, span: Span) -> Diagnostic {
 }
 
 fn unknown_node(what: &str, s: &Spanned<String>, names: &BTreeMap<String, Span>) -> Diagnostic {
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::UnknownNode,
         format!("{what} names unknown node `{}`", s.get_ref()),
     )
@@ -810,7 +810,7 @@ fn unknown_node(what: &str, s: &Spanned<String>, names: &BTreeMap<String, Span>)
 }
 
 fn invalid_link(p: &Profile, f: &Node, t: &Node, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InvalidLink,
         format!(
             "`{}` ({}) uses nothing from `{}` ({})",
@@ -839,7 +839,7 @@ fn link_help(p: &Profile) -> String {
 }
 
 fn duplicate_link(lw: &LinkWire, span: Span, prev: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::DuplicateLink,
         format!(
             "link `{}` -> `{}` is given twice",
@@ -861,7 +861,7 @@ fn pin_out_of_range(
     fits: u32,
 ) -> Diagnostic {
     let eff = base + off;
-    Diagnostic::error(
+    Diagnostic::new(
         Code::PinOutOfRange,
         format!("offset {off} of `{}` puts its {port} port at {eff}", n.name),
     )
@@ -882,7 +882,7 @@ fn pin_on_reserved(
     rspan: &Span,
 ) -> Diagnostic {
     let eff = base + off;
-    Diagnostic::error(
+    Diagnostic::new(
         Code::PinOnReserved,
         format!(
             "offset {off} of `{}` puts its {port} port on reserved port {eff}",
@@ -897,7 +897,7 @@ fn pin_on_reserved(
 }
 
 fn duplicate_database(name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::DuplicateDatabase,
         format!("duplicate database name `{name}`"),
     )
@@ -906,7 +906,7 @@ fn duplicate_database(name: &str, span: Span, first: Span) -> Diagnostic {
 }
 
 fn no_engine(product: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::UnknownEngine,
         format!("`{product}` runs on no database engine topoplan knows"),
     )
@@ -926,13 +926,13 @@ fn unknown_engine(
         .map(|d| format!("`{}`", d.name))
         .collect();
     let d = match refused {
-        Some(reason) => Diagnostic::error(
+        Some(reason) => Diagnostic::new(
             Code::UnknownEngine,
             format!("`{product}` cannot run on `{}`", e.get_ref()),
         )
         .at(e.span(), "refused for this product")
         .note(reason),
-        None => Diagnostic::error(
+        None => Diagnostic::new(
             Code::UnknownEngine,
             format!("unknown database engine `{}`", e.get_ref()),
         )
@@ -942,7 +942,7 @@ fn unknown_engine(
 }
 
 fn host_and_address(host: Span, address: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::DatabaseLocation,
         "a database has both `host` and `address`",
     )
@@ -952,13 +952,13 @@ fn host_and_address(host: Span, address: Span) -> Diagnostic {
 }
 
 fn no_location(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::DatabaseLocation, "a database has neither `host` nor `address`")
+    Diagnostic::new(Code::DatabaseLocation, "a database has neither `host` nor `address`")
         .at(span, "where does this server run?")
         .note("add `host = \"<a [[host]]>\"`, or `address = \"db.example.com\"` for a server outside the topology")
 }
 
 fn unknown_database_host(h: &Spanned<String>, hosts: &HostIndex) -> Diagnostic {
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::DatabaseLocation,
         format!(
             "database host `{}` is not a host of the topology",
@@ -973,7 +973,7 @@ fn unknown_database_host(h: &Spanned<String>, hosts: &HostIndex) -> Diagnostic {
 }
 
 fn invalid_database_port(v: i64, span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InvalidPort,
         format!("database port {v} is not a TCP port"),
     )
@@ -981,7 +981,7 @@ fn invalid_database_port(v: i64, span: Span) -> Diagnostic {
 }
 
 fn invalid_env_name(v: &Spanned<String>) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InvalidEnvName,
         format!(
             "`{}` is not an environment variable name",
@@ -993,7 +993,7 @@ fn invalid_env_name(v: &Spanned<String>) -> Diagnostic {
 }
 
 fn unknown_datasource(name: &str, span: Span, known: &[&str]) -> Diagnostic {
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::UnknownDatasource,
         format!("`{name}` is not a datasource the nodes share"),
     )
@@ -1005,7 +1005,7 @@ fn unknown_datasource(name: &str, span: Span, known: &[&str]) -> Diagnostic {
 }
 
 fn shared_twice(name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::SharedTwice,
         format!("datasource `{name}` is placed on two database servers"),
     )

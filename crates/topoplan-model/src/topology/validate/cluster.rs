@@ -79,7 +79,7 @@ impl Validator<'_> {
     ) -> Vec<usize> {
         if cw.nodes.get_ref().is_empty() {
             self.diags.push(
-                Diagnostic::error(Code::InvalidValue, "a cluster without members")
+                Diagnostic::new(Code::InvalidValue, "a cluster without members")
                     .at(cw.nodes.span(), "name the nodes of this cluster"),
             );
         }
@@ -193,7 +193,7 @@ impl Validator<'_> {
             Some(p) => Some(p),
             None => {
                 self.diags.push(
-                    Diagnostic::error(
+                    Diagnostic::new(
                         Code::InvalidPort,
                         format!("load-balancer port {} is not a TCP port", v.get_ref()),
                     )
@@ -222,7 +222,7 @@ pub(super) fn place_clusters(clusters: &[Cluster], hosts: &mut [Host]) {
 // Messages: one function per problem, named after it.
 
 fn duplicate_cluster(name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::DuplicateCluster,
         format!("duplicate cluster name `{name}`"),
     )
@@ -231,7 +231,7 @@ fn duplicate_cluster(name: &str, span: Span, first: Span) -> Diagnostic {
 }
 
 fn clustered_twice(node: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::ClusteredTwice,
         format!("node `{node}` is in two clusters"),
     )
@@ -284,7 +284,7 @@ fn mixed_roles(
         }
     };
     Some(
-        Diagnostic::error(
+        Diagnostic::new(
             Code::ClusterRoles,
             format!("cluster `{}` cannot hold these nodes: {what}", cw.name.get_ref()),
         )
@@ -308,7 +308,7 @@ fn missing_manager(
         .and_then(|d| d.manager.clone())
         .unwrap_or_default();
     let first = members.first().map_or("…", |&m| nodes[m].name.as_str());
-    Diagnostic::error(
+    Diagnostic::new(
         Code::ClusterManager,
         format!(
             "cluster `{}` of `{role}` nodes has no manager",
@@ -323,7 +323,7 @@ fn missing_manager(
 }
 
 fn needless_manager(m: &Spanned<String>) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::ClusterManager,
         "this cluster's roles have no manager",
     )
@@ -332,7 +332,7 @@ fn needless_manager(m: &Spanned<String>) -> Diagnostic {
 }
 
 fn manager_not_member(m: &Spanned<String>, nodes: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::ClusterManager,
         format!("manager `{}` is not a member of the cluster", m.get_ref()),
     )
@@ -341,7 +341,7 @@ fn manager_not_member(m: &Spanned<String>, nodes: Span) -> Diagnostic {
 }
 
 fn unknown_lb_host(h: &Spanned<String>, hosts: &HostIndex) -> Diagnostic {
-    let mut d = Diagnostic::error(
+    let mut d = Diagnostic::new(
         Code::UnknownHost,
         format!(
             "load-balancer host `{}` is not a host of the topology",
@@ -356,7 +356,7 @@ fn unknown_lb_host(h: &Spanned<String>, hosts: &HostIndex) -> Diagnostic {
 }
 
 fn no_frontend(span: Span) -> Diagnostic {
-    Diagnostic::error(
+    Diagnostic::new(
         Code::InvalidValue,
         "load-balancer settings without a `frontend`",
     )
