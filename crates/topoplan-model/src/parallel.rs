@@ -2,9 +2,9 @@
 //! results in the slice's order. Used where the work is large and independent per item:
 //! parsing the pieces of a large topology, rendering and comparing the files of a bundle.
 
-/// `f` of every item, on every core (at most 8 threads): each thread takes the next item when
-/// it is done with one, so uneven items still keep every core busy; the results come back in
-/// the items' order. Fewer than `min_items` items (or one core) run on the calling thread.
+/// `f` of every item, on every core (at most 8 threads): each thread takes the next run of
+/// neighbouring items when it is done with one, so uneven items still keep every core busy;
+/// the results come back in the items' order. Fewer than `min_items` items (or one core) run on the calling thread.
 pub fn map_in_order<T: Sync, R: Send>(
     items: &[T],
     min_items: usize,
@@ -14,16 +14,21 @@ pub fn map_in_order<T: Sync, R: Send>(
     if threads < 2 || items.len() < min_items.max(2) {
         return items.iter().map(&f).collect();
     }
+    // Runs of neighbouring items (a bundle's files of one folder stay on one thread, which
+    // spares the folder's lock), eight per thread, so uneven runs still balance.
+    let run = items.len().div_ceil(threads * 8).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+    let mut done: Vec<(usize, Vec<R>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.min(items.len()))
             .map(|_| {
                 s.spawn(|| {
                     let mut mine = Vec::new();
                     loop {
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(k) else { break };
-                        mine.push((k, f(item)));
+                        let Some(chunk) = items.chunks(run).nth(k) else {
+                            break;
+                        };
+                        mine.push((k, chunk.iter().map(&f).collect()));
                     }
                     mine
                 })
@@ -35,7 +40,7 @@ pub fn map_in_order<T: Sync, R: Send>(
             .collect()
     });
     done.sort_unstable_by_key(|(k, _)| *k);
-    done.into_iter().map(|(_, r)| r).collect()
+    done.into_iter().flat_map(|(_, r)| r).collect()
 }
 
 /// The threads a map uses: the cores, at most 8 (beyond that the disk, not the CPU, bounds a
