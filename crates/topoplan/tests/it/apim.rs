@@ -456,3 +456,53 @@ fn bundles_of_one_product_never_touch_the_other() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("WSO2 App Manager"));
 }
+
+/// The commands around a plan work on API Manager with the built-in profile: the review, the
+/// firewall and picture outputs, `explain`, and the Ansible export, whose inventory gives the
+/// gateway its key manager as WSO2's roles name it (`key_manager_server_url`).
+#[test]
+fn every_command_works_on_api_manager_topologies() {
+    let d = tempfile::tempdir().unwrap();
+    let t = root().join("topologies/apim-thrift-two-hosts.toml");
+    for args in [
+        vec!["review", "-o", "r.html"],
+        vec!["graph", "--format", "svg"],
+        vec!["explain"],
+    ] {
+        let mut cmd = topoplan();
+        cmd.current_dir(d.path())
+            .arg(args[0])
+            .arg(&t)
+            .args(&args[1..]);
+        if args[0] == "explain" {
+            cmd.arg("gateway");
+        }
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(std::fs::read_to_string(d.path().join("r.html"))
+        .unwrap()
+        .contains("apim-1.10.0"));
+    let out = d.path().join("ansible");
+    let o = topoplan()
+        .args(["export", "ansible"])
+        .arg(&t)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let inventory = std::fs::read_to_string(out.join("inventory.yml")).unwrap();
+    let gateway = inventory.split("- name: \"gateway\"").nth(1).unwrap();
+    assert!(
+        gateway.contains("key_manager_server_url: \"https://192.168.60.10:9443/services/\""),
+        "{inventory}"
+    );
+    assert!(out
+        .join("bundles/gateway/overlay/repository/conf/api-manager.xml.patch.xml")
+        .is_file());
+}
