@@ -389,16 +389,26 @@ fn stage_backup(
 /// Step 5: each changed file as it is now (`0`, `1`, … in `.topoplan/pending/`), then the
 /// intent listing them (`number<TAB>digest of the new text<TAB>path`), each made durable
 /// before the next.
+/// If a copy cannot be written, the ones already written (they may hold passwords) and the
+/// folder go again.
 fn record_intent(home: &Path, changed: &[&Change]) -> Result<Dir, topoplan_safefs::SafeFsError> {
     let pending = private_dirs(home, Path::new(PENDING_DIR))?;
-    let mut intent = String::new();
-    for (i, c) in changed.iter().enumerate() {
-        let name = i.to_string();
-        Staged::at(&pending, name.as_ref(), c.before.as_bytes(), None, 0o600)?.commit()?;
-        intent.push_str(&format!("{i}\t{}\t{}\n", digest(&c.after), c.rel));
+    let write = || {
+        let mut intent = String::new();
+        for (i, c) in changed.iter().enumerate() {
+            let name = i.to_string();
+            Staged::at(&pending, name.as_ref(), c.before.as_bytes(), None, 0o600)?.commit()?;
+            intent.push_str(&format!("{i}\t{}\t{}\n", digest(&c.after), c.rel));
+        }
+        Staged::at(&pending, INTENT.as_ref(), intent.as_bytes(), None, 0o600)?.commit()
+    };
+    match write() {
+        Ok(()) => Ok(pending),
+        Err(e) => {
+            clear_intent(home, &pending, changed.len());
+            Err(e)
+        }
     }
-    Staged::at(&pending, INTENT.as_ref(), intent.as_bytes(), None, 0o600)?.commit()?;
-    Ok(pending)
 }
 
 fn digest(text: &str) -> String {
@@ -524,7 +534,6 @@ fn write_all(home: &Path, changed: &[&Change]) -> Result<()> {
         for dir in created.iter().rev() {
             let _ = std::fs::remove_dir(dir);
         }
-        let _ = std::fs::remove_dir(home.join(PENDING_DIR));
         return Err(if io_problems {
             fail_io(&problems)
         } else {
