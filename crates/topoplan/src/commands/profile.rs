@@ -407,12 +407,7 @@ fn check_home(
         };
         for o in overlays {
             let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
-            let template = set.display_path(&format!(
-                "{}/overlay/{}{}.tera",
-                plan.product,
-                o.path,
-                o.format.suffix()
-            ));
+            let template = template_of(set, &plan.product, "overlay", &o);
             let Ok(text) = std::fs::read_to_string(&target) else {
                 if seen.insert((o.path.clone(), String::new())) {
                     problems.push(Problem {
@@ -460,12 +455,7 @@ fn check_derivations(
                 continue;
             }
             counts.selectors += 1;
-            let template = set.display_path(&format!(
-                "{}/checks/{}{}.tera",
-                plan.product,
-                o.path,
-                o.format.suffix()
-            ));
+            let template = template_of(set, &plan.product, "checks", &o);
             let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
             let drift = topoplan_safefs::read_regular(&target)
                 .map_err(|e| e.to_string())
@@ -488,6 +478,20 @@ fn check_derivations(
         }
     }
     Ok(())
+}
+
+/// Where the template of a rendered patch is (`folder`: `overlay` or `checks`), for messages.
+fn template_of(
+    set: &TemplateSet,
+    product: &str,
+    folder: &str,
+    o: &topoplan_render::Overlay,
+) -> String {
+    set.display_path(&format!(
+        "{product}/{folder}/{}{}.tera",
+        o.path,
+        o.format.suffix()
+    ))
 }
 
 /// The node's whole patch of one file, applied as `apply` does, and then again: the second

@@ -128,12 +128,7 @@ fn host_port(url: &str) -> (String, u32) {
 }
 
 fn key_manager_url(c: &Case) -> (String, u32) {
-    let km = &c.with_role("key-manager")[0];
-    let (offset, _) = carbon(c, km);
-    (
-        c.node(km)["address"].as_str().unwrap().to_string(),
-        9443 + offset,
-    )
+    endpoints(c, "key-manager", 9443).remove(0)
 }
 
 fn check_ports(c: &Case) {
@@ -325,17 +320,19 @@ fn check_environments(c: &Case) {
     }
 }
 
-fn check_store_links(c: &Case) {
-    let stores: Vec<(String, u32)> = c
-        .with_role("store")
+/// (address, `base` + offset) of every node with `role`.
+fn endpoints(c: &Case, role: &str, base: u32) -> Vec<(String, u32)> {
+    c.with_role(role)
         .iter()
-        .map(|s| {
-            (
-                c.node(s)["address"].as_str().unwrap().to_string(),
-                9443 + carbon(c, s).0,
-            )
+        .map(|n| {
+            let address = c.node(n)["address"].as_str().unwrap().to_string();
+            (address, base + carbon(c, n).0)
         })
-        .collect();
+        .collect()
+}
+
+fn check_store_links(c: &Case) {
+    let stores = endpoints(c, "store", 9443);
     for gw in c.with_role("gateway") {
         let text = c.read(
             &gw,
@@ -352,16 +349,7 @@ fn check_store_links(c: &Case) {
             "{gw}: workflow callback reaches {target:?}"
         );
     }
-    let gateways: Vec<(String, u32)> = c
-        .with_role("gateway")
-        .iter()
-        .map(|g| {
-            (
-                c.node(g)["address"].as_str().unwrap().to_string(),
-                8243 + carbon(c, g).0,
-            )
-        })
-        .collect();
+    let gateways = endpoints(c, "gateway", 8243);
     for s in c.with_role("store") {
         let text = api_manager(c, &s);
         let doc = Document::parse(&text).unwrap();
