@@ -92,7 +92,7 @@ fn kind(m: &Metadata) -> &'static str {
 
 /// The metadata of `path` if it exists, refusing anything but a regular file (a symlink is
 /// refused too: it is not followed).
-pub fn existing_regular(path: &Path) -> Result<Option<Metadata>, SafeFsError> {
+fn existing_regular(path: &Path) -> Result<Option<Metadata>, SafeFsError> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_file() => Ok(Some(m)),
         Ok(m) => Err(SafeFsError::NotRegular(path.to_path_buf(), kind(&m))),
@@ -411,7 +411,7 @@ impl Staged {
         Ok(staged)
     }
 
-    pub fn target(&self) -> PathBuf {
+    fn target(&self) -> PathBuf {
         self.dir.path.join(&self.name)
     }
 
