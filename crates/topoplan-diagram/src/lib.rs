@@ -13,7 +13,7 @@
 use std::fmt::Write;
 
 mod svg;
-use topoplan_solver::{nodes_by_host, NodePlan, Plan};
+use topoplan_solver::{nodes_by_host, NodePlan, Plan, Text};
 
 /// Boxes stop being readable long before the layout gets slow (it takes milliseconds): above
 /// this many nodes the review and `graph --format svg` draw one box per host instead (node
@@ -157,9 +157,10 @@ impl Diagram {
             .collect();
         // One edge per (consumer, provider, kind), gathered in a map: thousands of links.
         // A node that provides a reference to itself needs no arrow: nothing crosses a wire.
-        let mut grouped: Grouped = Default::default();
-        for l in plan.links.iter().filter(|l| l.from != l.to) {
-            let e = grouped.entry((&l.from, &l.to, &l.kind)).or_default();
+        let mut grouped: Grouped<Text> = Default::default();
+        for l in plan.all_links().filter(|l| l.from != l.to) {
+            let key = (l.from.clone(), l.to.clone(), l.kind.clone());
+            let e = grouped.entry(key).or_default();
             if !e.0.contains(&l.port) {
                 e.0.push(l.port);
             }
@@ -213,8 +214,8 @@ impl Diagram {
             address: format!("{} hosts", plan.hosts.len()),
             nodes: boxes,
         }];
-        let mut grouped: Grouped = Default::default();
-        for l in &plan.links {
+        let mut grouped: Grouped<&str> = Default::default();
+        for l in plan.all_links() {
             let (Some(&a), Some(&b)) = (host_of.get(l.from.as_str()), host_of.get(l.to.as_str()))
             else {
                 continue;
@@ -222,7 +223,10 @@ impl Diagram {
             if a == b {
                 continue;
             }
-            let e = grouped.entry((a, b, &l.kind)).or_default();
+            let Some(kind) = plan.kinds.iter().find(|k| k.name == l.kind.as_str()) else {
+                continue;
+            };
+            let e = grouped.entry((a, b, kind.name.as_str())).or_default();
             if !e.0.contains(&l.port) {
                 e.0.push(l.port);
             }
@@ -391,11 +395,12 @@ fn wrap(list: &str, width: usize) -> String {
 }
 
 /// Links gathered per (from, to, kind): their distinct ports and how many there are.
-type Grouped<'a> = std::collections::BTreeMap<(&'a str, &'a str, &'a str), (Vec<u32>, usize)>;
+/// Links gathered per (from, to, kind): their ports and how many there are.
+type Grouped<K> = std::collections::BTreeMap<(K, K, K), (Vec<u32>, usize)>;
 
 /// The edges of gathered links, ports ascending; `counted` keeps how many links each stands
 /// for (the summary's host-to-host arrows), else each is one.
-fn edges_of(grouped: Grouped, counted: bool) -> Vec<Edge> {
+fn edges_of<K: std::fmt::Display + Ord>(grouped: Grouped<K>, counted: bool) -> Vec<Edge> {
     grouped
         .into_iter()
         .map(|((from, to, kind), (mut ports, count))| {

@@ -18,7 +18,9 @@ pub use diag::{
     engine_warning_codes, error_chain, error_codes, warning_codes, Code, Diagnostic, Label,
     Severity, Span,
 };
-pub use lock::{Lock, LockedLink, LockedNode, LOCK_VERSION};
+pub use lock::{
+    Lock, LockedEntry, LockedLink, LockedList, LockedNode, LOCK_VERSION, OLDEST_LOCK_VERSION,
+};
 pub use profile::{
     locate, profile_schema, AnsibleVarDef, HomeIdentity, KindDef, Launcher, ManualDef, ModeDef,
     PortDef, PortRule, Profile, ProfileProblem, Providers, ReferenceDef, RoleDef, Seg,

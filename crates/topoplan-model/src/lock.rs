@@ -15,7 +15,12 @@ use toml::Spanned;
 
 /// Version of the lock format.
 /// 2: per-node ports by port name (`ports`), for every `rule = "per-node"` port of the profile.
-pub const LOCK_VERSION: u32 = 2;
+/// 3: shared lists (`lists`): a list every reader of a reference shares is kept once. Version 2
+/// locks are read as they are (their lists are per-pair `links`).
+pub const LOCK_VERSION: u32 = 3;
+
+/// The oldest lock format this topoplan reads.
+pub const OLDEST_LOCK_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lock {
@@ -25,6 +30,36 @@ pub struct Lock {
     pub nodes: BTreeMap<String, LockedNode>,
     #[serde(default)]
     pub links: Vec<LockedLink>,
+    /// Shared lists: every provider of a role, listed by readers no `[[link]]` narrows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<LockedList>,
+}
+
+/// A list of providers that several readers share (the plan's `lists`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedList {
+    pub reference: String,
+    /// The nodes that list it.
+    pub readers: Vec<String>,
+    /// Its entries, in the list's order.
+    pub entries: Vec<LockedEntry>,
+}
+
+/// One entry of a shared list: a provider and the value its readers hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedEntry {
+    pub to: String,
+    pub port: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl LockedEntry {
+    pub fn value(&self) -> String {
+        self.url.clone().unwrap_or_else(|| self.port.to_string())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +100,8 @@ struct LockWire {
     nodes: BTreeMap<String, LockedNode>,
     #[serde(default)]
     links: Vec<LockedLink>,
+    #[serde(default)]
+    lists: Vec<LockedList>,
 }
 
 /// Locked values a plan would write as they are: an offset or a per-node port outside what a
@@ -121,7 +158,7 @@ impl Lock {
             ]
         })?;
         let mut diags = Vec::new();
-        if *w.version.get_ref() != LOCK_VERSION {
+        if !(OLDEST_LOCK_VERSION..=LOCK_VERSION).contains(w.version.get_ref()) {
             diags.push(
                 Diagnostic::new(
                     Code::InvalidLock,
@@ -129,7 +166,7 @@ impl Lock {
                 )
                 .at(
                     w.version.span(),
-                    format!("this topoplan reads version {LOCK_VERSION}"),
+                    format!("this topoplan reads versions {OLDEST_LOCK_VERSION} to {LOCK_VERSION}"),
                 )
                 .note("regenerate it with `topoplan lock <topology>`"),
             );
@@ -167,6 +204,7 @@ impl Lock {
             product: w.product.into_inner(),
             nodes: w.nodes,
             links,
+            lists: w.lists,
         })
     }
 
@@ -207,6 +245,15 @@ mod tests {
                 to: "km".into(),
                 port: 10397,
                 url: None,
+            }],
+            lists: vec![LockedList {
+                reference: "gateway_env".into(),
+                readers: vec!["pub".into()],
+                entries: vec![LockedEntry {
+                    to: "gw".into(),
+                    port: 9443,
+                    url: Some("https://gw:9443".into()),
+                }],
             }],
         };
         let text = lock.to_toml();

@@ -65,8 +65,8 @@ all:\n  vars:\n    topoplan_deployment: {}\n    topoplan_product: {}\n  hosts:\n
                 .iter()
                 .filter_map(|v| {
                     let url = v.references.iter().find_map(|r| {
-                        plan.links_from(&n.name)
-                            .iter()
+                        plan.links_of(&n.name)
+                            .into_iter()
                             .find(|l| &l.reference == r)
                             .and_then(|l| l.url.clone())
                     })?;

@@ -51,10 +51,17 @@ impl Bundle {
         for (name, text) in reviews {
             b.add(name, text);
         }
-        // Who points at each node, indexed once (the plan's links are sorted by reader only).
+        // Who points at each node, indexed once (the plan's links are sorted by reader only);
+        // the shared lists each node is an entry of.
         let mut used_by: BTreeMap<&str, Vec<&topoplan_solver::LinkPlan>> = BTreeMap::new();
         for l in plan.links.iter().filter(|l| l.from != l.to) {
             used_by.entry(l.to.as_str()).or_default().push(l);
+        }
+        let mut listed_by: BTreeMap<&str, Vec<&topoplan_solver::ListPlan>> = BTreeMap::new();
+        for list in &plan.lists {
+            for e in &list.entries {
+                listed_by.entry(e.to.as_str()).or_default().push(list);
+            }
         }
         let renderer = crate::Renderer::new(set, &plan.product)?;
         let start_script = StartScript::new(set, plan)?;
@@ -91,6 +98,7 @@ impl Bundle {
                     plan,
                     node,
                     used_by.get(node.name.as_str()).cloned().unwrap_or_default(),
+                    listed_by.get(node.name.as_str()).map_or(&[], Vec::as_slice),
                 ))),
             ));
             let paths: Vec<&str> = overlays.iter().map(|o| o.path.as_str()).collect();
@@ -250,14 +258,38 @@ struct NodeSlice<'a> {
     #[serde(rename = "key_validation")]
     mode: &'a str,
     node: &'a NodePlan,
+    /// Links the node holds one by one.
     uses: Vec<&'a topoplan_solver::LinkPlan>,
+    /// Shared lists it reads, each with its providers in its order (their values are in
+    /// `plan.json`'s `lists`, one per reference).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    lists: Vec<ListSlice<'a>>,
     used_by: Vec<&'a topoplan_solver::LinkPlan>,
+    /// Shared lists it is an entry of, with their readers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    listed_by: Vec<ListedBy<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ListSlice<'a> {
+    reference: &'a str,
+    kind: &'a str,
+    file: &'a str,
+    port_name: &'a str,
+    to: Vec<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ListedBy<'a> {
+    reference: &'a str,
+    readers: Vec<&'a str>,
 }
 
 fn node_slice<'a>(
     plan: &'a Plan,
     node: &'a NodePlan,
     used_by: Vec<&'a topoplan_solver::LinkPlan>,
+    listed_by: &[&'a topoplan_solver::ListPlan],
 ) -> NodeSlice<'a> {
     NodeSlice {
         deployment: &plan.deployment,
@@ -265,8 +297,27 @@ fn node_slice<'a>(
         home: &plan.home,
         mode: &plan.mode,
         node,
-        uses: plan.uses(&node.name).collect(),
+        uses: (plan.links_from(&node.name).iter())
+            .filter(|l| l.to != node.name)
+            .collect(),
+        lists: plan
+            .lists_of(&node.name)
+            .map(|(l, r)| ListSlice {
+                reference: &l.reference,
+                kind: &l.kind,
+                file: &l.file,
+                port_name: &l.port_name,
+                to: l.ordered(r).map(|e| e.to.as_str()).collect(),
+            })
+            .collect(),
         used_by,
+        listed_by: listed_by
+            .iter()
+            .map(|l| ListedBy {
+                reference: &l.reference,
+                readers: l.readers.iter().map(|r| r.node.as_str()).collect(),
+            })
+            .collect(),
     }
 }
 

@@ -556,7 +556,7 @@ fn port_map(n: &NodePlan) -> BTreeMap<String, u32> {
 /// Builds the view-model of one node.
 pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
     let mut links: BTreeMap<String, Links> = BTreeMap::new();
-    for l in plan.links_from(&node.name) {
+    for l in plan.links_of(&node.name) {
         let Some(to) = plan.node(&l.to) else { continue };
         let front = front_view(plan, to);
         let v = match front.as_ref().filter(|_| l.via.is_some()) {

@@ -36,7 +36,14 @@ pub struct LinkRow {
 /// The link table: every link, with long lists of one reader folded into one row each.
 pub fn link_rows(plan: &Plan) -> Vec<LinkRow> {
     let mut rows = Vec::new();
-    let links = &plan.links;
+    for n in &plan.nodes {
+        reader_rows(plan, &plan.links_of(&n.name), &mut rows);
+    }
+    rows
+}
+
+/// The rows of one reader's links (sorted by reference; the entries of one list adjacent).
+fn reader_rows(plan: &Plan, links: &[std::borrow::Cow<'_, LinkPlan>], rows: &mut Vec<LinkRow>) {
     let mut i = 0;
     while i < links.len() {
         let l = &links[i];
@@ -63,10 +70,9 @@ pub fn link_rows(plan: &Plan) -> Vec<LinkRow> {
         }
         i = j;
     }
-    rows
 }
 
-fn list_row(plan: &Plan, group: &[LinkPlan]) -> LinkRow {
+fn list_row(plan: &Plan, group: &[std::borrow::Cow<'_, LinkPlan>]) -> LinkRow {
     let l = &group[0];
     let role = plan
         .node(&l.to)

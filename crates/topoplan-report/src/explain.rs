@@ -63,10 +63,10 @@ pub fn explain(plan: &Plan, node: &str) -> Option<String> {
             .collect();
         let mut line = format!("  {arrow} {peer}: {}", kinds.join(", "));
         if arrow == "->" {
-            let mut whys: Vec<&str> = plan
+            let mut whys: Vec<String> = plan
                 .uses(&n.name)
                 .filter(|l| l.to == peer)
-                .map(|l| l.why.as_str())
+                .map(|l| l.why.to_string())
                 .collect();
             whys.sort_unstable();
             whys.dedup();

@@ -23,7 +23,7 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
     // estate has thousands of links.
     let mut at: std::collections::HashMap<(Text, Text, u32), usize> = Default::default();
     let mut seen: std::collections::HashSet<(usize, String)> = Default::default();
-    for l in plan.links.iter().filter(|l| l.from != l.to) {
+    for l in plan.all_links().filter(|l| l.from != l.to) {
         let (Some(from), Some(to)) = (plan.node(&l.from), plan.node(&l.to)) else {
             continue;
         };

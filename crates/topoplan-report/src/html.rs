@@ -158,7 +158,7 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
             clusters: &plan.clusters,
         },
         links: crate::aggregate::link_rows(plan),
-        link_count: plan.links.len(),
+        link_count: plan.link_count(),
         svg,
         summary,
         draw_up_to: DRAW_UP_TO,

@@ -23,7 +23,7 @@ pub use text::text;
 pub use html::{html, ReviewError, TEMPLATE as HTML_TEMPLATE};
 pub use topoplan_diagram::{Picture, DRAW_UP_TO, SUMMARY_UP_TO};
 
-use topoplan_solver::Plan;
+use topoplan_solver::{Plan, Text};
 
 /// The cells of a node's port columns (the profile's `column`s), for every node table
 /// (terminal, Markdown, HTML), computed in one place.
@@ -40,8 +40,8 @@ fn cell(plan: &Plan, n: &topoplan_solver::NodePlan, c: &topoplan_solver::Column)
     }
     let server = own.map_or_else(|| "off".to_string(), |p| format!("server {p}"));
     let client = plan
-        .links_from(&n.name)
-        .iter()
+        .links_of(&n.name)
+        .into_iter()
         .filter(|l| l.port_name == c.port)
         .find_map(|l| {
             let to = plan.node(&l.to)?;
@@ -60,14 +60,14 @@ fn cell(plan: &Plan, n: &topoplan_solver::NodePlan, c: &topoplan_solver::Column)
 /// Links grouped by (from, to, kind) with their ports, for compact listings.
 fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
     // In the order each group first appears, found through a map (thousands of links).
-    let mut at: std::collections::HashMap<(&str, &str, &str), usize> = Default::default();
+    let mut at: std::collections::HashMap<(Text, Text, Text), usize> = Default::default();
     let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
-    for l in plan.links.iter().filter(|l| l.from != l.to) {
+    for l in plan.all_links().filter(|l| l.from != l.to) {
         let label = format!("{}:{}", l.reference, l.port);
-        match at.get(&(l.from.as_str(), l.to.as_str(), l.kind.as_str())) {
+        match at.get(&(l.from.clone(), l.to.clone(), l.kind.clone())) {
             Some(&i) => out[i].3.push(label),
             None => {
-                at.insert((&l.from, &l.to, &l.kind), out.len());
+                at.insert((l.from.clone(), l.to.clone(), l.kind.clone()), out.len());
                 out.push((
                     l.from.to_string(),
                     l.to.to_string(),

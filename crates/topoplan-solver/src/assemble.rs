@@ -1,6 +1,7 @@
 //! Assembly: the solved offsets, ports and graph into a [`Plan`] sorted for byte-identical output.
 
 use crate::plan::*;
+use crate::wiring::Wired;
 use crate::DependencyGraph;
 use crate::{hosts::*, reasons::*, warnings::*};
 use petgraph::visit::EdgeRef;
@@ -22,7 +23,7 @@ pub(crate) fn ranks<T, K: Ord + ?Sized>(items: &[T], key: impl Fn(&T) -> &K) -> 
 pub(crate) fn build_plan(
     topo: &Topology,
     profile: &Profile,
-    graph: &DependencyGraph,
+    wired: &Wired,
     offsets: &[u32],
     host_info: &[HostInfo],
     per_node: &PerNode,
@@ -30,18 +31,20 @@ pub(crate) fn build_plan(
 ) -> Plan {
     let mode = topo.mode.as_str();
     let mut nodes = node_plans(topo, profile, offsets, per_node);
-    let links = link_plans(topo, profile, graph, &nodes);
+    let mut values = Values::new(topo, profile);
+    let links = link_plans(profile, &wired.graph, &nodes, &mut values);
+    let lists = list_plans(wired, &nodes, &mut values);
     let clusters = crate::clusters::cluster_plans(topo, profile, &nodes);
-    crate::clusters::unfronted_warnings(topo, profile, graph, &mut warnings);
+    crate::clusters::unfronted_warnings(topo, profile, wired, &mut warnings);
     let hosts = host_plans(topo, host_info, &nodes, &mut warnings);
     single_role_warnings(topo, profile, &mut warnings);
     shared_database_warning(topo, profile, &mut warnings);
     let databases = database_plans(topo, profile);
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    review_warnings(topo, profile, &nodes, &hosts, &links, &mut warnings);
+    review_warnings(topo, profile, &nodes, &hosts, &links, &lists, &mut warnings);
     let silenced = settle_warnings(topo, &mut warnings);
     let manual = manual_steps(profile, &nodes);
-    Plan {
+    let mut plan = Plan {
         schema: 1,
         deployment: topo.name.clone(),
         product: topo.product.clone(),
@@ -53,6 +56,8 @@ pub(crate) fn build_plan(
         hosts,
         nodes,
         links,
+        lists,
+        list_uses: Vec::new(),
         warnings,
         silenced,
         manual,
@@ -65,7 +70,9 @@ pub(crate) fn build_plan(
             .as_ref()
             .map(|l| l.worker_options.clone())
             .unwrap_or_default(),
-    }
+    };
+    plan.index_lists();
+    plan
 }
 
 /// Every `[[database]]` with its datasources' URLs and readers, and the addresses its user is
@@ -212,43 +219,64 @@ fn node_plans(
     nodes
 }
 
-/// One link per graph edge, in (reader name, reference name) order, sorted on ranks rather
-/// than strings; the sort is stable, so entries of one list keep the graph's order. `nodes`
-/// are in the topology's order (the graph's vertex weights).
-fn link_plans(
-    topo: &Topology,
-    profile: &Profile,
-    graph: &DependencyGraph,
-    nodes: &[NodePlan],
-) -> Vec<LinkPlan> {
-    let name_rank = ranks(nodes, |n| &n.name);
-    let ref_rank = ranks(&profile.reference, |r| &r.name);
-    let mut edges: Vec<_> = graph.edge_references().collect();
-    edges.sort_by_key(|e| (name_rank[graph[e.source()]], ref_rank[e.weight().reference]));
-    let ref_text: Vec<[Text; 4]> = profile
-        .reference
-        .iter()
-        .map(|r| [&r.kind, &r.name, &r.port, &r.file].map(Text::from))
-        .collect();
-    let mut whys: std::collections::HashMap<&str, Text> = Default::default();
-    let mut urls: std::collections::HashMap<(usize, &str), Option<Text>> = Default::default();
-    let mut links = Vec::with_capacity(edges.len());
-    for e in edges {
-        let (c, p) = (graph[e.source()], graph[e.target()]);
-        let ri = e.weight().reference;
-        let r = &profile.reference[ri];
+/// What a link to a provider carries, made once per (provider, port) and reference: the shared
+/// texts of every link and list entry.
+struct Values<'t> {
+    topo: &'t Topology,
+    profile: &'t Profile,
+    ref_text: Vec<[Text; 4]>,
+    whys: std::collections::HashMap<String, Text>,
+    urls: std::collections::HashMap<(usize, &'t str), Option<Text>>,
+}
+
+impl<'t> Values<'t> {
+    fn new(topo: &'t Topology, profile: &'t Profile) -> Self {
+        let ref_text = profile
+            .reference
+            .iter()
+            .map(|r| [&r.kind, &r.name, &r.port, &r.file].map(Text::from))
+            .collect();
+        Values {
+            topo,
+            profile,
+            ref_text,
+            whys: Default::default(),
+            urls: Default::default(),
+        }
+    }
+
+    fn why(&mut self, why: &str) -> Text {
+        if let Some(t) = self.whys.get(why) {
+            return t.clone();
+        }
+        let t = Text::from(why);
+        self.whys.insert(why.to_string(), t.clone());
+        t
+    }
+
+    /// The port, URL and front-end cluster reference `ri` carries to provider `p`.
+    fn value(
+        &mut self,
+        nodes: &[NodePlan],
+        ri: usize,
+        p: usize,
+    ) -> (u32, Option<Text>, Option<Text>) {
+        let r = &self.profile.reference[ri];
         let provider = &nodes[p];
-        let port_def = profile.port(&r.port).expect("profile checked port names");
+        let port_def = self
+            .profile
+            .port(&r.port)
+            .expect("profile checked port names");
         let port = provider.port(&r.port).unwrap_or(port_def.base);
-        let front = front_of(topo, r, p, &port_def.protocol);
-        let (port, url, via) = match front {
+        match front_of(self.topo, r, p, &port_def.protocol) {
             Some((cluster, address, front_port)) => (
                 front_port,
                 url(&port_def.protocol, address, front_port).map(Text::from),
                 Some(Text::from(cluster)),
             ),
             None => {
-                let url = urls
+                let url = self
+                    .urls
                     .entry((p, r.port.as_str()))
                     .or_insert_with(|| {
                         url(&port_def.protocol, &provider.address, port).map(Text::from)
@@ -256,25 +284,90 @@ fn link_plans(
                     .clone();
                 (port, url, None)
             }
-        };
-        let why = e.weight().why.as_str();
-        let why = whys.entry(why).or_insert_with(|| Text::from(why)).clone();
-        let [kind, reference, port_name, file] = ref_text[ri].clone();
+        }
+    }
+}
+
+/// One link per graph edge, in (reader name, reference name) order, sorted on ranks rather
+/// than strings; the sort is stable, so entries of one list keep the graph's order. `nodes`
+/// are in the topology's order (the graph's vertex weights).
+fn link_plans(
+    profile: &Profile,
+    graph: &DependencyGraph,
+    nodes: &[NodePlan],
+    values: &mut Values,
+) -> Vec<LinkPlan> {
+    let name_rank = ranks(nodes, |n| &n.name);
+    let ref_rank = ranks(&profile.reference, |r| &r.name);
+    let mut edges: Vec<_> = graph.edge_references().collect();
+    edges.sort_by_key(|e| (name_rank[graph[e.source()]], ref_rank[e.weight().reference]));
+    let mut links = Vec::with_capacity(edges.len());
+    for e in edges {
+        let (c, p) = (graph[e.source()], graph[e.target()]);
+        let ri = e.weight().reference;
+        let (port, url, via) = values.value(nodes, ri, p);
+        let why = values.why(&e.weight().why);
+        let [kind, reference, port_name, file] = values.ref_text[ri].clone();
         links.push(LinkPlan {
             kind,
             reference,
             from: nodes[c].name.clone(),
-            to: provider.name.clone(),
+            to: nodes[p].name.clone(),
             port_name,
             port,
             url,
             file,
             why,
-            each: r.providers == Providers::Each,
+            each: profile.reference[ri].providers == Providers::Each,
             via,
         });
     }
     links
+}
+
+/// The shared lists, by reference name; their readers by name.
+fn list_plans(wired: &Wired, nodes: &[NodePlan], values: &mut Values) -> Vec<ListPlan> {
+    let mut out = Vec::with_capacity(wired.lists.len());
+    for l in wired.lists.iter().filter(|l| !l.readers.is_empty()) {
+        let entries: Vec<ListEntry> = l
+            .entries
+            .iter()
+            .map(|(p, why)| {
+                let (port, url, via) = values.value(nodes, l.reference, *p);
+                ListEntry {
+                    to: nodes[*p].name.clone(),
+                    port,
+                    url,
+                    why: values.why(why),
+                    via,
+                }
+            })
+            .collect();
+        let mut readers: Vec<ListReader> = l
+            .readers
+            .iter()
+            .map(|(c, first)| ListReader {
+                node: nodes[*c].name.clone(),
+                first: first
+                    .iter()
+                    .map(|&i| entries[i as usize].to.clone())
+                    .collect(),
+                first_at: first.clone(),
+            })
+            .collect();
+        readers.sort_by(|a, b| a.node.cmp(&b.node));
+        let [kind, reference, port_name, file] = values.ref_text[l.reference].clone();
+        out.push(ListPlan {
+            kind,
+            reference,
+            port_name,
+            file,
+            entries,
+            readers,
+        });
+    }
+    out.sort_by(|a, b| a.reference.cmp(&b.reference));
+    out
 }
 
 /// For a reference a browser follows (`front`) to a member of a cluster with a front end: the

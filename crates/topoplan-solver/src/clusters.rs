@@ -3,8 +3,7 @@
 //! browser-facing roles left outside one front end.
 
 use crate::plan::*;
-use crate::DependencyGraph;
-use petgraph::visit::EdgeRef;
+use crate::wiring::Wired;
 use topoplan_model::{Code, Profile, Topology};
 
 /// Every `[[cluster]]` as planned, by name (looked up by [`Plan::cluster`]). `nodes` are in
@@ -88,14 +87,14 @@ fn backends(profile: &Profile, node: &NodePlan) -> std::collections::BTreeMap<St
 pub(crate) fn unfronted_warnings(
     topo: &Topology,
     profile: &Profile,
-    graph: &DependencyGraph,
+    wired: &Wired,
     warnings: &mut Vec<Warning>,
 ) {
     for role in &profile.role {
         let Some(breaks) = &role.browser else {
             continue;
         };
-        for group in competing(topo, graph, &role.name) {
+        for group in competing(topo, wired, &role.name) {
             let fronted = |i: usize| {
                 topo.nodes[i]
                     .cluster
@@ -112,7 +111,7 @@ pub(crate) fn unfronted_warnings(
 
 /// The nodes of `role` that share a peer, grouped (union-find over the graph's edges), each
 /// group of two or more in the topology's order.
-fn competing(topo: &Topology, graph: &DependencyGraph, role: &str) -> Vec<Vec<usize>> {
+fn competing(topo: &Topology, wired: &Wired, role: &str) -> Vec<Vec<usize>> {
     let n = topo.nodes.len();
     let mut parent: Vec<usize> = (0..n).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
@@ -124,8 +123,7 @@ fn competing(topo: &Topology, graph: &DependencyGraph, role: &str) -> Vec<Vec<us
     }
     // Per peer, the first node of the role seen next to it; later ones join its group.
     let mut first: Vec<Option<usize>> = vec![None; n];
-    for e in graph.edge_references() {
-        let (a, b) = (graph[e.source()], graph[e.target()]);
+    for (a, b, _) in wired.pairs() {
         if a == b {
             continue;
         }

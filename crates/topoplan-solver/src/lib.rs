@@ -32,8 +32,9 @@ mod warnings;
 mod wiring;
 
 pub use plan::{
-    ClusterPlan, Column, DatabasePlan, FrontEndPlan, HostPlan, LinkPlan, ManualStep, ManualValue,
-    MemberPlan, NodePlan, Plan, PlanChange, PortPlan, SharedDatasource, Text, Warning,
+    ClusterPlan, Column, DatabasePlan, FrontEndPlan, HostPlan, LinkPlan, ListEntry, ListPlan,
+    ListReader, ManualStep, ManualValue, MemberPlan, NodePlan, Plan, PlanChange, PortPlan,
+    SharedDatasource, Text, Warning,
 };
 
 use assemble::*;
@@ -68,7 +69,7 @@ pub fn solve_locked(
     lock: Option<&Lock>,
 ) -> Result<Plan, Vec<Diagnostic>> {
     let mut warnings = Vec::new();
-    let (graph, mut diags) = wire_locked(topo, profile, lock, &mut warnings);
+    let (wired, mut diags) = wire_locked(topo, profile, lock, &mut warnings);
     let mut moved: BTreeMap<String, String> = BTreeMap::new();
     let locked = locked_offsets(topo, lock);
     let offsets = match assign_offsets(topo, profile, &locked, &mut moved) {
@@ -85,7 +86,7 @@ pub fn solve_locked(
     let (offsets, host_info) = offsets.expect("no diagnostics means offsets were found");
     let per_node = assign_per_node(topo, profile, &offsets, &host_info, lock, &mut moved)?;
     let mut plan = build_plan(
-        topo, profile, &graph, &offsets, &host_info, &per_node, warnings,
+        topo, profile, &wired, &offsets, &host_info, &per_node, warnings,
     );
     if let Some(lock) = lock {
         let index: std::collections::HashMap<&str, usize> = topo

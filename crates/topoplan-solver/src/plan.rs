@@ -4,6 +4,7 @@
 //! as is), so field names are part of the documented schema in `docs/plan-json.md`.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::sync::Arc;
 use topoplan_model::Code;
 
@@ -146,7 +147,16 @@ pub struct Plan {
     pub kinds: Vec<topoplan_model::KindDef>,
     pub hosts: Vec<HostPlan>,
     pub nodes: Vec<NodePlan>,
+    /// Every link a node holds one by one: single values, and the entries of lists a
+    /// `[[link]]` narrows or the reader is in itself. Sorted by reader.
     pub links: Vec<LinkPlan>,
+    /// Lists many readers share (every provider of a role, where no `[[link]]` narrows a
+    /// reader's list), each kept once: an estate's publishers all list every gateway.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<ListPlan>,
+    /// Which lists each node reads, by node name (built by [`Plan::index_lists`]).
+    #[serde(skip)]
+    pub list_uses: Vec<ListUse>,
     pub warnings: Vec<Warning>,
     /// How many warnings the topology's `[deployment] allow` silenced.
     #[serde(skip_serializing_if = "is_zero")]
@@ -460,17 +470,102 @@ impl Plan {
         }
     }
 
-    /// Every link `node` holds, itself included: a range of `links`, which the solver sorts
-    /// by reader (a binary search, so a bundle of thousands of nodes stays linear).
+    /// The links `node` holds one by one, itself included (not its places in shared lists:
+    /// [`Plan::links_of`] has both): a range of `links`, which the solver sorts by reader (a
+    /// binary search, so a bundle of thousands of nodes stays linear).
     pub fn links_from<'a>(&'a self, node: &str) -> &'a [LinkPlan] {
         let start = self.links.partition_point(|l| l.from.as_str() < node);
         let end = start + self.links[start..].partition_point(|l| l.from.as_str() <= node);
         &self.links[start..end]
     }
 
+    /// Every link `node` holds, its places in shared lists included, by reference name; list
+    /// entries in the reader's order. Links of lists are made on the fly (owned).
+    pub fn links_of<'a>(&'a self, node: &str) -> Vec<Cow<'a, LinkPlan>> {
+        let mut out: Vec<Cow<'a, LinkPlan>> =
+            self.links_from(node).iter().map(Cow::Borrowed).collect();
+        let mut lists: Vec<(&ListPlan, &ListReader)> = self.lists_of(node).collect();
+        if lists.is_empty() {
+            return out;
+        }
+        lists.sort_by(|a, b| a.0.reference.cmp(&b.0.reference));
+        for (list, reader) in lists {
+            out.extend(list.links(reader).map(Cow::Owned));
+        }
+        // Stable: a list's entries keep their order.
+        out.sort_by(|a, b| a.reference.cmp(&b.reference));
+        out
+    }
+
     /// Links `node` holds that point at another node (a node serving itself crosses no wire).
-    pub fn uses<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a LinkPlan> + 'a {
-        self.links_from(node).iter().filter(move |l| l.to != node)
+    pub fn uses<'a>(&'a self, node: &'a str) -> impl Iterator<Item = Cow<'a, LinkPlan>> + 'a {
+        self.links_of(node)
+            .into_iter()
+            .filter(move |l| l.to != node)
+    }
+
+    /// The shared lists `node` reads, with its place among their readers.
+    pub fn lists_of<'a>(
+        &'a self,
+        node: &str,
+    ) -> impl Iterator<Item = (&'a ListPlan, &'a ListReader)> + 'a {
+        let start = self.list_uses.partition_point(|u| u.node.as_str() < node);
+        let end = start + self.list_uses[start..].partition_point(|u| u.node.as_str() <= node);
+        self.list_uses[start..end].iter().map(|u| {
+            let list = &self.lists[u.list as usize];
+            (list, &list.readers[u.reader as usize])
+        })
+    }
+
+    /// Every link of the plan in reader order (a reader's links by reference name, a list's
+    /// entries in the reader's order): `links` and every shared list's entries for each of its
+    /// readers, made on the fly (an estate's lists hold millions of them).
+    pub fn all_links(&self) -> impl Iterator<Item = Cow<'_, LinkPlan>> + '_ {
+        self.nodes.iter().flat_map(|n| self.links_of(&n.name))
+    }
+
+    /// How many links `all_links` yields, without making them.
+    pub fn link_count(&self) -> usize {
+        self.links.len()
+            + self
+                .lists
+                .iter()
+                .map(|l| l.readers.len() * l.entries.len())
+                .sum::<usize>()
+    }
+
+    /// The plan as if `node` held no value of `reference` (its links dropped, and its place in a
+    /// shared list): what `profile check` renders to see which lines a value changes.
+    pub fn without(&self, node: &str, reference: &str) -> Plan {
+        let mut p = self.clone();
+        p.links
+            .retain(|l| !(l.from == node && l.reference == reference));
+        for l in p.lists.iter_mut().filter(|l| l.reference == reference) {
+            l.readers.retain(|r| r.node != node);
+        }
+        p.index_lists();
+        p
+    }
+
+    /// Whether `node` holds a value of `reference`.
+    pub fn holds(&self, node: &str, reference: &str) -> bool {
+        self.links_of(node).iter().any(|l| l.reference == reference)
+    }
+
+    /// Indexes which lists each node reads (after building or changing `lists`).
+    pub fn index_lists(&mut self) {
+        let mut uses = Vec::new();
+        for (li, l) in self.lists.iter().enumerate() {
+            for (ri, r) in l.readers.iter().enumerate() {
+                uses.push(ListUse {
+                    node: r.node.clone(),
+                    list: li as u32,
+                    reader: ri as u32,
+                });
+            }
+        }
+        uses.sort_by(|a, b| a.node.cmp(&b.node).then(a.list.cmp(&b.list)));
+        self.list_uses = uses;
     }
 
     /// Manual steps that concern `node` (its roles read the site).
@@ -573,6 +668,111 @@ pub struct LinkPlan {
     /// browser follows, `front` in the profile): `url` and `port` are the front end's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<Text>,
+}
+
+/// A list of providers several readers share: every provider of a role, for the readers of a
+/// list reference (`providers = "each"`) that no `[[link]]` narrows and that do not provide it
+/// themselves. Kept once however many read it; each reader's files still list every entry.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ListPlan {
+    /// Link kind (a profile `[[kind]]`).
+    pub kind: Text,
+    /// The profile reference its readers fill with it.
+    pub reference: Text,
+    /// Provider port name the entries carry.
+    pub port_name: Text,
+    /// Product file of the readers that holds it.
+    pub file: Text,
+    /// Every provider, in the list's order: the entries the lock had first, then by name.
+    pub entries: Vec<ListEntry>,
+    /// The nodes that read it, by name.
+    pub readers: Vec<ListReader>,
+}
+
+/// One provider of a shared list.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ListEntry {
+    pub to: Text,
+    pub port: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<Text>,
+    /// How the provider was chosen.
+    pub why: Text,
+    /// The cluster whose front end the value names (as [`LinkPlan::via`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<Text>,
+}
+
+/// One reader of a shared list.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ListReader {
+    pub node: Text,
+    /// The entries (by provider) this reader lists before the others, in this order: those on
+    /// its own host, the lock's, the one a `[[link]]` chose for a single value of the same
+    /// file. The rest follow in the list's order. Empty: the list's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first: Vec<Text>,
+    /// `first` as indices into the list's `entries`.
+    #[serde(skip)]
+    pub first_at: Vec<u32>,
+}
+
+/// A node's place among a shared list's readers (the plan's index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListUse {
+    pub node: Text,
+    pub list: u32,
+    pub reader: u32,
+}
+
+impl ListPlan {
+    /// `reader`'s entries in its order: its `first` ones, then the others in the list's order.
+    pub fn ordered<'a>(
+        &'a self,
+        reader: &'a ListReader,
+    ) -> impl Iterator<Item = &'a ListEntry> + 'a {
+        let mut skip = vec![
+            false;
+            if reader.first_at.is_empty() {
+                0
+            } else {
+                self.entries.len()
+            }
+        ];
+        for &i in &reader.first_at {
+            skip[i as usize] = true;
+        }
+        let first = reader.first_at.iter().map(|&i| &self.entries[i as usize]);
+        let rest = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| !skip.get(*i).copied().unwrap_or(false))
+            .map(|(_, e)| e);
+        first.chain(rest)
+    }
+
+    /// `reader`'s entries as links, in its order.
+    pub fn links<'a>(&'a self, reader: &'a ListReader) -> impl Iterator<Item = LinkPlan> + 'a {
+        self.ordered(reader).map(|e| self.link(&reader.node, e))
+    }
+
+    /// Entry `e` as the link `from` holds.
+    pub fn link(&self, from: &Text, e: &ListEntry) -> LinkPlan {
+        LinkPlan {
+            kind: self.kind.clone(),
+            reference: self.reference.clone(),
+            from: from.clone(),
+            to: e.to.clone(),
+            port_name: self.port_name.clone(),
+            port: e.port,
+            url: e.url.clone(),
+            file: self.file.clone(),
+            why: e.why.clone(),
+            each: true,
+            via: e.via.clone(),
+        }
+    }
 }
 
 /// A site topoplan leaves to the operator (see the profile's `[[manual]]`).

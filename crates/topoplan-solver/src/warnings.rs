@@ -17,6 +17,7 @@ pub(crate) fn review_warnings(
     nodes: &[NodePlan],
     hosts: &[HostPlan],
     links: &[LinkPlan],
+    lists: &[ListPlan],
     warnings: &mut Vec<Warning>,
 ) {
     let spans: std::collections::HashMap<&str, &topoplan_model::Span> = topo
@@ -31,7 +32,7 @@ pub(crate) fn review_warnings(
             None => w,
         })
     };
-    cross_host_links(profile, nodes, links, &mut push);
+    cross_host_links(profile, nodes, links, lists, &mut push);
     for n in nodes {
         for p in n.ports.iter().filter(|p| p.effective < 1024) {
             let w = Warning::new(Code::PrivilegedPort,
@@ -52,10 +53,23 @@ fn cross_host_links(
     profile: &Profile,
     nodes: &[NodePlan],
     links: &[LinkPlan],
+    lists: &[ListPlan],
     push: &mut dyn FnMut(Warning, &str),
 ) {
     let by_name: BTreeMap<&str, &NodePlan> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
-    for l in links {
+    let crossing = |reference: &str| {
+        profile
+            .reference
+            .iter()
+            .any(|r| r.name == reference && r.cross_host.is_some())
+    };
+    // Lists are expanded only for a reference that has something to say.
+    let listed = lists
+        .iter()
+        .filter(|l| crossing(&l.reference))
+        .flat_map(|l| l.readers.iter().flat_map(move |r| l.links(r)))
+        .map(std::borrow::Cow::Owned);
+    for l in links.iter().map(std::borrow::Cow::Borrowed).chain(listed) {
         let Some(text) = profile
             .reference
             .iter()

@@ -19,7 +19,7 @@ pub fn wire_locked(
     profile: &Profile,
     lock: Option<&Lock>,
     warnings: &mut Vec<Warning>,
-) -> (DependencyGraph, Vec<Diagnostic>) {
+) -> (Wired, Vec<Diagnostic>) {
     // The lock's providers per reader and reference, indexed once: looked up for every reader.
     let mut locked: LockedProviders = BTreeMap::new();
     for k in lock.iter().flat_map(|l| &l.links) {
@@ -30,15 +30,26 @@ pub fn wire_locked(
             .or_default()
             .push(k.to.as_str());
     }
+    let mut locked_lists: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, l) in lock.iter().flat_map(|l| &l.lists).enumerate() {
+        for reader in &l.readers {
+            locked_lists.insert((reader.as_str(), l.reference.as_str()), i);
+        }
+    }
     let mut graph = DependencyGraph::new();
     let idx: Vec<NodeIndex> = (0..topo.nodes.len()).map(|i| graph.add_node(i)).collect();
     let mut w = Wiring {
         topo,
         profile,
         locked,
+        lock_lists: lock.map_or(&[], |l| l.lists.as_slice()),
+        locked_lists,
         roles: RoleIndex::new(topo),
         graph,
         idx,
+        lists: Vec::new(),
+        list_of: vec![None; profile.reference.len()],
+        joined: BTreeMap::new(),
         diags: Vec::new(),
         warnings,
         reported: BTreeSet::new(),
@@ -51,13 +62,48 @@ pub fn wire_locked(
             }
         }
     }
-    let (graph, mut diags) = (w.graph, w.diags);
-    diags.extend(ipv6_errors(topo, profile, &graph));
-    diags.extend(unserved_errors(topo, profile, &graph));
-    unserved_warnings(topo, profile, &graph, warnings);
-    long_list_warning(topo, profile, &graph, warnings);
-    unused_link_warnings(topo, &graph, warnings);
-    (graph, diags)
+    let wired = Wired {
+        graph: w.graph,
+        lists: w.lists,
+    };
+    let mut diags = w.diags;
+    diags.extend(ipv6_errors(topo, profile, &wired));
+    diags.extend(unserved_errors(topo, profile, &wired));
+    unserved_warnings(topo, profile, &wired, warnings);
+    long_list_warning(topo, profile, &wired, warnings);
+    unused_link_warnings(topo, &wired.graph, warnings);
+    (wired, diags)
+}
+
+/// The wiring: the graph of every link a reader holds one by one, and the lists readers share.
+pub struct Wired {
+    pub graph: DependencyGraph,
+    pub lists: Vec<SharedList>,
+}
+
+/// A list of providers every reader of one reference shares (where no `[[link]]` narrows its
+/// list and it is no provider itself): the plan's `ListPlan`.
+pub struct SharedList {
+    pub reference: usize,
+    /// Providers in the list's order, with how each was chosen.
+    pub entries: Vec<(usize, String)>,
+    /// Readers, with the entries (positions in `entries`) each puts before the others.
+    pub readers: Vec<(usize, Vec<u32>)>,
+}
+
+impl Wired {
+    /// Every (reader, provider, reference) the wiring holds: the graph's edges, then every
+    /// entry of every shared list for each of its readers (indices only: cheap in an estate).
+    pub fn pairs(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let g = &self.graph;
+        g.edge_references()
+            .map(move |e| (g[e.source()], g[e.target()], e.weight().reference))
+            .chain(self.lists.iter().flat_map(|l| {
+                l.readers.iter().flat_map(move |(c, _)| {
+                    l.entries.iter().map(move |(p, _)| (*c, *p, l.reference))
+                })
+            }))
+    }
 }
 
 /// The state of wiring: the graph so far and what has been reported, once per reader and
@@ -66,9 +112,17 @@ struct Wiring<'a, 'w> {
     topo: &'a Topology,
     profile: &'a Profile,
     locked: LockedProviders<'a>,
+    /// The lock's shared lists, and which one each (reader, reference) was in.
+    lock_lists: &'a [topoplan_model::LockedList],
+    locked_lists: BTreeMap<(&'a str, &'a str), usize>,
     roles: RoleIndex<'a>,
     graph: DependencyGraph,
     idx: Vec<NodeIndex>,
+    lists: Vec<SharedList>,
+    /// The shared list of each reference, once made.
+    list_of: Vec<Option<usize>>,
+    /// Where each (reader, reference) joined a shared list: (list, reader position).
+    joined: BTreeMap<(usize, usize), (usize, usize)>,
     diags: Vec<Diagnostic>,
     warnings: &'w mut Vec<Warning>,
     reported: BTreeSet<(usize, String)>,
@@ -106,6 +160,10 @@ impl<'a> Wiring<'a, '_> {
                 .iter()
                 .position(|x| &x.name == src)
                 .expect("profile check: derived_from names a reference");
+            if let Some(&(li, at)) = self.joined.get(&(ci, si)) {
+                self.join_derived(ci, ri, li, at, src);
+                return;
+            }
             // In the order the source's edges were added (its list order).
             let mut targets: Vec<(usize, usize)> = self
                 .graph
@@ -120,6 +178,12 @@ impl<'a> Wiring<'a, '_> {
             return;
         }
         if r.providers == Providers::Each {
+            if !topo.nodes[ci].has_role(&r.provider)
+                && self.roles.links_to_role(topo, ci, r).is_empty()
+            {
+                self.join_list(ci, ri);
+                return;
+            }
             let mut list = one_per_cluster(topo, r, each_provider(topo, &self.roles, ci, r));
             // Entries the lock already had keep their places before new ones, so the first
             // entry (the product's default) stays.
@@ -162,6 +226,137 @@ impl<'a> Wiring<'a, '_> {
                 None => self.several_providers(ci, ri, &cands),
             },
         }
+    }
+
+    /// Reader `ci` of list reference `ri` with no `[[link]]` narrowing it: it joins the
+    /// reference's shared list (every provider, made on first use), with its own order.
+    fn join_list(&mut self, ci: usize, ri: usize) {
+        let li = match self.list_of[ri] {
+            Some(li) => li,
+            None => {
+                let list = self.new_list(ci, ri);
+                self.lists.push(list);
+                self.list_of[ri] = Some(self.lists.len() - 1);
+                self.lists.len() - 1
+            }
+        };
+        if self.lists[li].entries.is_empty() {
+            return;
+        }
+        let first = self.first_entries(ci, li);
+        let list = &mut self.lists[li];
+        list.readers.push((ci, first));
+        self.joined.insert((ci, ri), (li, list.readers.len() - 1));
+    }
+
+    /// The shared list of reference `ri`: every provider (a cluster once), the entries a locked
+    /// list of the reference had first (so that a new provider never takes the first place), then
+    /// by name. `ci` is its first reader, whose locked list is the one looked at.
+    fn new_list(&self, ci: usize, ri: usize) -> SharedList {
+        let (topo, r) = (self.topo, &self.profile.reference[ri]);
+        let why = format!(
+            "every `{}` node, as no `[[link]]` narrows the list",
+            r.provider
+        );
+        let mut all: Vec<usize> = self.roles.with_role(&r.provider).to_vec();
+        let had: std::collections::HashSet<&str> =
+            match self.lock_lists.iter().find(|l| l.reference == r.name) {
+                Some(l) => l.entries.iter().map(|e| e.to.as_str()).collect(),
+                None => self.locked_set(ci, ri),
+            };
+        all.sort_by(|&a, &b| {
+            let key = |p: usize| {
+                (
+                    !had.contains(topo.nodes[p].name.as_str()),
+                    &topo.nodes[p].name,
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        let entries = one_per_cluster(topo, r, all.into_iter().map(|p| (p, why.clone())).collect());
+        SharedList {
+            reference: ri,
+            entries,
+            readers: Vec::new(),
+        }
+    }
+
+    /// The providers the lock had for reader `ci` and reference `ri`, in a shared list or as
+    /// links.
+    fn locked_set(&self, ci: usize, ri: usize) -> std::collections::HashSet<&'a str> {
+        let from = self.topo.nodes[ci].name.as_str();
+        let reference = self.profile.reference[ri].name.as_str();
+        match self.locked_lists.get(&(from, reference)) {
+            Some(&i) => self.lock_lists[i]
+                .entries
+                .iter()
+                .map(|e| e.to.as_str())
+                .collect(),
+            None => self.had(ci, ri).into_iter().collect(),
+        }
+    }
+
+    /// The entries reader `ci` puts before the others of shared list `li`, as positions: its
+    /// order is the lock's entries first, its own host's first within those, by list position
+    /// otherwise, and a single value's `[[link]]` choice of the same file before all. Kept as
+    /// the shortest head after which the reader's order is the list's.
+    fn first_entries(&self, ci: usize, li: usize) -> Vec<u32> {
+        let (topo, list) = (self.topo, &self.lists[li]);
+        let r = &self.profile.reference[list.reference];
+        let had = self.locked_set(ci, list.reference);
+        let host = topo.nodes[ci].host;
+        // Four buckets, each in list order: (had, same host), (had, other), (new, same), (new, other).
+        let mut buckets: [Vec<u32>; 4] = Default::default();
+        for (i, &(p, _)) in list.entries.iter().enumerate() {
+            let n = &topo.nodes[p];
+            let b = 2 * usize::from(!had.is_empty() && !had.contains(n.name.as_str()))
+                + usize::from(n.host != host);
+            buckets[b].push(i as u32);
+        }
+        let mut order: Vec<u32> = buckets.concat();
+        if let Some(chosen) = self.sibling_choice(ci, r) {
+            if let Some(at) = order
+                .iter()
+                .position(|&i| list.entries[i as usize].0 == chosen)
+            {
+                let i = order.remove(at);
+                order.insert(0, i);
+            }
+        }
+        // The longest tail in list order is implied; the head before it is kept.
+        let mut k = order.len();
+        while k > 0 && (k == order.len() || order[k - 1] < order[k]) {
+            k -= 1;
+        }
+        order.truncate(k);
+        order
+    }
+
+    /// Reader `ci` of reference `ri`, derived from a reference it reads through shared list
+    /// `li` (reader position `at`): the derived reference's shared list holds the same entries.
+    fn join_derived(&mut self, ci: usize, ri: usize, li: usize, at: usize, src: &str) {
+        let di = match self.list_of[ri] {
+            Some(di) => di,
+            None => {
+                let why = format!("derived by the product from `{src}`");
+                let entries = self.lists[li]
+                    .entries
+                    .iter()
+                    .map(|&(p, _)| (p, why.clone()))
+                    .collect();
+                self.lists.push(SharedList {
+                    reference: ri,
+                    entries,
+                    readers: Vec::new(),
+                });
+                self.list_of[ri] = Some(self.lists.len() - 1);
+                self.lists.len() - 1
+            }
+        };
+        let first = self.lists[li].readers[at].1.clone();
+        self.lists[di].readers.push((ci, first));
+        let n = self.lists[di].readers.len() - 1;
+        self.joined.insert((ci, ri), (di, n));
     }
 
     /// The provider a single-provider reference of the same provider and file as list `r`
@@ -229,12 +424,11 @@ impl<'a> Wiring<'a, '_> {
 
 /// `ipv6-unsupported`: a reference the profile says its readers cannot use with an IPv6
 /// literal, pointing at a provider on an IPv6 address.
-fn ipv6_errors(topo: &Topology, profile: &Profile, graph: &DependencyGraph) -> Vec<Diagnostic> {
+fn ipv6_errors(topo: &Topology, profile: &Profile, wired: &Wired) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for e in graph.edge_references() {
-        let r = &profile.reference[e.weight().reference];
+    for (c, p, ri) in wired.pairs() {
+        let r = &profile.reference[ri];
         let Some(why) = &r.ipv6 else { continue };
-        let (c, p) = (graph[e.source()], graph[e.target()]);
         let provider = &topo.nodes[p];
         let host = &topo.hosts[provider.host];
         if c != p && host.address.contains(':') {
@@ -643,14 +837,20 @@ pub const LONG_LIST: usize = 100;
 fn long_list_warning(
     topo: &Topology,
     profile: &Profile,
-    g: &DependencyGraph,
+    wired: &Wired,
     warnings: &mut Vec<Warning>,
 ) {
+    let g = &wired.graph;
     let mut count: std::collections::HashMap<(usize, usize), usize> = Default::default();
     for e in g.edge_references() {
         let ri = e.weight().reference;
         if profile.reference[ri].providers == Providers::Each {
             *count.entry((g[e.source()], ri)).or_default() += 1;
+        }
+    }
+    for l in &wired.lists {
+        for &(c, _) in &l.readers {
+            *count.entry((c, l.reference)).or_default() += l.entries.len();
         }
     }
     let long: Vec<(&(usize, usize), &usize)> =
@@ -684,17 +884,21 @@ fn long_list_warning(
 /// Which nodes the readers of list reference `ri` serve (`None` when it has no reader): the
 /// providers listed, and every member of a cluster named once (by its manager, or through its
 /// front end).
-fn served_by(
-    topo: &Topology,
-    r: &ReferenceDef,
-    ri: usize,
-    g: &DependencyGraph,
-) -> Option<Vec<bool>> {
+fn served_by(topo: &Topology, r: &ReferenceDef, ri: usize, wired: &Wired) -> Option<Vec<bool>> {
     let mut served = vec![false; topo.nodes.len()];
     let mut any_reader = false;
-    for e in g.edge_references().filter(|e| e.weight().reference == ri) {
+    let g = &wired.graph;
+    let listed = wired
+        .lists
+        .iter()
+        .filter(|l| l.reference == ri && !l.readers.is_empty())
+        .flat_map(|l| l.entries.iter().map(|&(p, _)| p));
+    let edges = g
+        .edge_references()
+        .filter(|e| e.weight().reference == ri)
+        .map(|e| g[e.target()]);
+    for p in edges.chain(listed) {
         any_reader = true;
-        let p = g[e.target()];
         served[p] = true;
         if let Some(c) = topo.nodes[p].cluster {
             let c = &topo.clusters[c];
@@ -713,7 +917,7 @@ fn served_by(
 pub(crate) fn unserved_warnings(
     topo: &Topology,
     profile: &Profile,
-    g: &DependencyGraph,
+    wired: &Wired,
     warnings: &mut Vec<Warning>,
 ) {
     for (ri, r) in profile.reference.iter().enumerate() {
@@ -721,7 +925,7 @@ pub(crate) fn unserved_warnings(
         if !r.in_mode(&topo.mode) {
             continue;
         }
-        let Some(served) = served_by(topo, r, ri, g) else {
+        let Some(served) = served_by(topo, r, ri, wired) else {
             continue;
         };
         for (i, n) in topo.nodes.iter().enumerate() {
@@ -739,7 +943,7 @@ pub(crate) fn unserved_warnings(
 /// `unserved-provider`: a value (`served_by` in the profile) pointing at a provider that no
 /// reader of the named list serves: a store showing the access URLs of a gateway no publisher
 /// publishes to shows only dead links.
-fn unserved_errors(topo: &Topology, profile: &Profile, g: &DependencyGraph) -> Vec<Diagnostic> {
+fn unserved_errors(topo: &Topology, profile: &Profile, wired: &Wired) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (ri, r) in profile.reference.iter().enumerate() {
         let Some(list) = &r.served_by else { continue };
@@ -750,11 +954,10 @@ fn unserved_errors(topo: &Topology, profile: &Profile, g: &DependencyGraph) -> V
         if !r.in_mode(&topo.mode) || !l.in_mode(&topo.mode) {
             continue;
         }
-        let Some(served) = served_by(topo, l, li, g) else {
+        let Some(served) = served_by(topo, l, li, wired) else {
             continue;
         };
-        for e in g.edge_references().filter(|e| e.weight().reference == ri) {
-            let (c, p) = (g[e.source()], g[e.target()]);
+        for (c, p, _) in wired.pairs().filter(|&(_, _, r)| r == ri) {
             if !served[p] {
                 out.push(unserved_provider(topo, c, p, r, l));
             }

@@ -171,7 +171,7 @@ fn check(topo: &str, plan: &Plan, p: &Profile) -> Result<(), String> {
         }
     }
     // Browser-facing values of a fronted cluster name its front end; admin lists its manager.
-    for l in &plan.links {
+    for l in plan.all_links() {
         let r = p
             .reference
             .iter()

@@ -166,7 +166,8 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
         }
     }
     // Every link points at a node of the right role, at its effective port.
-    for l in &plan.links {
+    let all: Vec<topoplan_solver::LinkPlan> = plan.all_links().map(|l| l.into_owned()).collect();
+    for l in &all {
         let r = profile
             .reference
             .iter()
@@ -213,8 +214,7 @@ fn check(g: &Gen, plan: &Plan) -> Result<(), String> {
             if !r.in_mode(kv) || !r.readers.iter().any(|c| roles.contains(&c.as_str())) {
                 continue;
             }
-            let got: Vec<&str> = plan
-                .links
+            let got: Vec<&str> = all
                 .iter()
                 .filter(|l| l.from == name && l.reference == r.name)
                 .map(|l| l.to.as_str())
@@ -448,6 +448,20 @@ proptest! {
                     let subject = format!("{} {}", old.name, p.name);
                     prop_assert!(changes.iter().any(|c| c.kind == "port" && c.subject == subject), "{subject} moved silently");
                 }
+            }
+        }
+        // Every list a locked node had keeps its first entry (the product's default) first.
+        for old in &before.nodes {
+            let first = |p: &topoplan_solver::Plan| -> std::collections::BTreeMap<String, String> {
+                let mut m = std::collections::BTreeMap::new();
+                for l in p.links_of(&old.name).into_iter().filter(|l| l.each) {
+                    m.entry(l.reference.to_string()).or_insert_with(|| l.to.to_string());
+                }
+                m
+            };
+            let (was, now) = (first(&before), first(&after));
+            for (reference, to) in &was {
+                prop_assert_eq!(now.get(reference), Some(to), "{} {}: first entry moved\n{}", old.name, reference, to_toml(&g2));
             }
         }
         // Every added node is announced.

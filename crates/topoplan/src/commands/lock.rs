@@ -20,7 +20,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     out(&format!(
         "locked {} node(s) and {} link(s) in `{}`\n",
         plan.nodes.len(),
-        plan.links.len(),
+        plan.link_count(),
         path.display()
     ))?;
     Ok(ExitStatus::Success)

@@ -326,12 +326,10 @@ fn check_readers(
         }
         for role in &r.readers {
             let node = format!("n-{role}");
-            let linked = |l: &topoplan_solver::LinkPlan| l.from == node && l.reference == r.name;
-            if !plan.links.iter().any(linked) {
+            if !plan.holds(&node, &r.name) {
                 continue;
             }
-            let mut without = plan.clone();
-            without.links.retain(|l| !linked(l));
+            let without = plan.without(&node, &r.name);
             counts.readers += 1;
             let (with_text, without_text) =
                 match (patch_of(plan, &node, r), patch_of(&without, &node, r)) {

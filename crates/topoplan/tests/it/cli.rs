@@ -117,9 +117,8 @@ fn guide_case_pairs_thrift_ports_without_offsets() {
     };
     assert_eq!(port(&km, "thrift-key-validation"), Some(10397.into()));
     assert_eq!(port(&gw, "thrift-key-validation"), None, "server off");
-    let thrift = plan["links"]
-        .as_array()
-        .unwrap()
+    let all = crate::common::every_link(&plan);
+    let thrift = all
         .iter()
         .find(|l| l["from"] == "gateway" && l["reference"] == "thrift")
         .unwrap();

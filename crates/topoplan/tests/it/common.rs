@@ -192,3 +192,37 @@ pub fn apply_ok(bundle: &Path, home: &Path) {
         .assert()
         .success();
 }
+
+/// Every link of a plan's JSON, one object per (reader, provider) as `links` holds them: the
+/// `links`, then each shared list's entries for each of its readers, in the reader's order (its
+/// `first` entries, then the rest in the list's order), as docs/plan-json.md says to read them.
+pub fn every_link(plan: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = plan["links"].as_array().unwrap().clone();
+    for list in plan["lists"].as_array().into_iter().flatten() {
+        let entries = list["entries"].as_array().unwrap();
+        for reader in list["readers"].as_array().unwrap() {
+            let first: Vec<&str> = reader["first"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| f.as_str().unwrap())
+                .collect();
+            let at = |to: &str| entries.iter().find(|e| e["to"] == to).unwrap();
+            let ordered = first.iter().map(|f| at(f)).chain(
+                entries
+                    .iter()
+                    .filter(|e| !first.contains(&e["to"].as_str().unwrap())),
+            );
+            for e in ordered {
+                let mut l = e.clone();
+                for k in ["kind", "reference", "port_name", "file"] {
+                    l[k] = list[k].clone();
+                }
+                l["from"] = reader["node"].clone();
+                l["each"] = true.into();
+                out.push(l);
+            }
+        }
+    }
+    out
+}

@@ -101,9 +101,8 @@ fn every_reader_role_gets_every_value_it_reads_in_the_real_files() {
                 if !r.readers.contains(reader) || !r.in_mode(kv) {
                     continue;
                 }
-                let links: Vec<&Value> = plan["links"]
-                    .as_array()
-                    .unwrap()
+                let all = crate::common::every_link(&plan);
+                let links: Vec<&Value> = all
                     .iter()
                     .filter(|l| l["from"] == "r" && l["reference"] == r.name.as_str())
                     .collect();
@@ -289,9 +288,7 @@ fn a_link_scoped_to_one_kind_leaves_the_other_lists_alone() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
         let of = |reference: &str| -> Vec<String> {
-            plan["links"]
-                .as_array()
-                .unwrap()
+            crate::common::every_link(&plan)
                 .iter()
                 .filter(|l| l["from"] == "apps" && l["reference"] == reference)
                 .map(|l| l["to"].as_str().unwrap().to_string())

@@ -123,7 +123,7 @@ fn svg_is_drawn_in_process_with_every_node_and_edge_label() {
             assert!(text.lines().any(|l| l == n), "{f}: node {n} missing");
         }
         // Every cross-node link appears as a label naming its kind and port.
-        for l in plan["links"].as_array().unwrap() {
+        for l in &crate::common::every_link(&plan) {
             if l["from"] == l["to"] {
                 continue;
             }
@@ -286,7 +286,7 @@ fn html_review_holds_every_node_https_port_and_cross_host_thrift_opening() {
                 .unwrap()
                 .clone()
         };
-        for l in plan["links"].as_array().unwrap() {
+        for l in &crate::common::every_link(&plan) {
             let (gw, km) = (node(&l["from"]), node(&l["to"]));
             if l["kind"] != "thrift" || gw["host"] == km["host"] {
                 continue;
