@@ -4,6 +4,7 @@
 
 use crate::plan::*;
 use crate::wiring::Wired;
+use petgraph::visit::EdgeRef;
 use topoplan_model::{Code, Profile, Topology};
 
 /// Every `[[cluster]]` as planned, by name (looked up by [`Plan::cluster`]). `nodes` are in
@@ -121,27 +122,46 @@ fn competing(topo: &Topology, wired: &Wired, role: &str) -> Vec<Vec<usize>> {
         }
         i
     }
+    let is_role: Vec<bool> = topo.nodes.iter().map(|x| x.has_role(role)).collect();
     // Per peer, the first node of the role seen next to it; later ones join its group.
     let mut first: Vec<Option<usize>> = vec![None; n];
-    for (a, b, _) in wired.pairs() {
-        if a == b {
-            continue;
-        }
+    fn union(parent: &mut [usize], x: usize, y: usize) {
+        let (rx, ry) = (root(parent, x), root(parent, y));
+        parent[rx] = ry;
+    }
+    let mut meet = |parent: &mut Vec<usize>, peer: usize, x: usize| match first[peer] {
+        None => first[peer] = Some(x),
+        Some(y) => union(parent, x, y),
+    };
+    let g = &wired.graph;
+    for e in g.edge_references() {
+        let (a, b) = (g[e.source()], g[e.target()]);
         for (peer, x) in [(a, b), (b, a)] {
-            if !topo.nodes[x].has_role(role) {
-                continue;
+            if a != b && is_role[x] {
+                meet(&mut parent, peer, x);
             }
-            match first[peer] {
-                None => first[peer] = Some(x),
-                Some(y) => {
-                    let (rx, ry) = (root(&mut parent, x), root(&mut parent, y));
-                    parent[rx] = ry;
-                }
+        }
+    }
+    // A shared list meets every reader with every entry: its entries of the role join one
+    // group through each reader, its readers of the role one group through each entry (linear
+    // in the list, not in its pairs). Readers are never entries of their own list.
+    for l in &wired.lists {
+        let readers: Vec<usize> = l.readers.iter().map(|&(c, _)| c).collect();
+        let entries: Vec<usize> = l.entries.iter().map(|&(p, _)| p).collect();
+        for (peers, xs) in [(&readers, &entries), (&entries, &readers)] {
+            let Some(&x0) = xs.iter().find(|&&x| is_role[x]) else {
+                continue;
+            };
+            for &x in xs.iter().filter(|&&x| is_role[x]) {
+                union(&mut parent, x, x0);
+            }
+            for &peer in peers {
+                meet(&mut parent, peer, x0);
             }
         }
     }
     let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-    for i in (0..n).filter(|&i| topo.nodes[i].has_role(role)) {
+    for i in (0..n).filter(|&i| is_role[i]) {
         let r = root(&mut parent, i);
         groups.entry(r).or_default().push(i);
     }

@@ -87,22 +87,29 @@ pub struct SharedList {
     pub reference: usize,
     /// Providers in the list's order, with how each was chosen.
     pub entries: Vec<(usize, String)>,
+    /// Each provider's position in `entries`.
+    pub at: std::collections::HashMap<usize, u32>,
     /// Readers, with the entries (positions in `entries`) each puts before the others.
     pub readers: Vec<(usize, Vec<u32>)>,
 }
 
 impl Wired {
-    /// Every (reader, provider, reference) the wiring holds: the graph's edges, then every
-    /// entry of every shared list for each of its readers (indices only: cheap in an estate).
-    pub fn pairs(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    /// The pairs of reference `ri` only (a list of another reference is not walked).
+    pub fn pairs_of(&self, ri: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
         let g = &self.graph;
         g.edge_references()
-            .map(move |e| (g[e.source()], g[e.target()], e.weight().reference))
-            .chain(self.lists.iter().flat_map(|l| {
-                l.readers.iter().flat_map(move |(c, _)| {
-                    l.entries.iter().map(move |(p, _)| (*c, *p, l.reference))
-                })
-            }))
+            .filter(move |e| e.weight().reference == ri)
+            .map(move |e| (g[e.source()], g[e.target()]))
+            .chain(
+                self.lists
+                    .iter()
+                    .filter(move |l| l.reference == ri)
+                    .flat_map(|l| {
+                        l.readers
+                            .iter()
+                            .flat_map(move |(c, _)| l.entries.iter().map(move |(p, _)| (*c, *p)))
+                    }),
+            )
     }
 }
 
@@ -273,9 +280,11 @@ impl<'a> Wiring<'a, '_> {
             };
             key(a).cmp(&key(b))
         });
-        let entries = one_per_cluster(topo, r, all.into_iter().map(|p| (p, why.clone())).collect());
+        let entries: Vec<(usize, String)> =
+            one_per_cluster(topo, r, all.into_iter().map(|p| (p, why.clone())).collect());
         SharedList {
             reference: ri,
+            at: positions(&entries),
             entries,
             readers: Vec::new(),
         }
@@ -305,6 +314,10 @@ impl<'a> Wiring<'a, '_> {
         let r = &self.profile.reference[list.reference];
         let had = self.locked_set(ci, list.reference);
         let host = topo.nodes[ci].host;
+        let chosen = self.sibling_choice(ci, r);
+        if had.is_empty() && chosen.is_none() {
+            return self.own_host_first(ci, li);
+        }
         // Four buckets, each in list order: (had, same host), (had, other), (new, same), (new, other).
         let mut buckets: [Vec<u32>; 4] = Default::default();
         for (i, &(p, _)) in list.entries.iter().enumerate() {
@@ -314,7 +327,7 @@ impl<'a> Wiring<'a, '_> {
             buckets[b].push(i as u32);
         }
         let mut order: Vec<u32> = buckets.concat();
-        if let Some(chosen) = self.sibling_choice(ci, r) {
+        if let Some(chosen) = chosen {
             if let Some(at) = order
                 .iter()
                 .position(|&i| list.entries[i as usize].0 == chosen)
@@ -332,6 +345,25 @@ impl<'a> Wiring<'a, '_> {
         order
     }
 
+    /// [`Self::first_entries`] with no lock and no link: the entries on the reader's own host,
+    /// found through the host's members (an estate's readers each look at a few, not at the
+    /// whole list). None when they already lead the list.
+    fn own_host_first(&self, ci: usize, li: usize) -> Vec<u32> {
+        let (topo, list) = (self.topo, &self.lists[li]);
+        let host = topo.nodes[ci].host;
+        let mut same: Vec<u32> = self.roles.on_host[host]
+            .iter()
+            .filter_map(|&p| list.at.get(&p).copied())
+            .collect();
+        same.sort_unstable();
+        // Own host first, then the rest in list order: the list's order itself when those lead
+        // it (positions 0..len).
+        if same.iter().enumerate().all(|(i, &p)| p as usize == i) {
+            return Vec::new();
+        }
+        same
+    }
+
     /// Reader `ci` of reference `ri`, derived from a reference it reads through shared list
     /// `li` (reader position `at`): the derived reference's shared list holds the same entries.
     fn join_derived(&mut self, ci: usize, ri: usize, li: usize, at: usize, src: &str) {
@@ -339,13 +371,14 @@ impl<'a> Wiring<'a, '_> {
             Some(di) => di,
             None => {
                 let why = format!("derived by the product from `{src}`");
-                let entries = self.lists[li]
+                let entries: Vec<(usize, String)> = self.lists[li]
                     .entries
                     .iter()
                     .map(|&(p, _)| (p, why.clone()))
                     .collect();
                 self.lists.push(SharedList {
                     reference: ri,
+                    at: positions(&entries),
                     entries,
                     readers: Vec::new(),
                 });
@@ -399,16 +432,17 @@ impl<'a> Wiring<'a, '_> {
         let consumer = &topo.nodes[ci];
         if let Some(role) = required(r, consumer) {
             if self.first(ci, format!("required:{}", r.provider)) {
+                let mut cands = cands.to_vec();
+                cands.sort_by_key(|&c| self.roles.preference(topo, ci, c));
                 self.diags
-                    .push(ambiguous_provider(topo, ci, role, r, cands));
+                    .push(ambiguous_provider(topo, ci, role, r, &cands));
             }
             return;
         }
         let had = self.had(ci, ri);
-        let kept = cands
-            .iter()
-            .copied()
-            .find(|&c| had.contains(&topo.nodes[c].name.as_str()));
+        let kept = (cands.iter().copied())
+            .filter(|&c| had.contains(&topo.nodes[c].name.as_str()))
+            .min_by_key(|&c| self.roles.preference(topo, ci, c));
         let pi = kept.unwrap_or(cands[0]);
         if self.first(ci, r.provider.clone()) {
             self.warnings.push(chose_one(topo, ci, pi, r));
@@ -426,7 +460,10 @@ impl<'a> Wiring<'a, '_> {
 /// literal, pointing at a provider on an IPv6 address.
 fn ipv6_errors(topo: &Topology, profile: &Profile, wired: &Wired) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (c, p, ri) in wired.pairs() {
+    let pairs = (profile.reference.iter().enumerate())
+        .filter(|(_, r)| r.ipv6.is_some())
+        .flat_map(|(ri, _)| wired.pairs_of(ri).map(move |(c, p)| (c, p, ri)));
+    for (c, p, ri) in pairs {
         let r = &profile.reference[ri];
         let Some(why) = &r.ipv6 else { continue };
         let provider = &topo.nodes[p];
@@ -592,6 +629,13 @@ pub(crate) fn required<'r>(
         .map(String::as_str)
 }
 
+/// Each provider's position in a list.
+fn positions(entries: &[(usize, String)]) -> std::collections::HashMap<usize, u32> {
+    (entries.iter().enumerate())
+        .map(|(i, &(p, _))| (p, i as u32))
+        .collect()
+}
+
 /// Providers a lock recorded, by reader, then reference.
 pub(crate) type LockedProviders<'l> = BTreeMap<&'l str, BTreeMap<&'l str, Vec<&'l str>>>;
 
@@ -599,6 +643,10 @@ pub(crate) type LockedProviders<'l> = BTreeMap<&'l str, BTreeMap<&'l str, Vec<&'
 pub(crate) struct RoleIndex<'t> {
     by_role: BTreeMap<&'t str, Vec<usize>>,
     links_from: Vec<Vec<usize>>,
+    /// Each node's place in name order.
+    name_rank: Vec<u32>,
+    /// Nodes by host.
+    on_host: Vec<Vec<usize>>,
 }
 
 impl<'t> RoleIndex<'t> {
@@ -613,10 +661,31 @@ impl<'t> RoleIndex<'t> {
         for (li, l) in topo.links.iter().enumerate() {
             links_from[l.from].push(li);
         }
+        let mut by_name: Vec<usize> = (0..topo.nodes.len()).collect();
+        by_name.sort_by(|&a, &b| topo.nodes[a].name.cmp(&topo.nodes[b].name));
+        let mut name_rank = vec![0u32; by_name.len()];
+        for (r, &i) in by_name.iter().enumerate() {
+            name_rank[i] = r as u32;
+        }
+        let mut on_host = vec![Vec::new(); topo.hosts.len()];
+        for (i, n) in topo.nodes.iter().enumerate() {
+            on_host[n.host].push(i);
+        }
         RoleIndex {
             by_role,
             links_from,
+            name_rank,
+            on_host,
         }
+    }
+
+    /// [`preference`] as integers: the node itself, then its own host, then by name.
+    fn preference(&self, topo: &Topology, ci: usize, pi: usize) -> (bool, bool, u32) {
+        (
+            pi != ci,
+            topo.nodes[pi].host != topo.nodes[ci].host,
+            self.name_rank[pi],
+        )
     }
 
     fn with_role(&self, role: &str) -> &[usize] {
@@ -686,7 +755,7 @@ pub(crate) fn each_provider(
 
 pub(crate) enum Choice {
     None,
-    /// Several candidates, best first.
+    /// Several candidates, the best first (the others in no particular order).
     Many(Vec<usize>),
     /// Several `[[link]]`s (indices into `topo.links`) name different providers.
     Conflict(Vec<usize>),
@@ -728,12 +797,20 @@ pub(crate) fn choose_provider(
             return Ok((best, "first of the providers its [[link]]s name".into()));
         }
     }
-    let mut cands: Vec<usize> = roles.with_role(&r.provider).to_vec();
-    cands.sort_by(|&a, &b| preference(topo, ci, a).cmp(&preference(topo, ci, b)));
+    let cands = roles.with_role(&r.provider);
     match cands.len() {
         0 => Err(Choice::None),
         1 => Ok((cands[0], format!("the only `{}` node", r.provider))),
-        _ => Err(Choice::Many(cands)),
+        _ => {
+            // Only the best is needed unless this is an error (an estate's store has
+            // thousands of candidate gateways): it goes first, the rest in role order.
+            let mut cands = cands.to_vec();
+            let best = (0..cands.len())
+                .min_by_key(|&i| roles.preference(topo, ci, cands[i]))
+                .expect("two candidates at least");
+            cands.swap(0, best);
+            Err(Choice::Many(cands))
+        }
     }
 }
 
@@ -957,7 +1034,7 @@ fn unserved_errors(topo: &Topology, profile: &Profile, wired: &Wired) -> Vec<Dia
         let Some(served) = served_by(topo, l, li, wired) else {
             continue;
         };
-        for (c, p, _) in wired.pairs().filter(|&(_, _, r)| r == ri) {
+        for (c, p) in wired.pairs_of(ri) {
             if !served[p] {
                 out.push(unserved_provider(topo, c, p, r, l));
             }
