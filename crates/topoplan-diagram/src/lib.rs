@@ -176,6 +176,34 @@ impl Diagram {
         }
     }
 
+    /// The edges [`Diagram::from_plan`] draws at `node`, to it and from it, without drawing
+    /// the rest: what `explain` shows of one node of an estate.
+    pub fn edges_at(plan: &Plan, node: &str) -> Vec<Edge> {
+        let mut grouped: Grouped<Text> = Default::default();
+        let mut add = |l: &topoplan_solver::LinkPlan| {
+            let key = (l.from.clone(), l.to.clone(), l.kind.clone());
+            let e = grouped.entry(key).or_default();
+            if !e.0.contains(&l.port) {
+                e.0.push(l.port);
+            }
+        };
+        for l in plan.links_of(node).iter().filter(|l| l.to != node) {
+            add(l);
+        }
+        for l in plan.links.iter().filter(|l| l.to == node && l.from != node) {
+            add(l);
+        }
+        for list in &plan.lists {
+            let Some(e) = list.entries.iter().find(|e| e.to == node) else {
+                continue;
+            };
+            for r in list.readers.iter().filter(|r| r.node != node) {
+                add(&list.link(&r.node, e));
+            }
+        }
+        edges_of(grouped, false)
+    }
+
     /// The picture of a large plan: one box per host (its node count per role) and one edge
     /// per (source host, destination host, link kind), with its ports and how many node
     /// links it stands for. Same-host links stay in the tables. Per-node detail is in the

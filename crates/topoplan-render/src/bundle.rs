@@ -321,6 +321,9 @@ fn node_slice<'a>(
     }
 }
 
+/// Longest shared list a node README shows entry by entry.
+const README_LIST_UP_TO: usize = 8;
+
 /// The profile's start script template (`<product>/start.sh.tera`), if it has one.
 pub const START_TEMPLATE: &str = "start.sh.tera";
 
@@ -450,9 +453,46 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
             s.push('\n');
         }
     }
-    let uses: Vec<_> = plan.uses(&node.name).collect();
-    if !uses.is_empty() {
+    // A long shared list is one row (node.json lists every entry).
+    let long = |l: &topoplan_solver::ListPlan| l.entries.len() > README_LIST_UP_TO;
+    let mut uses: Vec<_> = (plan.links_from(&node.name).iter())
+        .filter(|l| l.to != node.name)
+        .map(std::borrow::Cow::Borrowed)
+        .collect();
+    let mut lists = Vec::new();
+    for (l, r) in plan.lists_of(&node.name) {
+        if long(l) {
+            lists.push((l, r));
+        } else {
+            uses.extend(l.links(r).map(std::borrow::Cow::Owned));
+        }
+    }
+    uses.sort_by(|a, b| a.reference.cmp(&b.reference));
+    if !uses.is_empty() || !lists.is_empty() {
         s.push_str("\n## Uses\n\n| reference | node | port |\n|---|---|---|\n");
+        for (l, r) in lists {
+            let first: Vec<String> = l
+                .ordered(r)
+                .take(3)
+                .map(|e| format!("`{}`", e.to))
+                .collect();
+            let (lo, hi) = (
+                l.entries.iter().map(|e| e.port).min(),
+                l.entries.iter().map(|e| e.port).max(),
+            );
+            let ports = match (lo, hi) {
+                (Some(lo), Some(hi)) if lo != hi => format!("{lo}-{hi}"),
+                (Some(p), _) => p.to_string(),
+                _ => String::new(),
+            };
+            s.push_str(&format!(
+                "| {} ({}) | {} nodes: {}, … (node.json lists them all) | {ports} |\n",
+                l.reference,
+                l.kind,
+                l.entries.len(),
+                first.join(", ")
+            ));
+        }
         for l in uses {
             s.push_str(&format!(
                 "| {} ({}) | `{}` | {} |\n",

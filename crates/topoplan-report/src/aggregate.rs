@@ -5,7 +5,8 @@
 //! `topoplan explain` and in the plan (every entry, exactly).
 
 use crate::firewall::FirewallRow;
-use topoplan_solver::{LinkPlan, Plan};
+use std::borrow::Cow;
+use topoplan_solver::{LinkPlan, ListPlan, ListReader, Plan};
 
 /// Longest list of one reference the review shows entry by entry.
 pub const LIST_UP_TO: usize = 8;
@@ -33,17 +34,88 @@ pub struct LinkRow {
     pub count: usize,
 }
 
+/// What one reader holds, as the tables show it: its links one by one, and a shared list
+/// longer than [`LIST_UP_TO`] as one piece (never made into links: an estate's lists hold
+/// millions). By reference, as the plan orders a reader's links.
+pub(crate) enum Held<'a> {
+    Links(Vec<Cow<'a, LinkPlan>>),
+    List(&'a ListPlan, &'a ListReader),
+}
+
+/// A reader's links, runs of one reference together, with long shared lists kept whole.
+pub(crate) fn held<'a>(plan: &'a Plan, node: &str) -> Vec<Held<'a>> {
+    let mut out: Vec<(&str, Held<'a>)> = Vec::new();
+    let direct = plan.links_from(node);
+    let mut i = 0;
+    while i < direct.len() {
+        let r = direct[i].reference.as_str();
+        let j = i + direct[i..].partition_point(|l| l.reference.as_str() == r);
+        out.push((
+            r,
+            Held::Links(direct[i..j].iter().map(Cow::Borrowed).collect()),
+        ));
+        i = j;
+    }
+    for (l, r) in plan.lists_of(node) {
+        let h = if l.entries.len() > LIST_UP_TO {
+            Held::List(l, r)
+        } else {
+            Held::Links(l.links(r).map(Cow::Owned).collect())
+        };
+        out.push((l.reference.as_str(), h));
+    }
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out.into_iter().map(|(_, h)| h).collect()
+}
+
+/// `400 gateway nodes: gw1, gw2, gw3, …`: a long list in one cell.
+pub(crate) fn list_summary<'a>(
+    plan: &Plan,
+    len: usize,
+    mut to: impl Iterator<Item = &'a str>,
+) -> String {
+    let first: Vec<&str> = to.by_ref().take(3).collect();
+    let role = (first.first().and_then(|n| plan.node(n)))
+        .and_then(|n| n.roles.first().cloned())
+        .unwrap_or_default();
+    format!(
+        "{len} {role} nodes: {}, … (`topoplan explain` lists them)",
+        first.join(", ")
+    )
+}
+
 /// The link table: every link, with long lists of one reader folded into one row each.
 pub fn link_rows(plan: &Plan) -> Vec<LinkRow> {
     let mut rows = Vec::new();
     for n in &plan.nodes {
-        reader_rows(plan, &plan.links_of(&n.name), &mut rows);
+        for h in held(plan, &n.name) {
+            match h {
+                Held::Links(links) => reader_rows(plan, &links, &mut rows),
+                Held::List(l, r) => rows.push(shared_row(plan, l, r)),
+            }
+        }
     }
     rows
 }
 
-/// The rows of one reader's links (sorted by reference; the entries of one list adjacent).
-fn reader_rows(plan: &Plan, links: &[std::borrow::Cow<'_, LinkPlan>], rows: &mut Vec<LinkRow>) {
+/// A long shared list one reader holds, as one row.
+fn shared_row(plan: &Plan, l: &ListPlan, r: &ListReader) -> LinkRow {
+    let e = l.ordered(r).next().expect("a shared list has entries");
+    LinkRow {
+        from: r.node.to_string(),
+        to: list_summary(plan, l.entries.len(), l.ordered(r).map(|e| e.to.as_str())),
+        kind: l.kind.to_string(),
+        reference: l.reference.to_string(),
+        port: port_set(l.entries.iter().map(|x| x.port)),
+        file: l.file.to_string(),
+        url: None,
+        why: e.why.to_string(),
+        count: l.entries.len(),
+    }
+}
+
+/// The rows of one reader's links of one reference.
+fn reader_rows(plan: &Plan, links: &[Cow<'_, LinkPlan>], rows: &mut Vec<LinkRow>) {
     let mut i = 0;
     while i < links.len() {
         let l = &links[i];
@@ -72,20 +144,11 @@ fn reader_rows(plan: &Plan, links: &[std::borrow::Cow<'_, LinkPlan>], rows: &mut
     }
 }
 
-fn list_row(plan: &Plan, group: &[std::borrow::Cow<'_, LinkPlan>]) -> LinkRow {
+fn list_row(plan: &Plan, group: &[Cow<'_, LinkPlan>]) -> LinkRow {
     let l = &group[0];
-    let role = plan
-        .node(&l.to)
-        .and_then(|n| n.roles.first().cloned())
-        .unwrap_or_default();
-    let first: Vec<&str> = group.iter().take(3).map(|x| x.to.as_str()).collect();
     LinkRow {
         from: l.from.to_string(),
-        to: format!(
-            "{} {role} nodes: {}, … (`topoplan explain` lists them)",
-            group.len(),
-            first.join(", ")
-        ),
+        to: list_summary(plan, group.len(), group.iter().map(|x| x.to.as_str())),
         kind: l.kind.to_string(),
         reference: l.reference.to_string(),
         port: port_set(group.iter().map(|x| x.port)),
@@ -97,7 +160,7 @@ fn list_row(plan: &Plan, group: &[std::borrow::Cow<'_, LinkPlan>]) -> LinkRow {
 }
 
 /// `8243` or `8243-8260 (12 ports)`.
-fn port_set(ports: impl Iterator<Item = u32>) -> String {
+pub(crate) fn port_set(ports: impl Iterator<Item = u32>) -> String {
     let mut v: Vec<u32> = ports.collect();
     v.sort_unstable();
     v.dedup();

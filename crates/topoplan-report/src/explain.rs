@@ -40,34 +40,42 @@ pub fn explain(plan: &Plan, node: &str) -> Option<String> {
         let _ = writeln!(s, "  {}: {}", c.title, cell(plan, n, c));
     }
     // One line per peer, edges grouped by kind as in the diagram.
-    let edges = Diagram::from_plan(plan).edges;
+    let edges = Diagram::edges_at(plan, &n.name);
     let mut peers: Vec<(&str, &str)> = Vec::new(); // (arrow, peer)
-    for e in &edges {
-        if e.from == n.name && !peers.contains(&("->", e.to.as_str())) {
-            peers.push(("->", e.to.as_str()));
+    let mut seen = std::collections::HashSet::new();
+    for arrow in ["->", "<-"] {
+        for e in &edges {
+            let peer = match arrow {
+                "->" if e.from == n.name => e.to.as_str(),
+                "<-" if e.to == n.name => e.from.as_str(),
+                _ => continue,
+            };
+            if seen.insert((arrow, peer)) {
+                peers.push((arrow, peer));
+            }
         }
     }
+    // Labels and reasons per peer, gathered once (a node of an estate has thousands).
+    let mut labels: std::collections::HashMap<(&str, &str), Vec<String>> = Default::default();
     for e in &edges {
-        if e.to == n.name && !peers.contains(&("<-", e.from.as_str())) {
-            peers.push(("<-", e.from.as_str()));
-        }
+        let key = if e.from == n.name {
+            ("->", e.to.as_str())
+        } else {
+            ("<-", e.from.as_str())
+        };
+        labels.entry(key).or_default().push(e.label());
+    }
+    let mut whys: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for l in plan.uses(&n.name) {
+        whys.entry(l.to.to_string())
+            .or_default()
+            .push(l.why.to_string());
     }
     for (arrow, peer) in peers {
-        let kinds: Vec<String> = edges
-            .iter()
-            .filter(|e| {
-                (arrow == "->" && e.from == n.name && e.to == peer)
-                    || (arrow == "<-" && e.to == n.name && e.from == peer)
-            })
-            .map(|e| e.label())
-            .collect();
+        let kinds = labels.get(&(arrow, peer)).cloned().unwrap_or_default();
         let mut line = format!("  {arrow} {peer}: {}", kinds.join(", "));
         if arrow == "->" {
-            let mut whys: Vec<String> = plan
-                .uses(&n.name)
-                .filter(|l| l.to == peer)
-                .map(|l| l.why.to_string())
-                .collect();
+            let mut whys = whys.get(peer).cloned().unwrap_or_default();
             whys.sort_unstable();
             whys.dedup();
             let _ = write!(line, " ({})", whys.join("; "));

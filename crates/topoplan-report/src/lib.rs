@@ -57,23 +57,42 @@ fn cell(plan: &Plan, n: &topoplan_solver::NodePlan, c: &topoplan_solver::Column)
     }
 }
 
-/// Links grouped by (from, to, kind) with their ports, for compact listings.
+/// Links grouped by (from, to, kind) with their ports, for compact listings; a long shared
+/// list one reader holds is one group, its `to` a summary.
 fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
-    // In the order each group first appears, found through a map (thousands of links).
-    let mut at: std::collections::HashMap<(Text, Text, Text), usize> = Default::default();
     let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
-    for l in plan.all_links().filter(|l| l.from != l.to) {
-        let label = format!("{}:{}", l.reference, l.port);
-        match at.get(&(l.from.clone(), l.to.clone(), l.kind.clone())) {
-            Some(&i) => out[i].3.push(label),
-            None => {
-                at.insert((l.from.clone(), l.to.clone(), l.kind.clone()), out.len());
-                out.push((
-                    l.from.to_string(),
-                    l.to.to_string(),
-                    l.kind.to_string(),
-                    vec![label],
-                ));
+    for n in &plan.nodes {
+        // In the order each group first appears (a reader's groups are its own).
+        let mut at: std::collections::HashMap<(Text, Text), usize> = Default::default();
+        for h in aggregate::held(plan, &n.name) {
+            let links = match h {
+                aggregate::Held::List(l, r) => {
+                    let to = aggregate::list_summary(
+                        plan,
+                        l.entries.len(),
+                        l.ordered(r).map(|e| e.to.as_str()),
+                    );
+                    let ports = aggregate::port_set(l.entries.iter().map(|e| e.port));
+                    let label = format!("{}:{ports}", l.reference);
+                    out.push((n.name.to_string(), to, l.kind.to_string(), vec![label]));
+                    continue;
+                }
+                aggregate::Held::Links(links) => links,
+            };
+            for l in links.iter().filter(|l| l.from != l.to) {
+                let label = format!("{}:{}", l.reference, l.port);
+                match at.get(&(l.to.clone(), l.kind.clone())) {
+                    Some(&i) => out[i].3.push(label),
+                    None => {
+                        at.insert((l.to.clone(), l.kind.clone()), out.len());
+                        out.push((
+                            l.from.to_string(),
+                            l.to.to_string(),
+                            l.kind.to_string(),
+                            vec![label],
+                        ));
+                    }
+                }
             }
         }
     }
