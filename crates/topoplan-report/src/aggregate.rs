@@ -13,7 +13,7 @@ pub const LIST_UP_TO: usize = 8;
 /// Most destination hosts of one opening (source host, port) the review shows one by one.
 pub const HOSTS_UP_TO: usize = 8;
 /// Most reasons shown for one firewall row.
-const WHY_UP_TO: usize = 6;
+pub(crate) const WHY_UP_TO: usize = 6;
 
 /// One row of the review's link table.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -115,11 +115,9 @@ struct PortRow {
 /// Renders the review page of `plan` with `template` (the text of [`TEMPLATE`]).
 pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     let picture = Picture::of(plan);
-    // The legend lists the link kinds of the plan, whatever is drawn.
-    let diagram = Diagram::from_plan(plan);
     let mut omitted_arrows = 0;
     let svg = match picture {
-        Picture::Nodes => diagram.svg(),
+        Picture::Nodes => Diagram::from_plan(plan).svg(),
         Picture::Hosts => {
             let s = Diagram::summary(plan);
             omitted_arrows = s.omitted_edges;
@@ -132,10 +130,17 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
     } else {
         host_summaries(plan)
     };
+    // The legend lists the kinds of the links between nodes, whatever is drawn (a shared list
+    // always is: its readers are never its entries).
+    let linked: std::collections::BTreeSet<&str> = (plan.links.iter())
+        .filter(|l| l.from != l.to)
+        .map(|l| l.kind.as_str())
+        .chain(plan.lists.iter().map(|l| l.kind.as_str()))
+        .collect();
     let legend = plan
         .kinds
         .iter()
-        .filter(|k| diagram.edges.iter().any(|e| e.kind == k.name))
+        .filter(|k| linked.contains(k.name.as_str()))
         .map(|k| LegendRow {
             kind: k.name.clone(),
             meaning: k.legend.clone(),

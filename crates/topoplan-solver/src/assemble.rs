@@ -45,7 +45,7 @@ pub(crate) fn build_plan(
     let silenced = settle_warnings(topo, &mut warnings);
     let manual = manual_steps(profile, &nodes);
     let mut plan = Plan {
-        schema: 1,
+        schema: 2,
         deployment: topo.name.clone(),
         product: topo.product.clone(),
         home: profile.product.home.clone(),
