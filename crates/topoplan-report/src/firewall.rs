@@ -91,14 +91,12 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
             open.add(plan, l);
         }
     }
-    let mut rows = open.rows;
-    for l in plan
-        .lists
-        .iter()
-        .filter(|l| wide.contains(l.reference.as_str()))
-    {
-        wide_rows(plan, l, &mut rows);
+    let mut folded = Vec::new();
+    for l in (plan.lists.iter()).filter(|l| wide.contains(l.reference.as_str())) {
+        wide_rows(plan, l, &mut open, &mut folded);
     }
+    let mut rows = open.rows;
+    rows.extend(folded);
     load_balancer_rows(plan, &mut rows);
     rows.sort_by(|a, b| {
         (&a.from_host, &a.to_host, a.port).cmp(&(&b.from_host, &b.to_host, b.port))
@@ -108,7 +106,7 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
 
 /// The openings of a wide shared list: per reader host and port, one row to the entries'
 /// hosts (folded as the review folds many hosts, with a few reasons and a count).
-fn wide_rows(plan: &Plan, l: &ListPlan, rows: &mut Vec<FirewallRow>) {
+fn wide_rows(plan: &Plan, l: &ListPlan, open: &mut Openings, rows: &mut Vec<FirewallRow>) {
     let mut readers: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for r in &l.readers {
         if let Some(n) = plan.node(&r.node) {
@@ -129,6 +127,15 @@ fn wide_rows(plan: &Plan, l: &ListPlan, rows: &mut Vec<FirewallRow>) {
             let mut hosts: Vec<&str> = to.iter().map(|n| n.host.as_str()).collect();
             hosts.sort_unstable();
             hosts.dedup();
+            if hosts.len() <= HOSTS_UP_TO {
+                // Few hosts on this port: their openings one by one, as any link's.
+                for r in names {
+                    for e in l.entries.iter().filter(|e| e.port == port) {
+                        open.add(plan, &l.link(&Text::from(*r), e));
+                    }
+                }
+                continue;
+            }
             let pairs = names.len() * to.len();
             let mut why: Vec<String> = (names.iter())
                 .flat_map(|r| to.iter().map(move |t| format!("{} {r}→{}", l.kind, t.name)))

@@ -250,12 +250,17 @@ fn links_and_firewall(s: &mut String, plan: &Plan) {
     }
     let _ = writeln!(s, "\n## Firewall openings\n\n| source host | destination | protocol | needed by |\n|---|---|---|---|");
     for row in crate::aggregate::firewall_rows(plan) {
+        // A folded row (many hosts) has no one address.
+        let address = if row.to_address.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", row.to_address)
+        };
         let _ = writeln!(
             s,
-            "| `{}` | `{}` ({}):{} | {} | {}{} |",
+            "| `{}` | `{}`{address}:{} | {} | {}{} |",
             row.from_host,
             row.to_host,
-            row.to_address,
             row.port,
             row.protocol,
             row.why.join(", "),

@@ -433,3 +433,95 @@ fn an_unchanged_rebundle_trusts_only_an_untouched_folder() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("km1/bin/notes.txt"));
 }
+
+/// An estate whose publishers list every gateway keeps that list once (plan JSON `lists`, the
+/// lock's `lists`), and adding a gateway is one change for all of them, not one per publisher;
+/// the first environment of every publisher stays.
+#[test]
+fn a_shared_list_is_kept_once_and_a_new_gateway_is_one_change() {
+    let d = tempfile::tempdir().unwrap();
+    let topo = d.path().join("estate.toml");
+    let g = topoplan()
+        .args(["generate", "--product", "appm-1.2.0", "--hosts", "30"])
+        .args(["--per-host", "5", "--unscoped"])
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    std::fs::write(&topo, &g.stdout).unwrap();
+    let before = plan_json(&topo);
+    let count = |role: &str| {
+        (before["nodes"].as_array().unwrap().iter())
+            .filter(|n| n["roles"].as_array().unwrap().iter().any(|r| r == role))
+            .count()
+    };
+    let (gateways, publishers) = (count("gateway"), count("publisher"));
+    let lists = before["lists"].as_array().unwrap();
+    let envs = lists
+        .iter()
+        .find(|l| l["reference"] == "gateway_env")
+        .expect("one shared list of gateway environments");
+    assert_eq!(envs["entries"].as_array().unwrap().len(), gateways);
+    assert_eq!(envs["readers"].as_array().unwrap().len(), publishers);
+    assert!(
+        (before["links"].as_array().unwrap().iter()).all(|l| l["reference"] != "gateway_env"),
+        "no environment is a link of its own"
+    );
+    // Read as docs/plan-json.md says: every publisher lists every gateway, its own host's first.
+    let all = crate::common::every_link(&before);
+    let first_env = |plan: &serde_json::Value, publisher: &str| -> Vec<String> {
+        (crate::common::every_link(plan).iter())
+            .filter(|l| l["from"] == publisher && l["reference"] == "gateway_env")
+            .map(|l| l["to"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let envs_of_p = first_env(&before, "n7-3");
+    assert_eq!(envs_of_p.len(), gateways);
+    assert!(
+        envs_of_p[0].starts_with("n7-"),
+        "{envs_of_p:?}: own host first"
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|l| l["reference"] == "gateway_env")
+            .count(),
+        gateways * publishers
+    );
+
+    topoplan().arg("lock").arg(&topo).assert().success();
+    let lock = std::fs::read_to_string(d.path().join("estate.lock")).unwrap();
+    assert!(lock.contains("version = 3") && lock.contains("[[lists]]"));
+    assert_eq!(
+        lock.matches("reference = \"gateway_env\"").count(),
+        1,
+        "kept once"
+    );
+
+    // A gateway on a new host, named to sort before every other node.
+    let mut text = std::fs::read_to_string(&topo).unwrap();
+    text.push_str("\n[[host]]\nname = \"hx\"\naddress = \"10.9.9.9\"\n\n[[node]]\nname = \"a-new-gw\"\nroles = [\"gateway\"]\nhost = \"hx\"\n\n[[link]]\nfrom = \"a-new-gw\"\nto = \"n0-1\"\n");
+    std::fs::write(&topo, text).unwrap();
+    let after = plan_json(&topo);
+    let changes = after["changes"].as_array().unwrap();
+    let env_changes: Vec<&str> = (changes.iter())
+        .map(|c| c["subject"].as_str().unwrap())
+        .filter(|s| s.ends_with("(gateway_env)"))
+        .collect();
+    assert_eq!(
+        env_changes,
+        [format!(
+            "n0-3 and {} other readers -> a-new-gw (gateway_env)",
+            publishers - 1
+        )
+        .as_str()],
+        "{changes:#?}"
+    );
+    assert!(changes.len() < 20, "{} changes", changes.len());
+    for p in 0..30 {
+        let name = format!("n{p}-3");
+        assert_eq!(
+            first_env(&after, &name)[0],
+            first_env(&before, &name)[0],
+            "{name}"
+        );
+    }
+}

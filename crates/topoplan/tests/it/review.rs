@@ -634,5 +634,16 @@ fn the_review_of_an_unscoped_estate_names_every_node_and_the_list_sizes() {
         // One row per publisher list instead of one per gateway: the table is small.
         let rows = text.matches("gateway_env").count();
         assert!(rows < 100, "{name}: {rows} gateway_env rows");
+        // The firewall: from each publisher's host one opening per gateway port to the hosts
+        // whose gateway listens on it, with how many links it stands for, not a row per host.
+        assert!(
+            text.contains(" hosts: h0, h1, h10, …"),
+            "{name}: no folded opening"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.contains("publish n0-3→n0-0") && l.contains(" more")),
+            "{name}: no count"
+        );
     }
 }
