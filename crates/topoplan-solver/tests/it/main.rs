@@ -2,6 +2,7 @@
 //! plan, the profile rules, and the review warnings.
 
 mod clusters;
+mod locks;
 mod offsets_exact;
 mod profile_rules;
 mod proptests;
