@@ -53,16 +53,31 @@ for hosts in 200 2000; do
   rm -rf "$work/cb" "$work/cb-copy"
 done
 # The unscoped estate beside the scoped one (issue 21): only the links a node cannot do without, so every publisher
-# serves every gateway and every gateway lists every store (160,000 list entries at 1,000 nodes).
-f=$work/unscoped-200.toml
-"$bin" generate --product appm-1.2.0 --hosts 200 --per-host 5 --seed 7 --unscoped > "$f"
-read -r t m < <(measure "$bin" plan "$f" --format json)
-echo "| plan --format json | unscoped estate, 200 hosts x 5 | 1000 | ${t} s | $((m / 1024)) MB |"
-read -r t m < <(measure "$bin" review "$f" -o "$work/review-unscoped.html")
-echo "| review -o review.html | unscoped estate, 200 hosts x 5 | 1000 | ${t} s ($(( $(stat -c %s "$work/review-unscoped.html") / 1024 )) KB) | $((m / 1024)) MB |"
-f=$work/estate-200.toml
-read -r t m < <(measure "$bin" review "$f" -o "$work/review.html")
-echo "| review -o review.html | estate, 200 hosts x 5 | 1000 | ${t} s ($(( $(stat -c %s "$work/review.html") / 1024 )) KB) | $((m / 1024)) MB |"
+# serves every gateway and every gateway lists every store (160,000 list entries at 1,000 nodes, 16 million at
+# 10,000), kept as shared lists. Same product (1.2.0) and shape for both; bundles are compared by bytes written per
+# second, as an unscoped bundle writes every entry into every reader's files (it is six times larger).
+for hosts in 200 2000; do
+  for shape in scoped unscoped; do
+    f=$work/$shape-$hosts.toml
+    flag=$([ "$shape" = unscoped ] && echo --unscoped || true)
+    "$bin" generate --product appm-1.2.0 --hosts "$hosts" --per-host 5 --seed 7 $flag > "$f"
+    read -r t m < <(measure "$bin" plan "$f" --format json)
+    echo "| plan --format json | $shape estate (1.2.0), $hosts hosts x 5 | $((hosts * 5)) | ${t} s | $((m / 1024)) MB |"
+    read -r t m < <(measure "$bin" plan "$f")
+    echo "| plan (text) | $shape estate (1.2.0), $hosts hosts x 5 | $((hosts * 5)) | ${t} s | $((m / 1024)) MB |"
+    if [ "$hosts" = 200 ]; then
+      read -r t m < <(measure "$bin" review "$f" -o "$work/review-$shape.html")
+      echo "| review -o review.html | $shape estate (1.2.0), $hosts hosts x 5 | $((hosts * 5)) | ${t} s ($(( $(stat -c %s "$work/review-$shape.html") / 1024 )) KB) | $((m / 1024)) MB |"
+    fi
+    rm -rf "$work/ub"
+    "$TIME" -f "%e %M" -o "$work/.t" "$bin" bundle "$f" -o "$work/ub" >/dev/null 2>&1
+    read -r tb mb < "$work/.t"
+    bytes=$(du -sb "$work/ub" | cut -f1)
+    rate=$(python3 -c "print(round($bytes / 1e6 / $tb, 1))")
+    echo "| bundle (new folder) | $shape estate (1.2.0), $hosts hosts x 5 | $((hosts * 5)) | ${tb} s ($((bytes / 1000000)) MB written, ${rate} MB/s) | $((mb / 1024)) MB |"
+    rm -rf "$work/ub"
+  done
+done
 for ex in topologies/*.toml; do
   read -r t m < <(measure "$bin" graph "$ex" --format svg -o "$work/g.svg")
   echo "| graph --format svg | $(basename "$ex" .toml) | | ${t} s | $((m / 1024)) MB |"

@@ -778,22 +778,8 @@ impl Grid {
     }
 }
 
-fn xml(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            // Control characters are not allowed in XML 1.0 text.
-            c if c.is_control() => o.push(' '),
-            c => o.push(c),
-        }
-    }
-    o
-}
+/// The one XML escaper ([`topoplan_model::xml::escape`]).
+use topoplan_model::xml::escape as xml;
 
 fn path_data(segs: &[Seg]) -> String {
     let mut s = String::new();
@@ -969,7 +955,7 @@ mod tests {
 
     #[test]
     fn escaping_keeps_markup_out_of_text() {
-        assert_eq!(xml("a<b>&\"'\u{7}"), "a&lt;b&gt;&amp;&quot;&#39; ");
+        assert_eq!(xml("a<b>&\"'\u{7}"), "a&lt;b&gt;&amp;&quot;&apos;\u{FFFD}");
     }
 
     #[test]

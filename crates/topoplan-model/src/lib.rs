@@ -12,6 +12,7 @@ pub mod parallel;
 pub mod profile;
 pub mod schema;
 pub mod topology;
+pub mod xml;
 
 pub use address::{parse_address, url_host, AddressError};
 pub use diag::{

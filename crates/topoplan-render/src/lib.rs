@@ -264,16 +264,10 @@ fn refuse_get_env(_: &std::collections::HashMap<String, tera::Value>) -> tera::R
     ))
 }
 
-/// XML text and attribute content: markup characters as references. A value keeps its `--`
-/// (a punycode host name, `xn--…`, must be written as it is, or the first apply is not final);
-/// inside comments, where templates name nodes, [`comment_dashes`] splits it after rendering.
-pub fn escape_xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
+/// XML text and attribute content (the one escaper, [`topoplan_model::xml::escape`]). A value
+/// keeps its `--` (a punycode host name); inside comments, where templates name nodes,
+/// [`comment_dashes`] splits it after rendering.
+pub use topoplan_model::xml::escape as escape_xml;
 
 /// A rendered XML patch with every `--` inside a comment (not allowed there) written `- -`.
 /// Values cannot end a comment early: `>` is always escaped, so `-->` only ever comes from the
@@ -443,13 +437,26 @@ pub fn fill_secrets(
     text: &str,
     format: PatchFormat,
     mut lookup: impl FnMut(&str) -> Option<String>,
-) -> Result<String, String> {
+) -> Result<String, SecretError> {
     let mut out = text.to_string();
     for var in secret_vars(text) {
-        let value = lookup(&var).ok_or_else(|| var.clone())?;
+        let value = lookup(&var).ok_or_else(|| SecretError::Unset(var.clone()))?;
+        if format == PatchFormat::Xml && !topoplan_model::xml::writable(&value) {
+            // Replaced, it would be another password: refused instead.
+            return Err(SecretError::NotWritable(var));
+        }
         out = out.replace(&secret_marker(&var), &format.escape_fn()(&value));
     }
     Ok(out)
+}
+
+/// Why a secret could not be filled in, naming its variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretError {
+    /// The variable is not set.
+    Unset(String),
+    /// Its value holds a character an XML file cannot carry (a control character).
+    NotWritable(String),
 }
 
 #[derive(Debug, Serialize)]

@@ -16,8 +16,11 @@ pub const MASK: &str = "********";
 
 /// A patch with its secret markers filled from the environment (the database passwords a
 /// bundle names only by variable), and the values filled, so that printers can mask them.
-/// `Err` names the variable that is not set.
-pub fn fill_secrets(format: PatchFormat, text: &str) -> Result<(String, Vec<String>), String> {
+/// `Err` names the variable that is not set, or whose value the file cannot carry.
+pub fn fill_secrets(
+    format: PatchFormat,
+    text: &str,
+) -> Result<(String, Vec<String>), topoplan_render::SecretError> {
     let mut values = Vec::new();
     let filled = topoplan_render::fill_secrets(text, format, |var| {
         let v = std::env::var(var).ok()?;

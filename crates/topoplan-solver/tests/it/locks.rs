@@ -39,6 +39,10 @@ fn a_version_2_lock_of_per_pair_links_reads_as_its_shared_lists() {
         assert_eq!(again.links, plan.links);
     }
     // A lock of another format version is refused, naming the versions read.
-    let d = Lock::parse(&text.replace("version = 2", "version = 4"), "x", "appm-1.2.0");
+    let d = Lock::parse(
+        &text.replace("version = 2", "version = 4"),
+        "x",
+        "appm-1.2.0",
+    );
     assert!(d.is_err());
 }

@@ -317,12 +317,17 @@ fn patched(
         }
         Err(e) => return Err(format!("cannot read the product file: {e}")),
     };
-    let (patch_text, secrets) = crate::patch::fill_secrets(format, patch_text).map_err(|var| {
-        format!(
-            "`{}` needs a database password: set the environment variable `{var}` (the `password_env` of its [[database]]); topoplan never stores it",
-            home.join(rel).display()
-        )
-    })?;
+    let (patch_text, secrets) =
+        crate::patch::fill_secrets(format, patch_text).map_err(|e| match e {
+            topoplan_render::SecretError::Unset(var) => format!(
+                "`{}` needs a database password: set the environment variable `{var}` (the `password_env` of its [[database]]); topoplan never stores it",
+                home.join(rel).display()
+            ),
+            topoplan_render::SecretError::NotWritable(var) => format!(
+                "`{}`: the value of `{var}` holds a control character, which an XML file cannot carry: choose a password without one",
+                home.join(rel).display()
+            ),
+        })?;
     let patch = AnyPatch::parse(format, &patch_text)
         .map_err(|e| format!("`{}`: {e}", patch_path.display()))?;
     let after = patch

@@ -118,12 +118,18 @@ fn overlay_drift(o: &topoplan_render::Overlay, home: &Path, item: Report) -> Res
     // (a drifted password shows as masked on both sides).
     let (patch, secrets) = match crate::patch::fill_secrets(o.format, &o.patch) {
         Ok(filled) => filled,
-        Err(var) => {
+        Err(e) => {
+            let (var, why) = match e {
+                topoplan_render::SecretError::Unset(var) => (var, "is not set"),
+                topoplan_render::SecretError::NotWritable(var) => {
+                    (var, "holds a control character no XML file can carry")
+                }
+            };
             item(
                 &o.path,
                 "(database password)".into(),
                 format!("the value of ${var}"),
-                format!("not compared: ${var} is not set"),
+                format!("not compared: ${var} {why}"),
             );
             return Ok(());
         }

@@ -313,6 +313,23 @@ fn apply_refuses_without_the_password_variable_and_names_it() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("`DBTEST_PASSWORD`"), "{stderr}");
     assert_eq!(crate::common::tree(&home), before, "nothing written");
+    // A password XML cannot carry (a control character) is refused, not altered.
+    let o = topoplan()
+        .arg("apply")
+        .arg(out.join("sp"))
+        .arg("--home")
+        .arg(&home)
+        .env("DBTEST_PASSWORD", "s3cret\u{1}value")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`DBTEST_PASSWORD`") && stderr.contains("control character"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert_eq!(crate::common::tree(&home), before, "nothing written");
     // With it, the dry run shows what changes, the password masked.
     let o = topoplan()
         .arg("apply")
