@@ -72,17 +72,15 @@ impl Bundle {
                 text,
                 executable: false,
             };
-            let overlays = renderer.render(plan, node)?;
+            let ctx = crate::context(plan, node)?;
+            let overlays = renderer.render_with(&ctx)?;
             for o in &overlays {
                 files.push((
                     format!("{}/{}", node.name, o.bundle_path()),
                     plain(o.patch.clone()),
                 ));
             }
-            let start = start_script
-                .as_ref()
-                .map(|s| s.render(plan, node))
-                .transpose()?;
+            let start = start_script.as_ref().map(|s| s.render(&ctx)).transpose()?;
             if let Some(text) = &start {
                 files.push((
                     format!("{}/bin/start.sh", node.name),
@@ -345,11 +343,9 @@ impl StartScript {
         Ok(Some(StartScript { name, tera }))
     }
 
-    fn render(&self, plan: &Plan, node: &NodePlan) -> Result<String, RenderError> {
-        let ctx = tera::Context::from_serialize(crate::view(plan, node))
-            .map_err(|e| crate::template_error(&self.name, &e))?;
+    fn render(&self, ctx: &tera::Context) -> Result<String, RenderError> {
         self.tera
-            .render(&self.name, &ctx)
+            .render(&self.name, ctx)
             .map_err(|e| crate::template_error(&self.name, &e))
     }
 }
@@ -372,7 +368,7 @@ fn start_sh(
     node: &NodePlan,
 ) -> Result<Option<String>, RenderError> {
     StartScript::new(set, plan)?
-        .map(|s| s.render(plan, node))
+        .map(|s| s.render(&crate::context(plan, node)?))
         .transpose()
 }
 

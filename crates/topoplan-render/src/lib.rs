@@ -638,6 +638,11 @@ pub fn view<'a>(plan: &'a Plan, node: &'a NodePlan) -> NodeView<'a> {
     }
 }
 
+/// The template context of one node: its [`view`], as every template reads it.
+pub fn context(plan: &Plan, node: &NodePlan) -> Result<tera::Context, RenderError> {
+    tera::Context::from_serialize(view(plan, node)).map_err(|e| template_error("(context)", &e))
+}
+
 /// Renders every overlay of one node. Templates that render no operation are dropped.
 pub fn render_node(
     set: &TemplateSet,
@@ -708,8 +713,12 @@ impl Renderer {
 
     /// Every overlay of `node`; templates that render no operation are dropped.
     pub fn render(&self, plan: &Plan, node: &NodePlan) -> Result<Vec<Overlay>, RenderError> {
-        let ctx = tera::Context::from_serialize(view(plan, node))
-            .map_err(|e| template_error("(context)", &e))?;
+        self.render_with(&context(plan, node)?)
+    }
+
+    /// [`Renderer::render`] with the node's context made once by [`context`] (a bundle renders
+    /// the start script from the same one: a node of an estate lists thousands of providers).
+    pub fn render_with(&self, ctx: &tera::Context) -> Result<Vec<Overlay>, RenderError> {
         let mut out = Vec::new();
         for (path, name, format) in &self.overlays {
             let (_, tera) = self
@@ -718,7 +727,7 @@ impl Renderer {
                 .find(|(f, _)| f == format)
                 .expect("an engine per format");
             let text = tera
-                .render(name, &ctx)
+                .render(name, ctx)
                 .map_err(|e| template_error(name, &e))?;
             if format.has_operation(&text) {
                 let patch = match format {
