@@ -51,18 +51,7 @@ impl Bundle {
         for (name, text) in reviews {
             b.add(name, text);
         }
-        // Who points at each node, indexed once (the plan's links are sorted by reader only);
-        // the shared lists each node is an entry of.
-        let mut used_by: BTreeMap<&str, Vec<&topoplan_solver::LinkPlan>> = BTreeMap::new();
-        for l in plan.links.iter().filter(|l| l.from != l.to) {
-            used_by.entry(l.to.as_str()).or_default().push(l);
-        }
-        let mut listed_by: BTreeMap<&str, Vec<&topoplan_solver::ListPlan>> = BTreeMap::new();
-        for list in &plan.lists {
-            for e in &list.entries {
-                listed_by.entry(e.to.as_str()).or_default().push(list);
-            }
-        }
+        let pointed = PointedAt::new(plan);
         let renderer = crate::Renderer::new(set, &plan.product)?;
         let start_script = StartScript::new(set, plan)?;
         // Each node's files on every core; the engines are shared, read-only.
@@ -92,12 +81,7 @@ impl Bundle {
             }
             files.push((
                 format!("{}/node.json", node.name),
-                plain(json(&node_slice(
-                    plan,
-                    node,
-                    used_by.get(node.name.as_str()).cloned().unwrap_or_default(),
-                    listed_by.get(node.name.as_str()).map_or(&[], Vec::as_slice),
-                ))),
+                plain(json(&pointed.node_slice(plan, node))),
             ));
             let paths: Vec<&str> = overlays.iter().map(|o| o.path.as_str()).collect();
             files.push((
@@ -122,6 +106,44 @@ impl Bundle {
             b.add(path, text);
         }
         Ok(b)
+    }
+}
+
+/// Who points at each node, indexed once: the links to it (the plan's links are sorted by
+/// reader only) and the shared lists it is an entry of.
+struct PointedAt<'a> {
+    used_by: BTreeMap<&'a str, Vec<&'a topoplan_solver::LinkPlan>>,
+    listed_by: BTreeMap<&'a str, Vec<&'a topoplan_solver::ListPlan>>,
+}
+
+impl<'a> PointedAt<'a> {
+    fn new(plan: &'a Plan) -> Self {
+        let mut used_by: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for l in plan.links.iter().filter(|l| l.from != l.to) {
+            used_by.entry(l.to.as_str()).or_default().push(l);
+        }
+        let mut listed_by: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for list in &plan.lists {
+            for e in &list.entries {
+                listed_by.entry(e.to.as_str()).or_default().push(list);
+            }
+        }
+        PointedAt { used_by, listed_by }
+    }
+
+    /// `node.json` of `node`.
+    fn node_slice(&self, plan: &'a Plan, node: &'a NodePlan) -> NodeSlice<'a> {
+        node_slice(
+            plan,
+            node,
+            self.used_by
+                .get(node.name.as_str())
+                .cloned()
+                .unwrap_or_default(),
+            self.listed_by
+                .get(node.name.as_str())
+                .map_or(&[], Vec::as_slice),
+        )
     }
 }
 
