@@ -945,50 +945,44 @@ fn manifest_files(dir: &Path) -> Option<std::collections::BTreeSet<String>> {
 
 /// Paths under `dir` (files, and folders that hold no listed file) that `listed` lacks.
 fn foreign(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(
-        base: &Path,
-        d: &Path,
-        listed: &std::collections::BTreeSet<String>,
-        dirs: &std::collections::BTreeSet<String>,
-        out: &mut Vec<String>,
-    ) {
-        let Ok(entries) = fs::read_dir(d) else {
-            out.push(d.display().to_string());
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let rel = p
-                .strip_prefix(base)
-                .expect("under base")
-                .to_string_lossy()
-                .replace('\\', "/");
-            // Whatever another account owns, topoplan did not write (it could have edited a
-            // patch that root then applies): never adopted, linked or deleted.
-            if let Some(uid) = other_owner(&p) {
-                out.push(format!("{rel} (owned by user id {uid})"));
-                continue;
-            }
-            if rel == MANIFEST {
-                continue;
-            }
-            match e.file_type() {
-                Ok(t) if t.is_dir() => {
-                    if dirs.contains(&rel) {
-                        walk(base, &p, listed, dirs, out);
-                    } else {
-                        out.push(format!("{rel}/"));
-                    }
-                }
-                _ if listed.contains(&rel) => {}
-                _ => out.push(rel),
-            }
-        }
-    }
     // Every folder that holds a listed file, found once (not a scan of the list per folder).
     let dirs = sub_folders(listed.iter());
-    walk(dir, dir, listed, &dirs, &mut out);
+    let mut out = Vec::new();
+    let walked = topoplan_safefs::walk(dir, &mut |p, e| {
+        let rel = p
+            .strip_prefix(dir)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        // Whatever another account owns, topoplan did not write (it could have edited a patch
+        // that root then applies): never adopted, linked or deleted.
+        if e != topoplan_safefs::Entry::Unreadable {
+            if let Some(uid) = other_owner(p) {
+                out.push(format!("{rel} (owned by user id {uid})"));
+                return false;
+            }
+        }
+        match e {
+            _ if rel == MANIFEST => false,
+            topoplan_safefs::Entry::Dir if dirs.contains(&rel) => true,
+            topoplan_safefs::Entry::Dir => {
+                out.push(format!("{rel}/"));
+                false
+            }
+            topoplan_safefs::Entry::Unreadable => {
+                out.push(p.display().to_string());
+                false
+            }
+            topoplan_safefs::Entry::Other if listed.contains(&rel) => false,
+            topoplan_safefs::Entry::Other => {
+                out.push(rel);
+                false
+            }
+        }
+    });
+    if walked.is_err() {
+        out.push(dir.display().to_string());
+    }
     out.sort();
     out
 }

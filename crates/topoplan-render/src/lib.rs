@@ -101,15 +101,25 @@ impl PatchFormat {
 /// Every entry under `dir` that is not a folder, recursively. Links are never followed: a
 /// link (to a file or a folder) is returned as itself, for the caller to refuse or resolve.
 pub fn walk_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            walk_files(&e.path(), out)?;
-        } else {
-            out.push(e.path());
+    let mut failed = None;
+    topoplan_safefs::walk(dir, &mut |p, e| match e {
+        topoplan_safefs::Entry::Dir => true,
+        topoplan_safefs::Entry::Other => {
+            out.push(p.to_path_buf());
+            false
         }
+        topoplan_safefs::Entry::Unreadable => {
+            failed.get_or_insert_with(|| p.to_path_buf());
+            false
+        }
+    })?;
+    match failed {
+        Some(p) => Err(std::io::Error::other(format!(
+            "`{}` cannot be listed",
+            p.display()
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// One file of a templates folder: a regular file (no FIFO, device or socket: a template is

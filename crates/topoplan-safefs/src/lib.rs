@@ -547,6 +547,36 @@ pub fn is_temp_name(name: &str) -> bool {
         .is_some_and(|mid| !mid.is_empty() && mid.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
+/// What [`walk`] found at a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// A folder (not a link to one).
+    Dir,
+    /// Anything else: a file, a link (never followed), a FIFO, a device.
+    Other,
+    /// A folder that could not be listed.
+    Unreadable,
+}
+
+/// The one folder walker: every entry below `dir`, depth first, each folder's entries in the
+/// order the system lists them. Links are never followed (a link to a folder is
+/// [`Entry::Other`]). `visit` says whether to go into a folder; it is called once more with
+/// [`Entry::Unreadable`] for a folder that cannot be listed. Errors of `dir` itself are
+/// returned.
+pub fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, Entry) -> bool) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let path = e.path();
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir {
+            visit(&path, Entry::Other);
+        } else if visit(&path, Entry::Dir) && walk(&path, visit).is_err() {
+            visit(&path, Entry::Unreadable);
+        }
+    }
+    Ok(())
+}
+
 /// Removes the temporary files a killed run left in `dir` (its own: regular files of this
 /// process's user with a temporary name; they may hold copies of product files, passwords
 /// included). Call only while holding the lock that keeps other runs out of `dir`. Returns

@@ -268,15 +268,13 @@ fn sweep_litter(home: &Path, changes: &[Change]) {
         changes.iter().map(|c| c.dir.path().to_path_buf()).collect();
     let backup = home.join(BACKUP_DIR);
     if std::fs::symlink_metadata(&backup).is_ok_and(|m| m.is_dir()) {
-        let mut stack = vec![backup];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push(e.path());
-                }
+        let _ = topoplan_safefs::walk(&backup, &mut |p, e| {
+            if e == topoplan_safefs::Entry::Dir {
+                dirs.insert(p.to_path_buf());
             }
-            dirs.insert(d);
-        }
+            e == topoplan_safefs::Entry::Dir
+        });
+        dirs.insert(backup);
     }
     let removed: usize = dirs
         .iter()
