@@ -54,7 +54,7 @@ pub fn plan_and_render(data: &[u8]) {
         return;
     };
     let (set, _) = templates();
-    topoplan_render::Bundle::build(set, &plan, Vec::new()).expect("valid plans render");
+    topoplan_bundle::Bundle::build(set, &plan, Vec::new()).expect("valid plans render");
     let _ = topoplan_report::text(&plan);
     let _ = topoplan_report::markdown(&plan);
     let _ = topoplan_report::json(&plan);

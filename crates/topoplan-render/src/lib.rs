@@ -11,16 +11,13 @@
 //! through a temporary file and a rename, so a failure never leaves a half-written bundle.
 
 pub mod ansible;
-pub mod bundle;
+pub mod files;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
 use topoplan_solver::{NodePlan, Plan};
 
-pub use bundle::{
-    comment_safe, inputs_digest, shell_safe, untouched, write_bundle, Bundle, BundleFile, Inputs,
-    WriteReport, MANIFEST, START_TEMPLATE,
-};
+pub use files::{comment_safe, shell_safe, START_TEMPLATE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -30,13 +27,6 @@ pub enum RenderError {
     NoTemplates(String),
     #[error("node `{0}` is not in the plan")]
     UnknownNode(String),
-    #[error("refusing to replace `{path}`: {why}; choose an empty or new folder for the bundle")]
-    NotOurs { path: String, why: String },
-    #[error(transparent)]
-    Safe(#[from] topoplan_safefs::SafeFsError),
-    /// The OS error is part of the message, not a source (printed once).
-    #[error("`{path}`: {error}{}", topoplan_safefs::busy_hint(error))]
-    Io { path: String, error: std::io::Error },
 }
 
 /// Template files by path relative to the templates root (`appm-1.2.0/overlay/...`).

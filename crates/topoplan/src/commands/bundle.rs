@@ -6,7 +6,8 @@ use crate::session::{self, Sources};
 use crate::status::ExitStatus;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
-use topoplan_render::{Bundle, TemplateSet, WriteReport};
+use topoplan_bundle::{Bundle, WriteReport};
+use topoplan_render::TemplateSet;
 use topoplan_solver::Plan;
 
 #[derive(clap::Args)]
@@ -23,7 +24,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let sources = session::read_sources(topology)?;
     let digest = inputs_digest(&sources, templates);
     if let Some(digest) = &digest {
-        if let Some(rec) = topoplan_render::untouched(dir).filter(|r| r.digest == *digest) {
+        if let Some(rec) = topoplan_bundle::untouched(dir).filter(|r| r.digest == *digest) {
             progress.done();
             print_recorded_warnings(topology, &sources.topology, &rec.notes);
             out(&format!(
@@ -34,14 +35,14 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
         }
     }
     let plan = session::plan_texts(topology, &sources, templates)?;
-    let inputs = digest.map(|digest| topoplan_render::Inputs {
+    let inputs = digest.map(|digest| topoplan_bundle::Inputs {
         digest,
         notes: plan.warnings.iter().filter_map(note).collect(),
     });
     progress.step(format!("rendering {} node bundle(s)", plan.nodes.len()));
     let bundle = build(&plan, templates)?;
     progress.step(format!("writing {} file(s)", bundle.files.len()));
-    let report = topoplan_render::write_bundle(dir, &bundle, inputs.as_ref())?;
+    let report = topoplan_bundle::write_bundle(dir, &bundle, inputs.as_ref())?;
     progress.done();
     print_warnings(topology, &sources.topology, &plan.warnings);
     out(&summary(dir, &plan, &report))?;
@@ -55,7 +56,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
 fn inputs_digest(sources: &Sources, templates: &TemplateSet) -> Option<String> {
     let program = program_id()?;
     let texts = sources.texts()?;
-    Some(topoplan_render::inputs_digest(&texts, templates, &program))
+    Some(topoplan_bundle::inputs_digest(&texts, templates, &program))
 }
 
 /// A warning as the bundle records it: its JSON (`docs/plan-json.md`) and its byte range in

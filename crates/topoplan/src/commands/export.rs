@@ -84,14 +84,14 @@ fn write(
     plan: &Plan,
     profile: &topoplan_model::Profile,
     topology: &str,
-    bundle: &topoplan_render::Bundle,
+    bundle: &topoplan_bundle::Bundle,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     // The folder may be the operator's Ansible project: replace only what an export wrote.
     for name in ["inventory.yml", "site.yml"] {
         refuse_foreign(&dir.join(name))?;
     }
-    topoplan_render::write_bundle(&dir.join("bundles"), bundle, None)?;
+    topoplan_bundle::write_bundle(&dir.join("bundles"), bundle, None)?;
     topoplan_safefs::write_atomic(
         &dir.join("inventory.yml"),
         inventory(plan, profile, topology).as_bytes(),

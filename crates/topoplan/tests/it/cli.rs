@@ -495,7 +495,7 @@ fn every_bundle_of_every_example_is_byte_identical() {
         );
         let mut listing = String::new();
         for (path, bytes) in tree(&out) {
-            if path.to_string_lossy() == topoplan_render::MANIFEST {
+            if path.to_string_lossy() == topoplan_bundle::MANIFEST {
                 continue;
             }
             let digest: String = Sha256::digest(&bytes)

@@ -8,11 +8,30 @@
 //! The whole bundle is built in memory, written to a sibling folder with a random name and
 //! swapped in with one rename (see [`write_bundle`]), so `out/` is all-old or all-new, and a
 //! folder topoplan did not write is never replaced.
+//!
+//! This crate owns the bundle's layout (which file goes where), its `node.json` slices and
+//! node READMEs, the manifest, the inputs digest and stamps that let an unchanged re-bundle
+//! write nothing, and the atomic swap; `topoplan-render` renders the texts.
 
-use crate::{RenderError, TemplateSet};
+/// Why a bundle could not be built or written.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("refusing to replace `{path}`: {why}; choose an empty or new folder for the bundle")]
+    NotOurs { path: String, why: String },
+    #[error(transparent)]
+    Safe(#[from] topoplan_safefs::SafeFsError),
+    /// The OS error is part of the message, not a source (printed once).
+    #[error("`{path}`: {error}{}", topoplan_safefs::busy_hint(error))]
+    Io { path: String, error: std::io::Error },
+}
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use topoplan_render::files::{database_scripts, load_balancer_configs, StartScript};
+use topoplan_render::{RenderError, TemplateSet};
 
 use topoplan_solver::{NodePlan, Plan};
 
@@ -45,14 +64,14 @@ impl Bundle {
         set: &TemplateSet,
         plan: &Plan,
         reviews: Vec<(String, String)>,
-    ) -> Result<Bundle, RenderError> {
+    ) -> Result<Bundle, BundleError> {
         let mut b = Bundle::default();
         b.add("plan.json".into(), json(plan));
         for (name, text) in reviews {
             b.add(name, text);
         }
         let pointed = PointedAt::new(plan);
-        let renderer = crate::Renderer::new(set, &plan.product)?;
+        let renderer = topoplan_render::Renderer::new(set, &plan.product)?;
         let start_script = StartScript::new(set, plan)?;
         // Each node's files on every core; the engines are shared, read-only.
         let per_node = parallel_map(&plan.nodes, |node| -> Result<_, RenderError> {
@@ -61,7 +80,7 @@ impl Bundle {
                 text,
                 executable: false,
             };
-            let ctx = crate::context(plan, node)?;
+            let ctx = topoplan_render::context(plan, node)?;
             let overlays = renderer.render_with(&ctx)?;
             for o in &overlays {
                 files.push((
@@ -147,122 +166,6 @@ impl<'a> PointedAt<'a> {
     }
 }
 
-/// Where the nginx configuration template is, in the templates folder.
-pub const LOAD_BALANCER_TEMPLATE: &str = "load-balancers/nginx.conf.tera";
-
-/// `load-balancers/<cluster>.nginx.conf` for each cluster with a front end and members to
-/// forward to, from [`LOAD_BALANCER_TEMPLATE`]; every value it prints passes [`nginx_safe`].
-fn load_balancer_configs(
-    set: &TemplateSet,
-    plan: &Plan,
-) -> Result<Vec<(String, String)>, RenderError> {
-    #[derive(serde::Serialize)]
-    struct Front<'a> {
-        address: &'a str,
-        server_name: String,
-        lb_host: Option<&'a str>,
-        http_port: u32,
-        https_port: u32,
-    }
-    #[derive(serde::Serialize)]
-    struct Member<'a> {
-        node: &'a str,
-        url_host: String,
-        backends: &'a BTreeMap<String, u32>,
-    }
-    #[derive(serde::Serialize)]
-    struct Cluster<'a> {
-        name: &'a str,
-        frontend: Front<'a>,
-        members: Vec<Member<'a>>,
-    }
-    let mut out = Vec::new();
-    let Some(src) = set.files.get(LOAD_BALANCER_TEMPLATE) else {
-        return Ok(out);
-    };
-    let mut tera = crate::engine();
-    tera.autoescape_on(vec![".tera"]);
-    tera.set_escape_fn(nginx_safe);
-    tera.add_raw_template(LOAD_BALANCER_TEMPLATE, src)
-        .map_err(|e| crate::template_error(LOAD_BALANCER_TEMPLATE, &e))?;
-    for c in &plan.clusters {
-        let Some(f) = &c.frontend else { continue };
-        if c.members.iter().all(|m| m.backends.is_empty()) {
-            continue;
-        }
-        let cluster = Cluster {
-            name: &c.name,
-            frontend: Front {
-                address: &f.address,
-                server_name: topoplan_model::url_host(&f.address),
-                lb_host: f.lb_host.as_deref(),
-                http_port: f.http_port,
-                https_port: f.https_port,
-            },
-            members: c
-                .members
-                .iter()
-                .map(|m| Member {
-                    node: &m.node,
-                    url_host: topoplan_model::url_host(&m.address),
-                    backends: &m.backends,
-                })
-                .collect(),
-        };
-        let mut ctx = tera::Context::new();
-        ctx.insert(
-            "deployment",
-            &serde_json::json!({"name": plan.deployment, "product": plan.product}),
-        );
-        ctx.insert("cluster", &cluster);
-        let text = tera
-            .render(LOAD_BALANCER_TEMPLATE, &ctx)
-            .map_err(|e| crate::template_error(LOAD_BALANCER_TEMPLATE, &e))?;
-        out.push((format!("load-balancers/{}.nginx.conf", c.name), text));
-    }
-    Ok(out)
-}
-
-/// A value for an nginx configuration: letters, digits and `.:-_[]` pass (names and
-/// addresses are validated before, this is the second wall); anything nginx could read as
-/// syntax (spaces, `;`, braces, quotes, `$`, `#`, line breaks) becomes `_`.
-pub fn nginx_safe(s: &str) -> String {
-    keep_only(s, ".:-_[]")
-}
-
-/// The setup script of each `[[database]]`, `databases/<name>/setup.sh`, from the profile's
-/// `databases/<engine>-setup.sh.tera`; every value it prints passes [`shell_safe`]. A server
-/// whose engine has no template gets none (the docs then say what to create by hand).
-fn database_scripts(set: &TemplateSet, plan: &Plan) -> Result<Vec<(String, String)>, RenderError> {
-    #[derive(serde::Serialize)]
-    struct Deployment<'a> {
-        name: &'a str,
-        product: &'a str,
-    }
-    let mut out = Vec::new();
-    for db in &plan.databases {
-        let name = format!("{}/databases/{}-setup.sh.tera", plan.product, db.engine);
-        let Some(src) = set.files.get(&name) else {
-            continue;
-        };
-        let tera = shell_template(&name, src)?;
-        let mut ctx = tera::Context::new();
-        ctx.insert(
-            "deployment",
-            &Deployment {
-                name: &plan.deployment,
-                product: &plan.product,
-            },
-        );
-        ctx.insert("database", db);
-        let text = tera
-            .render(&name, &ctx)
-            .map_err(|e| crate::template_error(&name, &e))?;
-        out.push((format!("databases/{}/setup.sh", db.name), text));
-    }
-    Ok(out)
-}
-
 fn json<T: serde::Serialize>(v: &T) -> String {
     let mut s = serde_json::to_string_pretty(v).expect("plan types serialise");
     s.push('\n');
@@ -343,84 +246,6 @@ fn node_slice<'a>(
 
 /// Longest shared list a node README shows entry by entry.
 const README_LIST_UP_TO: usize = 8;
-
-/// The profile's start script template (`<product>/start.sh.tera`), if it has one.
-pub const START_TEMPLATE: &str = "start.sh.tera";
-
-/// The profile's start script template, parsed once. Every value it prints passes
-/// [`shell_safe`], so no name can add shell syntax, whatever the template does with it (names
-/// are validated before, this is the second wall).
-struct StartScript {
-    name: String,
-    tera: tera::Tera,
-}
-
-impl StartScript {
-    fn new(set: &TemplateSet, plan: &Plan) -> Result<Option<StartScript>, RenderError> {
-        let name = format!("{}/{START_TEMPLATE}", plan.product);
-        let Some(src) = set.files.get(&name) else {
-            return Ok(None);
-        };
-        let tera = shell_template(&name, src)?;
-        Ok(Some(StartScript { name, tera }))
-    }
-
-    fn render(&self, ctx: &tera::Context) -> Result<String, RenderError> {
-        self.tera
-            .render(&self.name, ctx)
-            .map_err(|e| crate::template_error(&self.name, &e))
-    }
-}
-
-/// A shell script template: every value it prints passes [`shell_safe`].
-fn shell_template(name: &str, src: &str) -> Result<tera::Tera, RenderError> {
-    let mut tera = crate::engine();
-    tera.autoescape_on(vec![".tera"]);
-    tera.set_escape_fn(shell_safe);
-    tera.add_raw_template(name, src)
-        .map_err(|e| crate::template_error(name, &e))?;
-    Ok(tera)
-}
-
-/// The start script of `node` (`None` when the profile has no `start.sh.tera`).
-#[cfg(test)]
-fn start_sh(
-    set: &TemplateSet,
-    plan: &Plan,
-    node: &NodePlan,
-) -> Result<Option<String>, RenderError> {
-    StartScript::new(set, plan)?
-        .map(|s| s.render(&crate::context(plan, node)?))
-        .transpose()
-}
-
-/// A value for a shell script: letters, digits and `._,:@/+=-` and spaces pass; anything the
-/// shell could read as syntax (quotes, `$`, backticks, `;`, `&`, `|`, redirections, globs,
-/// line breaks) becomes `_`.
-pub fn shell_safe(s: &str) -> String {
-    keep_only(s, "._,:@/+=- ")
-}
-
-/// `s` with every character but ASCII letters, digits and `also` written `_`.
-fn keep_only(s: &str, also: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || also.contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// Text for a comment line (shell, YAML): no line breaks or other control characters,
-/// whatever the caller validated before.
-pub fn comment_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
 
 fn node_readme(plan: &Plan, node: &NodePlan, files: &[&str], start_script: bool) -> String {
     let mut s = format!(
@@ -623,8 +448,8 @@ fn readme_databases(s: &mut String, plan: &Plan, node: &NodePlan) {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RenderError + '_ {
-    move |error| RenderError::Io {
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |error| BundleError::Io {
         path: path.display().to_string(),
         error,
     }
@@ -824,7 +649,7 @@ pub fn untouched(out: &Path) -> Option<Inputs> {
 /// Rewrites the manifest of the bundle in `out` with each file's [`stamp`] and the digest of
 /// its inputs, once the bundle is in place (after the swap, so the times are final).
 #[cfg(unix)]
-fn record(out: &Path, bundle: &Bundle, inputs: &Inputs) -> Result<(), RenderError> {
+fn record(out: &Path, bundle: &Bundle, inputs: &Inputs) -> Result<(), BundleError> {
     // Files, then every folder below the root as `path/`: a folder's times change when an
     // entry is added to it, so a file the user drops into a bundle is noticed. (The root's
     // entries are listed instead: writing this manifest changes the root's times.)
@@ -855,7 +680,7 @@ fn record(out: &Path, bundle: &Bundle, inputs: &Inputs) -> Result<(), RenderErro
         manifest.push('\n');
     }
     topoplan_safefs::write_atomic(&out.join(MANIFEST), manifest.as_bytes())
-        .map_err(RenderError::Safe)
+        .map_err(BundleError::Safe)
 }
 
 /// What [`write_bundle`] did beyond writing the new bundle.
@@ -1030,7 +855,7 @@ pub fn write_bundle(
     out: &Path,
     bundle: &Bundle,
     inputs: Option<&Inputs>,
-) -> Result<WriteReport, RenderError> {
+) -> Result<WriteReport, BundleError> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -1047,7 +872,7 @@ pub fn write_bundle(
         _ => (parent.clone(), "out".to_string()),
     };
     let _lock = topoplan_safefs::lock_file(&lock_dir.join(format!(".{name}.topoplan-lock")))
-        .map_err(RenderError::Safe)?;
+        .map_err(BundleError::Safe)?;
     sweep(&parent, out);
     let mut report = WriteReport::default();
     let old_files = previous_bundle(out)?;
@@ -1088,7 +913,7 @@ pub fn write_bundle(
             fill_empty(out, staging)?;
         }
         Some(old) => {
-            topoplan_safefs::swap_dirs(out, staging.path()).map_err(RenderError::Safe)?;
+            topoplan_safefs::swap_dirs(out, staging.path()).map_err(BundleError::Safe)?;
             // `staging` now holds the previous bundle, checked above to be all topoplan's; but
             // a file saved into it since that check would go with it: looked at again.
             let new_tops = tops(&bundle.files.keys().cloned().collect());
@@ -1115,7 +940,7 @@ pub fn write_bundle(
 /// and other write, as every bundle folder: nobody else may swap the patches root applies).
 /// There is no previous bundle whose readers a one-step swap would protect; each node folder
 /// still arrives whole.
-fn fill_empty(out: &Path, staging: tempfile::TempDir) -> Result<(), RenderError> {
+fn fill_empty(out: &Path, staging: tempfile::TempDir) -> Result<(), BundleError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -1161,8 +986,8 @@ fn kept_name(parent: &Path, out: &Path) -> PathBuf {
 /// The files of the bundle already at `out`: `None` when there is nothing there, an empty
 /// set for an empty folder, the manifest's list for a bundle topoplan wrote. Anything else
 /// is refused, naming what is in the way.
-fn previous_bundle(out: &Path) -> Result<Option<std::collections::BTreeSet<String>>, RenderError> {
-    let not_ours = |why: String| RenderError::NotOurs {
+fn previous_bundle(out: &Path) -> Result<Option<std::collections::BTreeSet<String>>, BundleError> {
+    let not_ours = |why: String| BundleError::NotOurs {
         path: out.display().to_string(),
         why,
     };
@@ -1236,7 +1061,7 @@ fn stage(
     out: &Path,
     bundle: &Bundle,
     same: Vec<bool>,
-) -> Result<tempfile::TempDir, RenderError> {
+) -> Result<tempfile::TempDir, BundleError> {
     let staging = tempfile::Builder::new()
         .prefix(&staging_prefix(out))
         .tempdir_in(parent)
@@ -1286,50 +1111,4 @@ fn stage(
             .map_err(io(staging.path()))?;
     }
     Ok(staging)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan() -> Plan {
-        let profiles: BTreeMap<String, topoplan_model::Profile> = [(
-            "appm-1.2.0".to_string(),
-            topoplan_model::Profile::parse(include_str!(
-                "../../../templates/appm-1.2.0/profile.toml"
-            ))
-            .unwrap(),
-        )]
-        .into();
-        let topo = topoplan_model::parse(
-            "[deployment]\nname = \"d\"\nproduct = \"appm-1.2.0\"\n[[host]]\nname = \"h\"\n[[node]]\nname = \"n\"\nroles = [\"all\"]\nhost = \"h\"\noffset = 3\n",
-            &profiles,
-        )
-        .unwrap();
-        topoplan_solver::solve(&topo, &profiles["appm-1.2.0"]).unwrap()
-    }
-
-    #[test]
-    fn start_script_gives_the_shell_only_the_offset() {
-        let mut p = plan();
-        // Even a name that slipped past validation stays inside its comment line.
-        p.deployment = "x\nrm -rf / #$(reboot)".into();
-        let node = p.nodes[0].clone();
-        let mut set = TemplateSet::default();
-        set.add_dir(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../templates"
-        )))
-        .unwrap();
-        let script = start_sh(&set, &p, &node).unwrap().unwrap();
-        let code: Vec<&str> = script.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(
-            code,
-            [
-                "set -eu",
-                ": \"${CARBON_HOME:?set CARBON_HOME to the product home on this host}\"",
-                "exec \"$CARBON_HOME/bin/wso2server.sh\" -DportOffset=3 \"$@\"",
-            ]
-        );
-    }
 }
