@@ -39,53 +39,14 @@ pub struct TemplateSet {
 }
 
 /// The two overlay formats, by the product file's syntax.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchFormat {
-    /// RFC 5261 `<diff>` document.
-    Xml,
-    /// RFC 6902 JSON Patch (`test` / `replace` with RFC 6901 pointers).
-    Json,
-}
+pub use topoplan_patch::{
+    escape_json_string, fill_secrets, secret_marker, secret_vars, PatchFormat, SecretError,
+};
 
-impl PatchFormat {
-    /// File suffix of a rendered patch in a bundle.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            PatchFormat::Xml => ".patch.xml",
-            PatchFormat::Json => ".patch.json",
-        }
-    }
-
-    fn of_template(name: &str) -> Option<(&str, PatchFormat)> {
-        Self::of_bundle_path(name.strip_suffix(".tera")?)
-    }
-
-    /// A patch file of a bundle (`<product file>.patch.xml` / `.patch.json`): the product file
-    /// it patches and its format.
-    pub fn of_bundle_path(path: &str) -> Option<(&str, PatchFormat)> {
-        [PatchFormat::Xml, PatchFormat::Json]
-            .into_iter()
-            .find_map(|f| path.strip_suffix(f.suffix()).map(|rel| (rel, f)))
-    }
-
-    /// Escaping of every value a template prints.
-    fn escape_fn(self) -> fn(&str) -> String {
-        match self {
-            PatchFormat::Xml => escape_xml,
-            PatchFormat::Json => escape_json_string,
-        }
-    }
-
-    /// Whether a rendered template holds any operation (templates render to nothing, or to
-    /// an empty document, for nodes they do not concern).
-    fn has_operation(self, text: &str) -> bool {
-        match self {
-            PatchFormat::Xml => ["<replace", "<add", "<remove"]
-                .iter()
-                .any(|op| text.contains(op)),
-            PatchFormat::Json => text.contains("\"op\""),
-        }
-    }
+/// The product file a template patches and its format, from its name
+/// (`<product file>.patch.xml.tera`).
+fn of_template(name: &str) -> Option<(&str, PatchFormat)> {
+    PatchFormat::of_bundle_path(name.strip_suffix(".tera")?)
 }
 
 /// Every entry under `dir` that is not a folder, recursively. Links are never followed: a
@@ -242,7 +203,7 @@ impl TemplateSet {
         self.files
             .keys()
             .filter_map(|k| {
-                let (rel, f) = PatchFormat::of_template(k.strip_prefix(&prefix)?)?;
+                let (rel, f) = of_template(k.strip_prefix(&prefix)?)?;
                 Some((rel.to_string(), k.clone(), f))
             })
             .collect()
@@ -296,12 +257,6 @@ pub fn comment_dashes(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// The inside of a JSON string (templates write `"{{ value }}"`).
-pub fn escape_json_string(s: &str) -> String {
-    let quoted = serde_json::to_string(s).expect("a string serialises");
-    quoted[1..quoted.len() - 1].to_string()
 }
 
 /// One rendered overlay: a patch for one product file.
@@ -402,61 +357,6 @@ pub struct DatasourceView<'a> {
     pub shipped: bool,
     /// The `[[database]]` it is on.
     pub server: &'a str,
-}
-
-const SECRET_OPEN: &str = "@@topoplan-secret:";
-const SECRET_CLOSE: &str = "@@";
-
-/// What a template writes where a secret goes: the name of the environment variable that
-/// holds it, never its value.
-pub fn secret_marker(var: &str) -> String {
-    format!("{SECRET_OPEN}{var}{SECRET_CLOSE}")
-}
-
-/// The environment variables a patch's secret markers name, each once.
-pub fn secret_vars(text: &str) -> Vec<String> {
-    let mut vars = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(SECRET_OPEN) {
-        let after = &rest[i + SECRET_OPEN.len()..];
-        let Some(j) = after.find(SECRET_CLOSE) else {
-            break;
-        };
-        let var = after[..j].to_string();
-        if !vars.contains(&var) {
-            vars.push(var);
-        }
-        rest = &after[j + SECRET_CLOSE.len()..];
-    }
-    vars
-}
-
-/// A patch with every secret marker replaced by the variable's value from `lookup`, escaped
-/// for the patch's format; `Err(var)` names the first variable `lookup` has no value for.
-pub fn fill_secrets(
-    text: &str,
-    format: PatchFormat,
-    mut lookup: impl FnMut(&str) -> Option<String>,
-) -> Result<String, SecretError> {
-    let mut out = text.to_string();
-    for var in secret_vars(text) {
-        let value = lookup(&var).ok_or_else(|| SecretError::Unset(var.clone()))?;
-        if format == PatchFormat::Xml && !topoplan_model::xml::writable(&value) {
-            // Replaced, it would be another password: refused instead.
-            return Err(SecretError::NotWritable(var));
-        }
-        out = out.replace(&secret_marker(&var), &format.escape_fn()(&value));
-    }
-    Ok(out)
-}
-
-/// Why a secret could not be filled in, naming its variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretError {
-    /// The variable is not set.
-    Unset(String),
-    /// Its value holds a character an XML file cannot carry (a control character).
-    NotWritable(String),
 }
 
 #[derive(Debug, Serialize)]

@@ -23,11 +23,11 @@
 //! everything was read as before (a `topoplan bundle` swapping it in between would mix two
 //! plans).
 
-use crate::patch::AnyPatch;
 use crate::status::{ExitStatus, Reported, ReportedIo};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use topoplan_model::HomeIdentity;
+use topoplan_patch::Patch;
 use topoplan_render::PatchFormat;
 use topoplan_safefs::{private_dirs, Dir, Staged};
 
@@ -317,16 +317,16 @@ fn patched(
     };
     let (patch_text, secrets) =
         crate::patch::fill_secrets(format, patch_text).map_err(|e| match e {
-            topoplan_render::SecretError::Unset(var) => format!(
+            topoplan_patch::SecretError::Unset(var) => format!(
                 "`{}` needs a database password: set the environment variable `{var}` (the `password_env` of its [[database]]); topoplan never stores it",
                 home.join(rel).display()
             ),
-            topoplan_render::SecretError::NotWritable(var) => format!(
+            topoplan_patch::SecretError::NotWritable(var) => format!(
                 "`{}`: the value of `{var}` holds a control character, which an XML file cannot carry: choose a password without one",
                 home.join(rel).display()
             ),
         })?;
-    let patch = AnyPatch::parse(format, &patch_text)
+    let patch = Patch::parse(format, &patch_text)
         .map_err(|e| format!("`{}`: {e}", patch_path.display()))?;
     let after = patch
         .apply(&before)
@@ -354,7 +354,7 @@ fn dry_run_diff(changed: &[&Change], kept: usize) -> String {
                 .to_string(),
         );
         // The passwords apply writes never reach the terminal.
-        out = crate::patch::mask(&out, &c.secrets);
+        out = topoplan_patch::mask(&out, &c.secrets);
     }
     out.push_str(&format!(
         "{} file(s) would change, {kept} already up to date\n",

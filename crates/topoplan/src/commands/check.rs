@@ -7,13 +7,13 @@
 //! profile's `[product.launcher]`: in the product's start script or in `JAVA_OPTS`), which wins
 //! over the configuration file at run time, must agree with the offset.
 
-use crate::patch::AnyPatch;
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use topoplan_patch::Patch;
 use topoplan_render::TemplateSet;
 use topoplan_solver::Plan;
 
@@ -120,8 +120,8 @@ fn overlay_drift(o: &topoplan_render::Overlay, home: &Path, item: Report) -> Res
         Ok(filled) => filled,
         Err(e) => {
             let (var, why) = match e {
-                topoplan_render::SecretError::Unset(var) => (var, "is not set"),
-                topoplan_render::SecretError::NotWritable(var) => {
+                topoplan_patch::SecretError::Unset(var) => (var, "is not set"),
+                topoplan_patch::SecretError::NotWritable(var) => {
                     (var, "holds a control character no XML file can carry")
                 }
             };
@@ -134,14 +134,19 @@ fn overlay_drift(o: &topoplan_render::Overlay, home: &Path, item: Report) -> Res
             return Ok(());
         }
     };
-    let masked = |s: String| crate::patch::mask(&s, &secrets);
-    match AnyPatch::parse(o.format, &patch).and_then(|p| p.drift(&text)) {
+    let masked = |s: String| topoplan_patch::mask(&s, &secrets);
+    match Patch::parse(o.format, &patch).and_then(|p| p.drift(&text)) {
         Ok(ds) => {
-            for (e, x, f) in ds {
-                item(&o.path, e, masked(x), masked(f));
+            for d in ds {
+                item(&o.path, d.at, masked(d.expected), masked(d.found));
             }
         }
-        Err(e) => item(&o.path, "(file)".into(), "what the plan writes".into(), e),
+        Err(e) => item(
+            &o.path,
+            "(file)".into(),
+            "what the plan writes".into(),
+            e.to_string(),
+        ),
     }
     Ok(())
 }

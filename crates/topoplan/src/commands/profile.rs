@@ -12,12 +12,12 @@
 //! - with `--home`, every selector and pointer of every rendered overlay, applied one at a time
 //!   to the real product files, must match exactly one thing.
 
-use crate::patch::AnyPatch;
 use crate::status::ExitStatus;
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use topoplan_model::{Profile, Seg};
+use topoplan_patch::Patch;
 use topoplan_render::{PatchFormat, TemplateSet};
 use topoplan_solver::Plan;
 
@@ -421,7 +421,7 @@ fn check_home(
                     continue;
                 }
                 counts.selectors += 1;
-                let result = AnyPatch::parse(o.format, &one).and_then(|p| p.apply(&text));
+                let result = Patch::parse(o.format, &one).and_then(|p| p.apply(&text));
                 if let Err(e) = result {
                     problems.push(Problem {
                         at: format!("{template}:1:1"),
@@ -457,13 +457,20 @@ fn check_derivations(
             let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
             let drift = topoplan_safefs::read_regular(&target)
                 .map_err(|e| e.to_string())
-                .and_then(|text| AnyPatch::parse(o.format, &o.patch)?.drift(&text));
+                .and_then(|text| {
+                    Patch::parse(o.format, &o.patch)
+                        .and_then(|p| p.drift(&text))
+                        .map_err(|e| e.to_string())
+                });
             let message = match drift {
                 Ok(d) if d.is_empty() => continue,
                 Ok(d) => d
                     .iter()
-                    .map(|(e, want, found)| {
-                        format!("{e}: the check expects {want:?}, the shipped file has {found:?}")
+                    .map(|d| {
+                        format!(
+                            "{}: the check expects {:?}, the shipped file has {:?}",
+                            d.at, d.expected, d.found
+                        )
                     })
                     .collect::<Vec<_>>()
                     .join("; "),
@@ -501,7 +508,7 @@ fn twice(
     text: &str,
     problems: &mut Vec<Problem>,
 ) {
-    let Ok(patch) = AnyPatch::parse(o.format, &o.patch) else {
+    let Ok(patch) = Patch::parse(o.format, &o.patch) else {
         return;
     };
     let Ok(once) = patch.apply(text) else {

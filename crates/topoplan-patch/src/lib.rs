@@ -1,0 +1,202 @@
+//! One patch layer: the two formats topoplan writes product files with (RFC 5261 for XML,
+//! RFC 6902 for JSON) behind one [`Patch`] (parse, apply, drift), the escaping of values for
+//! each format, and the secret markers a bundle holds where a database password goes (filled
+//! in by `apply` from the environment, masked wherever a patched text is printed).
+
+/// The format of a product file's patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchFormat {
+    /// An RFC 5261 `<diff>` document.
+    Xml,
+    /// An RFC 6902 JSON Patch array.
+    Json,
+}
+
+impl PatchFormat {
+    /// File suffix of a rendered patch in a bundle.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            PatchFormat::Xml => ".patch.xml",
+            PatchFormat::Json => ".patch.json",
+        }
+    }
+
+    /// A patch file of a bundle (`<product file>.patch.xml` / `.patch.json`): the product file
+    /// it patches and its format.
+    pub fn of_bundle_path(path: &str) -> Option<(&str, PatchFormat)> {
+        [PatchFormat::Xml, PatchFormat::Json]
+            .into_iter()
+            .find_map(|f| path.strip_suffix(f.suffix()).map(|rel| (rel, f)))
+    }
+
+    /// The escaping of every value written into a patch of this format.
+    pub fn escape_fn(self) -> fn(&str) -> String {
+        match self {
+            PatchFormat::Xml => topoplan_model::xml::escape,
+            PatchFormat::Json => escape_json_string,
+        }
+    }
+
+    /// Whether a rendered patch holds any operation (templates render to nothing, or to an
+    /// empty document, for nodes they do not concern).
+    pub fn has_operation(self, text: &str) -> bool {
+        match self {
+            PatchFormat::Xml => ["<replace", "<add", "<remove"]
+                .iter()
+                .any(|op| text.contains(op)),
+            PatchFormat::Json => text.contains("\"op\""),
+        }
+    }
+}
+
+/// The inside of a JSON string (the one JSON escaper).
+pub fn escape_json_string(s: &str) -> String {
+    let quoted = serde_json::to_string(s).expect("a string serialises");
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// A patch of either format.
+pub enum Patch {
+    Xml(topoplan_xmlpatch::Patch),
+    Json(topoplan_jsonpatch::Patch),
+}
+
+/// Why a patch could not be read or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error(transparent)]
+    Xml(#[from] topoplan_xmlpatch::PatchError),
+    #[error(transparent)]
+    Json(#[from] topoplan_jsonpatch::JsonPatchError),
+}
+
+/// One value of a product file that differs from the patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The selector (XML) or pointer (JSON) of the value.
+    pub at: String,
+    pub expected: String,
+    pub found: String,
+}
+
+impl Patch {
+    pub fn parse(format: PatchFormat, text: &str) -> Result<Patch, PatchError> {
+        Ok(match format {
+            PatchFormat::Xml => Patch::Xml(topoplan_xmlpatch::Patch::parse(text)?),
+            PatchFormat::Json => Patch::Json(topoplan_jsonpatch::Patch::parse(text)?),
+        })
+    }
+
+    /// `target` with the patch applied.
+    pub fn apply(&self, target: &str) -> Result<String, PatchError> {
+        Ok(match self {
+            Patch::Xml(p) => p.apply(target)?,
+            Patch::Json(p) => p.apply(target)?,
+        })
+    }
+
+    /// Every value of `target` that differs from what the patch writes.
+    pub fn drift(&self, target: &str) -> Result<Vec<Drift>, PatchError> {
+        Ok(match self {
+            Patch::Xml(p) => (p.drift(target)?.into_iter())
+                .map(|d| Drift {
+                    at: d.selector,
+                    expected: d.expected,
+                    found: d.found,
+                })
+                .collect(),
+            Patch::Json(p) => (p.drift(target)?.into_iter())
+                .map(|d| Drift {
+                    at: d.pointer,
+                    expected: d.expected,
+                    found: d.found,
+                })
+                .collect(),
+        })
+    }
+}
+
+const SECRET_OPEN: &str = "@@topoplan-secret:";
+const SECRET_CLOSE: &str = "@@";
+
+/// What a template writes where a secret goes: the name of the environment variable that
+/// holds it, never its value.
+pub fn secret_marker(var: &str) -> String {
+    format!("{SECRET_OPEN}{var}{SECRET_CLOSE}")
+}
+
+/// The environment variables a patch's secret markers name, each once.
+pub fn secret_vars(text: &str) -> Vec<String> {
+    let mut vars = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(SECRET_OPEN) {
+        let after = &rest[i + SECRET_OPEN.len()..];
+        let Some(j) = after.find(SECRET_CLOSE) else {
+            break;
+        };
+        let var = after[..j].to_string();
+        if !vars.contains(&var) {
+            vars.push(var);
+        }
+        rest = &after[j + SECRET_CLOSE.len()..];
+    }
+    vars
+}
+
+/// A patch with every secret marker replaced by the variable's value from `lookup`, escaped
+/// for the patch's format.
+pub fn fill_secrets(
+    text: &str,
+    format: PatchFormat,
+    mut lookup: impl FnMut(&str) -> Option<String>,
+) -> Result<String, SecretError> {
+    let mut out = text.to_string();
+    for var in secret_vars(text) {
+        let value = lookup(&var).ok_or_else(|| SecretError::Unset(var.clone()))?;
+        if format == PatchFormat::Xml && !topoplan_model::xml::writable(&value) {
+            // Replaced, it would be another password: refused instead.
+            return Err(SecretError::NotWritable(var));
+        }
+        out = out.replace(&secret_marker(&var), &format.escape_fn()(&value));
+    }
+    Ok(out)
+}
+
+/// Why a secret could not be filled in, naming its variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretError {
+    /// The variable is not set.
+    Unset(String),
+    /// Its value holds a character an XML file cannot carry (a control character).
+    NotWritable(String),
+}
+
+/// What stands in for a secret wherever topoplan prints one (diffs, drift).
+pub const MASK: &str = "********";
+
+/// `text` with every secret value replaced by [`MASK`].
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), MASK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_filled_escaped_for_their_format_and_masked() {
+        let text = format!("<a>{}</a>", secret_marker("DB_PW"));
+        let filled = fill_secrets(&text, PatchFormat::Xml, |_| Some("a<b".into())).unwrap();
+        assert_eq!(filled, "<a>a&lt;b</a>");
+        assert_eq!(mask(&filled, &["a&lt;b".into()]), "<a>********</a>");
+        assert_eq!(
+            fill_secrets(&text, PatchFormat::Xml, |_| None),
+            Err(SecretError::Unset("DB_PW".into()))
+        );
+        let json = fill_secrets(&text, PatchFormat::Json, |_| Some("q\"".into())).unwrap();
+        assert_eq!(json, "<a>q\\\"</a>");
+    }
+}
