@@ -96,6 +96,11 @@ impl Diagnostic {
         self
     }
 
+    /// 1-based line and column of the primary span's start in `src`.
+    pub fn line_col(&self, src: &str) -> (usize, usize) {
+        line_col(src, self.position())
+    }
+
     /// Start of the primary span, used to keep diagnostics in source order.
     pub fn position(&self) -> usize {
         self.labels
@@ -103,6 +108,62 @@ impl Diagnostic {
             .find(|l| l.primary)
             .map_or(0, |l| l.span.start)
     }
+}
+
+/// Line starts of a source, found once, so that locating many places is a binary search each
+/// rather than a scan from the top (a large topology gets one warning per host).
+pub struct LineIndex<'a> {
+    src: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(src: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { src, starts }
+    }
+
+    /// The byte at 1-based `line` and `column` (in characters): the inverse of
+    /// [`LineIndex::line_col`], clamped to the source.
+    pub fn offset(&self, line: usize, column: usize) -> usize {
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return self.src.len();
+        };
+        let rest = &self.src[start..];
+        let end = rest.find('\n').unwrap_or(rest.len());
+        start
+            + rest[..end]
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(end, |(i, _)| i)
+    }
+
+    /// 1-based line and column (in characters) of byte `at`.
+    pub fn line_col(&self, at: usize) -> (usize, usize) {
+        let at = at.min(self.src.len());
+        let line = self.starts.partition_point(|&s| s <= at);
+        let start = self.starts[line - 1];
+        let col = self
+            .src
+            .get(start..at)
+            .map_or(at - start, |t| t.chars().count())
+            + 1;
+        (line, col)
+    }
+}
+
+/// 1-based line and column (in characters) of byte `at` in `src`, clamped to it, for one
+/// place ([`LineIndex`] for many).
+pub fn line_col(src: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(src.len());
+    while !src.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &src[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 /// Declares [`Code`]: one variant per diagnostic and warning code, with its kebab-case name,
@@ -183,6 +244,7 @@ codes! {
     ConflictingLinks = ("conflicting-links", Error, "two links give one single-provider reference different providers"),
     InvalidLock = ("invalid-lock", Error, "a lock file that topoplan cannot read"),
     ForeignLock = ("foreign-lock", Error, "a lock file written for another deployment or product"),
+    InvalidProfile = ("invalid-profile", Error, "a product profile (`profile.toml`) that breaks a rule of the profile format"),
     Unsatisfiable = ("unsatisfiable", Error, "no offsets exist that keep every port on a host distinct"),
     InlinePassword = ("inline-password", Error, "a database password written in the topology instead of `password_env`"),
     UnknownEngine = ("unknown-engine", Error, "a `[[database]]` engine the product does not run on, or one it refuses with a reason"),

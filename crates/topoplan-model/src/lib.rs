@@ -16,15 +16,14 @@ pub mod xml;
 
 pub use address::{parse_address, url_host, AddressError};
 pub use diag::{
-    engine_warning_codes, error_chain, error_codes, warning_codes, Code, Diagnostic, Label,
-    Severity, Span,
+    engine_warning_codes, error_chain, error_codes, line_col, warning_codes, Code, Diagnostic,
+    Label, LineIndex, Severity, Span,
 };
 pub use lock::{
     Lock, LockedEntry, LockedLink, LockedList, LockedNode, LOCK_VERSION, OLDEST_LOCK_VERSION,
 };
 pub use profile::{
     locate, profile_schema, AnsibleVarDef, HomeIdentity, KindDef, Launcher, ManualDef, ModeDef,
-    PortDef, PortRule, Profile, ProfileProblem, Providers, ReferenceDef, RoleDef, Seg,
-    DEFAULT_MODE,
+    PortDef, PortRule, Profile, Providers, ReferenceDef, RoleDef, Seg, DEFAULT_MODE,
 };
 pub use topology::{parse, parse_with, Cluster, FrontEnd, Host, Link, Node, Topology};

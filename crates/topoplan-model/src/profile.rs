@@ -409,24 +409,6 @@ pub struct AnsibleVarDef {
     pub suffix: String,
 }
 
-/// One problem in a profile, with the byte range of what it concerns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileProblem {
-    pub span: Range<usize>,
-    pub message: String,
-}
-
-impl ProfileProblem {
-    /// `line:col` (1-based) of the problem in `src`.
-    pub fn line_col(&self, src: &str) -> (usize, usize) {
-        let at = self.span.start.min(src.len());
-        let before = &src[..at];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
-    }
-}
-
 /// A path into the profile document: table names, array indices, keys.
 #[derive(Debug, Clone, Copy)]
 pub enum Seg<'a> {
@@ -498,7 +480,7 @@ pub const DEFAULT_MODE: &str = "default";
 
 impl Profile {
     /// Parses and cross-checks a profile, reporting every problem found.
-    pub fn parse(src: &str) -> Result<Profile, Vec<ProfileProblem>> {
+    pub fn parse(src: &str) -> Result<Profile, Vec<crate::Diagnostic>> {
         match Profile::parse_lenient(src) {
             (Some(p), problems) if problems.is_empty() => Ok(p),
             (_, problems) => Err(problems),
@@ -507,27 +489,22 @@ impl Profile {
 
     /// Every problem of a profile, and the profile itself whenever its TOML has the right
     /// shape (even with problems), so `profile check` can go on to its templates.
-    pub fn parse_lenient(src: &str) -> (Option<Profile>, Vec<ProfileProblem>) {
+    pub fn parse_lenient(src: &str) -> (Option<Profile>, Vec<crate::Diagnostic>) {
+        let problem = |span: Range<usize>, message: String| {
+            crate::Diagnostic::new(crate::Code::InvalidProfile, message).at(span, "")
+        };
         let p: Profile = match toml::from_str(src) {
             Ok(p) => p,
             Err(e) => {
-                return (
-                    None,
-                    vec![ProfileProblem {
-                        span: e.span().unwrap_or(0..0),
-                        message: e.message().lines().next().unwrap_or("").to_string(),
-                    }],
-                )
+                let message = e.message().lines().next().unwrap_or("").to_string();
+                return (None, vec![problem(e.span().unwrap_or(0..0), message)]);
             }
         };
         let mut problems = Vec::new();
         p.check(&mut |path: &[Seg], message: String| {
-            problems.push(ProfileProblem {
-                span: locate(src, path),
-                message,
-            });
+            problems.push(problem(locate(src, path), message));
         });
-        problems.sort_by_key(|p| p.span.start);
+        problems.sort_by_key(crate::Diagnostic::position);
         (Some(p), problems)
     }
 

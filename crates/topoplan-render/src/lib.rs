@@ -140,9 +140,9 @@ impl TemplateSet {
         let p = topoplan_model::Profile::parse(text).map_err(|problems| {
             problems
                 .iter()
-                .map(|pr| {
-                    let (l, c) = pr.line_col(text);
-                    format!("{shown}:{l}:{c}: {}", pr.message)
+                .map(|d| {
+                    let (l, c) = d.line_col(text);
+                    format!("{shown}:{l}:{c}: {}", d.message)
                 })
                 .collect::<Vec<_>>()
         })?;
@@ -154,11 +154,7 @@ impl TemplateSet {
                     topoplan_model::Seg::Key("name"),
                 ],
             );
-            let pr = topoplan_model::ProfileProblem {
-                span,
-                message: String::new(),
-            };
-            let (l, c) = pr.line_col(text);
+            let (l, c) = topoplan_model::line_col(text, span.start);
             return Err(vec![format!(
                 "{shown}:{l}:{c}: the profile names product `{}`, but its folder is `{product}`",
                 p.product.name

@@ -68,57 +68,6 @@ pub fn json_safe(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
-/// Line starts of a source, found once, so that locating many places is a binary search each
-/// rather than a scan from the top (a large topology gets one warning per host).
-pub struct LineIndex<'a> {
-    src: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    pub fn new(src: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { src, starts }
-    }
-
-    /// The byte at 1-based `line` and `column` (in characters): the inverse of
-    /// [`LineIndex::line_col`], clamped to the source.
-    pub fn offset(&self, line: usize, column: usize) -> usize {
-        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
-            return self.src.len();
-        };
-        let rest = &self.src[start..];
-        let end = rest.find('\n').unwrap_or(rest.len());
-        start
-            + rest[..end]
-                .char_indices()
-                .nth(column.saturating_sub(1))
-                .map_or(end, |(i, _)| i)
-    }
-
-    /// 1-based line and column (in characters) of byte `at`.
-    pub fn line_col(&self, at: usize) -> (usize, usize) {
-        let at = at.min(self.src.len());
-        let line = self.starts.partition_point(|&s| s <= at);
-        let start = self.starts[line - 1];
-        let col = self
-            .src
-            .get(start..at)
-            .map_or(at - start, |t| t.chars().count())
-            + 1;
-        (line, col)
-    }
-}
-
-/// 1-based line and column (in characters) of byte `at` in `src`.
-pub fn line_col(src: &str, at: usize) -> (usize, usize) {
-    let before = &src[..at.min(src.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 pub fn visible(text: &str) -> String {
     text.chars()
         .map(|c| {

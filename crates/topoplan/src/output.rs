@@ -64,7 +64,7 @@ pub fn print_warnings(topology: &Path, source: &str, warnings: &[Warning]) {
 /// The plan warnings a bundle recorded (their JSON, `docs/plan-json.md`), printed as
 /// [`print_warnings`] does; the place comes back from the recorded line and column.
 pub fn print_recorded_warnings(topology: &Path, source: &str, notes: &[String]) {
-    let lines = crate::diagnostics::LineIndex::new(source);
+    let lines = topoplan_model::LineIndex::new(source);
     let warnings: Vec<Warning> = notes
         .iter()
         .filter_map(|note| {

@@ -157,7 +157,7 @@ pub fn plan_texts(path: &Path, sources: &Sources, templates: &TemplateSet) -> Re
             eprint!("{}", diagnostics::render(&name, src, &diags));
             anyhow::Error::from(Reported)
         })?;
-    let lines = diagnostics::LineIndex::new(src);
+    let lines = topoplan_model::LineIndex::new(src);
     for w in &mut plan.warnings {
         if let Some(span) = &w.span {
             let (line, col) = lines.line_col(span.start);

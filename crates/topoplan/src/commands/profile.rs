@@ -73,16 +73,16 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
         .with_context(|| format!("reading `{}`", profile_path.display()))?;
     let shown = profile_path.display().to_string();
     let at = |span: std::ops::Range<usize>| {
-        let (l, c) = crate::diagnostics::line_col(&src, span.start);
+        let (l, c) = topoplan_model::line_col(&src, span.start);
         format!("{shown}:{l}:{c}")
     };
     let locate = |path: &[Seg]| at(topoplan_model::locate(&src, path));
     let mut problems: Vec<Problem> = Vec::new();
     let (profile, found) = Profile::parse_lenient(&src);
-    for p in found {
+    for d in found {
         problems.push(Problem {
-            at: at(p.span),
-            message: p.message,
+            at: at(d.position()..d.position()),
+            message: d.message,
         });
     }
     let Some(profile) = profile else {
@@ -347,7 +347,7 @@ fn check_readers(
                     src,
                     &[Seg::Key("reference"), Seg::Index(i), Seg::Key("readers")],
                 );
-                let (line, col) = crate::diagnostics::line_col(src, span.start);
+                let (line, col) = topoplan_model::line_col(src, span.start);
                 let what = if r.written() {
                     "the templates write nothing of it into"
                 } else {
@@ -608,7 +608,7 @@ fn check_presets(
                 .iter()
                 .find(|l| l.primary)
                 .map_or(0, |l| l.span.start);
-            let (line, col) = crate::diagnostics::line_col(src, start);
+            let (line, col) = topoplan_model::line_col(src, start);
             problems.push(Problem {
                 at: format!("{}:{line}:{col}", set.display_path(&key)),
                 message: format!("preset `{preset}` does not plan: {}: {}", d.code, d.message),
