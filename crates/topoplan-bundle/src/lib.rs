@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Bundles: everything one deployment needs, one folder per node.
 //!
 //! ```text
@@ -16,15 +17,28 @@
 /// Why a bundle could not be built or written.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// A template failed.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The output folder holds what topoplan did not write, and why it is not replaced.
     #[error("refusing to replace `{path}`: {why}; choose an empty or new folder for the bundle")]
-    NotOurs { path: String, why: String },
+    NotOurs {
+        /// The folder.
+        path: String,
+        /// What is in it that topoplan did not write.
+        why: String,
+    },
+    /// A write the safe file layer refused or could not do.
     #[error(transparent)]
     Safe(#[from] topoplan_safefs::SafeFsError),
     /// The OS error is part of the message, not a source (printed once).
     #[error("`{path}`: {error}{}", topoplan_safefs::busy_hint(error))]
-    Io { path: String, error: std::io::Error },
+    Io {
+        /// The path.
+        path: String,
+        /// What the system said.
+        error: std::io::Error,
+    },
 }
 
 use std::collections::BTreeMap;
@@ -35,15 +49,19 @@ use topoplan_render::{RenderError, TemplateSet};
 
 use topoplan_solver::{NodePlan, Plan};
 
+/// One file of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleFile {
+    /// Its text.
     pub text: String,
+    /// Written with the execute bits (a start script, a database setup script).
     pub executable: bool,
 }
 
 /// Files by path relative to the bundle root.
 #[derive(Debug, Clone, Default)]
 pub struct Bundle {
+    /// Every file, by its path relative to the bundle root (`/`-separated).
     pub files: BTreeMap<String, BundleFile>,
 }
 
@@ -475,7 +493,9 @@ const NOTE: &str = "# note ";
 /// each (the caller's; topoplan stores the plan's warnings as JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inputs {
+    /// The digest of the inputs ([`inputs_digest`]).
     pub digest: String,
+    /// The caller's notes, one line each.
     pub notes: Vec<String>,
 }
 

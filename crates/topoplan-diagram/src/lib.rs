@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-diagram: the deployment diagram of a [`Plan`], as an architect reads it.
 //!
 //! A diagram is a picture of the deployment, not of the solver's dependency graph: one cluster
@@ -37,6 +38,7 @@ pub enum Picture {
 }
 
 impl Picture {
+    /// The picture `plan` gets, by its number of nodes and hosts.
     pub fn of(plan: &Plan) -> Picture {
         if plan.nodes.len() <= DRAW_UP_TO {
             Picture::Nodes
@@ -51,17 +53,24 @@ impl Picture {
 /// One host and the nodes that run on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
+    /// The host's name.
     pub host: String,
+    /// Its address.
     pub address: String,
+    /// Its nodes, by offset.
     pub nodes: Vec<NodeBox>,
 }
 
 /// What a node box shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeBox {
+    /// The node's name (a host's, in a summary).
     pub name: String,
+    /// Its roles.
     pub roles: Vec<String>,
+    /// Its port offset.
     pub offset: u32,
+    /// Whether the topology pins the offset.
     pub pinned: bool,
     /// The ports of the profile's columns that the node opens: (column title, port).
     pub ports: Vec<(String, u32)>,
@@ -91,8 +100,11 @@ impl NodeBox {
 /// One edge: every link of one kind from a consumer to a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
+    /// The consumer (a host, in a summary).
     pub from: String,
+    /// The provider (a host, in a summary).
     pub to: String,
+    /// The link kind (a profile `[[kind]]`).
     pub kind: String,
     /// Distinct provider ports the links of this kind carry, ascending.
     pub ports: Vec<u32>,
@@ -123,8 +135,11 @@ pub const DEFAULT_COLOUR: &str = "#475569";
 /// The deployment diagram of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagram {
+    /// The deployment's name.
     pub title: String,
+    /// One per host.
     pub clusters: Vec<Cluster>,
+    /// Every arrow.
     pub edges: Vec<Edge>,
     /// Edge colour per link kind (the profile's `[[kind]]`), shared by every format so a
     /// reader who learned one picture can read the others.
@@ -139,6 +154,7 @@ pub struct Diagram {
 pub const SUMMARY_ARROWS: usize = 300;
 
 impl Diagram {
+    /// The picture of every node, in a box per host, and every link between nodes.
     pub fn from_plan(plan: &Plan) -> Diagram {
         let by_host = nodes_by_host(plan);
         let clusters = plan

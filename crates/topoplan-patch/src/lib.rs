@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! One patch layer: the two formats topoplan writes product files with (RFC 5261 for XML,
 //! RFC 6902 for JSON) behind one [`Patch`] (parse, apply, drift), the escaping of values for
 //! each format, and the secret markers a bundle holds where a database password goes (filled
@@ -57,15 +58,19 @@ pub fn escape_json_string(s: &str) -> String {
 
 /// A patch of either format.
 pub enum Patch {
+    /// An RFC 5261 patch of an XML file.
     Xml(topoplan_xmlpatch::Patch),
+    /// An RFC 6902 patch of a JSON file.
     Json(topoplan_jsonpatch::Patch),
 }
 
 /// Why a patch could not be read or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
+    /// Of an XML patch or file.
     #[error(transparent)]
     Xml(#[from] topoplan_xmlpatch::PatchError),
+    /// Of a JSON patch or file.
     #[error(transparent)]
     Json(#[from] topoplan_jsonpatch::JsonPatchError),
 }
@@ -75,11 +80,14 @@ pub enum PatchError {
 pub struct Drift {
     /// The selector (XML) or pointer (JSON) of the value.
     pub at: String,
+    /// What the patch writes there.
     pub expected: String,
+    /// What the file holds.
     pub found: String,
 }
 
 impl Patch {
+    /// A patch document of `format`.
     pub fn parse(format: PatchFormat, text: &str) -> Result<Patch, PatchError> {
         Ok(match format {
             PatchFormat::Xml => Patch::Xml(topoplan_xmlpatch::Patch::parse(text)?),

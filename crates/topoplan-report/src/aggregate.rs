@@ -18,13 +18,17 @@ pub(crate) const WHY_UP_TO: usize = 6;
 /// One row of the review's link table.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LinkRow {
+    /// The reader.
     pub from: String,
     /// The provider, or a list summary (`400 gateway nodes: gw1, gw2, gw3, …`).
     pub to: String,
+    /// The link kind.
     pub kind: String,
+    /// The profile reference.
     pub reference: String,
     /// The port, or the ports of a list (`8243-8260 (12 ports)`).
     pub port: String,
+    /// The reader's product file that holds it.
     pub file: String,
     /// The value written, for a single link.
     pub url: Option<String>,

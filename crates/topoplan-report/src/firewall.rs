@@ -9,13 +9,21 @@ use topoplan_solver::{LinkPlan, ListPlan, Plan, Text};
 /// One firewall opening: traffic from a host to a port on another (or the same) host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FirewallRow {
+    /// The source host.
     pub from_host: String,
+    /// Its address.
     pub from_address: String,
+    /// The destination host, or a summary of many (`30 hosts: h0, h1, h10, …`).
     pub to_host: String,
+    /// Its address (empty for a summary).
     pub to_address: String,
+    /// The destination port.
     pub port: u32,
+    /// What speaks on it (`https`, `tcp`, …).
     pub protocol: String,
+    /// Traffic that stays on one host.
     pub same_host: bool,
+    /// The links that need it (`kind from→to`), cut to a few with a count.
     pub why: Vec<String>,
 }
 

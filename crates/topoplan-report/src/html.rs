@@ -16,6 +16,7 @@ pub const TEMPLATE: &str = "review/review.html.tera";
 /// Why the HTML review could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
+    /// The review template failed, with tera's message.
     #[error("template `{TEMPLATE}`: {0}")]
     Template(String),
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-report: printers for a [`Plan`].
 //!
 //! One plan, several printers side by side (as ripgrep's printer crate does), one module

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-safefs: every file topoplan writes goes through here.
 //!
 //! topoplan runs as root on production hosts, inside folders that other users can write to
@@ -22,29 +23,40 @@ use std::fs::{File, Metadata};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+/// Why a read or write was refused or failed, naming the path.
 #[derive(Debug, thiserror::Error)]
 pub enum SafeFsError {
     /// The OS error is part of the message, not a source: printers that walk the chain
     /// would print it twice.
     #[error("`{path}`: {error}{}", busy_hint(error))]
     Io {
+        /// The path the operation was on.
         path: PathBuf,
+        /// What the system said.
         error: std::io::Error,
     },
+    /// Not a regular file (a FIFO, device, socket or folder), and what it is.
     #[error("`{0}` is not a regular file ({1}); topoplan writes only regular files")]
     NotRegular(PathBuf, &'static str),
+    /// Larger than [`MAX_READ`], with its size.
     #[error("`{0}` is {1} bytes, more than any file topoplan reads (64 MiB)")]
     TooLarge(PathBuf, u64),
+    /// A link that leads out of the folder topoplan was given.
     #[error(
         "`{path}` is a symlink to `{to}`, outside `{root}`; topoplan does not write through it"
     )]
     Escapes {
+        /// The link.
         path: PathBuf,
+        /// Where it leads.
         to: PathBuf,
+        /// The folder it leaves.
         root: PathBuf,
     },
+    /// Another run holds the lock, with its process id when known.
     #[error("`{0}` is held by another topoplan run (process {1}); try again when it has finished")]
     Locked(PathBuf, String),
+    /// A folder or file of another account where topoplan keeps its own, with the owner's id.
     #[error("`{0}` belongs to user id {1}, not to this run's user: topoplan keeps its own folders only where nobody else could have put them; move it aside and run again")]
     NotOurs(PathBuf, u32),
 }

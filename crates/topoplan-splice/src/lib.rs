@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-splice: the one way topoplan changes a product file's text.
 //!
 //! Both patchers (RFC 5261 for XML, RFC 6902 for JSON) resolve every operation against one
@@ -11,15 +12,20 @@ use std::ops::Range;
 /// (a selector or pointer) in the overlap error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit<'a> {
+    /// Byte range of the original text it replaces (empty: an insertion).
     pub range: Range<usize>,
+    /// What goes in its place.
     pub text: String,
+    /// The operation that asked for it, for messages.
     pub label: &'a str,
 }
 
 /// Two edits whose ranges overlap (or replace the same non-empty range twice), by label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlap {
+    /// The label of the first edit.
     pub a: String,
+    /// The label of the edit it overlaps.
     pub b: String,
 }
 
