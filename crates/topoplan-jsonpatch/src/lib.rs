@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-jsonpatch: RFC 6902 JSON Patch documents applied to real product files.
 //!
 //! The Jaggery apps' configs (`store.json`, `publisher.json`, `social.json`) are hand-edited by
@@ -18,44 +19,74 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 use serde_json::Value;
 use topoplan_splice::{splice, Edit};
 
+/// Why a JSON patch could not be read or applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JsonPatchError {
+    /// The patch is not a JSON Patch array of the supported operations.
     #[error("not a JSON patch document: {0}")]
     BadPatch(String),
+    /// The file to patch is not well-formed JSON.
     #[error("target is not well-formed JSON: {0}")]
     BadTarget(String),
+    /// A pointer finds nothing in the file.
     #[error("pointer `{pointer}` matches nothing")]
-    NoMatch { pointer: String },
+    NoMatch {
+        /// The pointer.
+        pointer: String,
+    },
+    /// A pointer finds several properties of one name (JSON allows them; a patch must not guess).
     #[error("pointer `{pointer}` matches {count} properties of the same name")]
-    Ambiguous { pointer: String, count: usize },
+    Ambiguous {
+        /// The pointer.
+        pointer: String,
+        /// How many it finds.
+        count: usize,
+    },
+    /// A `test` operation found another value.
     #[error("test failed: `{pointer}` is {found}, the patch expects {expected}")]
     TestFailed {
+        /// The pointer.
         pointer: String,
+        /// The value in the file.
         found: String,
+        /// The value the patch expects.
         expected: String,
     },
+    /// Two operations change overlapping text.
     #[error("pointers `{a}` and `{b}` change overlapping text")]
-    Overlap { a: String, b: String },
+    Overlap {
+        /// The first pointer.
+        a: String,
+        /// The pointer whose change overlaps it.
+        b: String,
+    },
 }
 
+/// The operations topoplan writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpKind {
+    /// `test`: the value must be this.
     Test,
+    /// `replace`: the value becomes this.
     Replace,
 }
 
+/// One operation of a patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
+    /// What it does.
     pub kind: OpKind,
     /// The RFC 6901 pointer as written.
     pub path: String,
     tokens: Vec<String>,
+    /// The value it tests or writes.
     pub value: Value,
 }
 
 /// A parsed JSON Patch array.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Patch {
+    /// Its operations, in order.
     pub ops: Vec<Op>,
 }
 
@@ -88,6 +119,7 @@ fn tokens(pointer: &str) -> Result<Vec<String>, String> {
 }
 
 impl Patch {
+    /// A JSON Patch array of `test` and `replace` operations.
     pub fn parse(src: &str) -> Result<Patch, JsonPatchError> {
         let doc: Value =
             serde_json::from_str(src).map_err(|e| JsonPatchError::BadPatch(e.to_string()))?;
@@ -184,8 +216,11 @@ impl Patch {
 /// One value that differs from the patch (see [`Patch::drift`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
+    /// The pointer of the value.
     pub pointer: String,
+    /// What the patch writes there.
     pub expected: String,
+    /// What the file holds.
     pub found: String,
 }
 

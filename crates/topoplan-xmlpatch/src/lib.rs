@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-xmlpatch: RFC 5261 XML patch documents applied to real product files.
 //!
 //! The product files are full of comments, odd indentation and commented-out alternatives
@@ -31,36 +32,69 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use topoplan_splice::{splice, Edit};
 
+/// Why an XML patch could not be read or applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PatchError {
+    /// The patch is not a `<diff>` document of the supported operations.
     #[error("not a patch document: {0}")]
     BadPatch(String),
+    /// A selector outside the supported XPath subset.
     #[error("selector `{sel}`: {msg}")]
-    BadSelector { sel: String, msg: String },
+    BadSelector {
+        /// The selector.
+        sel: String,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// The file to patch is not well-formed XML.
     #[error("target is not well-formed XML: {0}")]
     BadTarget(String),
+    /// A selector finds nothing in the file.
     #[error("selector `{sel}` matches nothing")]
-    NoMatch { sel: String },
+    NoMatch {
+        /// The selector.
+        sel: String,
+    },
+    /// A selector finds several places (a patch must not guess).
     #[error("selector `{sel}` matches {count} places; it must match exactly one")]
-    Ambiguous { sel: String, count: usize },
+    Ambiguous {
+        /// The selector.
+        sel: String,
+        /// How many it finds.
+        count: usize,
+    },
+    /// The result would not parse: nothing is written.
     #[error("the patched file would not be well-formed XML ({0}); nothing is written")]
     BadResult(String),
+    /// Two operations change overlapping text.
     #[error("selectors `{a}` and `{b}` change overlapping text")]
-    Overlap { a: String, b: String },
+    Overlap {
+        /// The first selector.
+        a: String,
+        /// The selector whose change overlaps it.
+        b: String,
+    },
 }
 
+/// The RFC 5261 operations topoplan writes, and its one extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpKind {
+    /// `<replace>`: the selected text, attribute or element becomes the content.
     Replace,
+    /// `<add>`: the content is added to the selected element (or as an attribute).
     Add,
+    /// `<remove>`: the selected node goes.
     Remove,
     /// The extension: remove every match whose `key` child is not kept.
     Prune,
 }
 
+/// One operation of a patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
+    /// What it does.
     pub kind: OpKind,
+    /// The selector as written.
     pub sel: String,
     selector: Selector,
     /// Replacement text (unescaped) for text/attribute targets.
@@ -85,6 +119,7 @@ enum UpsertKey {
 /// A parsed `<diff>` document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Patch {
+    /// Its operations, in order.
     pub ops: Vec<Op>,
 }
 
@@ -96,6 +131,7 @@ fn options<'a>() -> ParsingOptions<'a> {
 }
 
 impl Patch {
+    /// An RFC 5261 `<diff>` document (and `<prune>`).
     pub fn parse(src: &str) -> Result<Patch, PatchError> {
         let doc = Document::parse_with_options(src, options())
             .map_err(|e| PatchError::BadPatch(e.to_string()))?;

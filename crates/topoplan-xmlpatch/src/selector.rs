@@ -8,32 +8,45 @@
 
 use std::collections::BTreeMap;
 
+/// A parsed selector: a path of element steps and what it selects at the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selector {
+    /// The element steps from the root.
     pub steps: Vec<Step>,
+    /// What the last step's element gives.
     pub target: Target,
 }
 
+/// What a selector selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// The element itself.
     Element,
+    /// Its text (`/text()`).
     Text,
+    /// One of its attributes (`/@name`).
     Attribute(String),
 }
 
+/// One element step of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// Namespace URI the element must have (`None`: no namespace); ignored for `*`.
     pub ns: Option<String>,
     /// Local name, or `*`.
     pub name: String,
+    /// Its conditions, all of which must hold.
     pub predicates: Vec<Predicate>,
 }
 
+/// A condition on a step's element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Predicate {
+    /// `[@name='value']` (or `=number`).
     Attr(String, String),
+    /// `[child='text']`.
     Child(String, String),
+    /// `[n]`, 1-based, among the siblings the step matches.
     Position(usize),
 }
 
