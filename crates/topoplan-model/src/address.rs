@@ -10,11 +10,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// Why an address was refused, phrased for the label under the caret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddressError {
+    /// Nothing is written.
     Empty,
     /// `10.0.0.1:8080`, `[::1]:8443`, `host:80`: the port belongs to the plan, not the address.
     HasPort(String),
     /// Looks like dotted digits but is not an IPv4 address (`10.0.0.256`).
     BadIpv4,
+    /// Has `:` but is not an IPv6 address.
     BadIpv6,
     /// Not a host name: the offending character or label rule.
     BadHostName(String),

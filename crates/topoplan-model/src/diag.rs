@@ -11,28 +11,38 @@ pub type Span = Range<usize>;
 /// How bad a diagnostic is. Errors stop the plan; warnings are carried into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// Stops the plan.
     Error,
+    /// Carried into the plan.
     Warning,
 }
 
 /// One labelled place in the source. The primary label is where the caret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {
+    /// The byte range it marks.
     pub span: Span,
+    /// What it says about the place.
     pub message: String,
+    /// Whether the caret goes here.
     pub primary: bool,
 }
 
 /// A problem in the user's topology, pointing into the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// What kind of problem.
     pub code: Code,
     /// The code as users see it, where it is more than [`Code::name`]: `single-<role>` names
     /// the role ([`Diagnostic::named`]).
     pub name: Option<String>,
+    /// Error or warning.
     pub severity: Severity,
+    /// What is wrong, in one sentence.
     pub message: String,
+    /// The places it concerns, the primary first.
     pub labels: Vec<Label>,
+    /// What to do about it.
     pub notes: Vec<String>,
     /// Byte ranges of the source never to show (a password written where it should not be):
     /// the renderer prints `*` in their place.
@@ -91,6 +101,7 @@ impl Diagnostic {
         self
     }
 
+    /// Adds what to do about it.
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
@@ -118,6 +129,7 @@ pub struct LineIndex<'a> {
 }
 
 impl<'a> LineIndex<'a> {
+    /// Indexes the line starts of `src`.
     pub fn new(src: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-model: what a deployment *is*, before anything is solved.
 //!
 //! It owns the topology format (hosts, nodes, roles, pins, links), the product profiles (port

@@ -23,12 +23,18 @@ pub const LOCK_VERSION: u32 = 3;
 pub const OLDEST_LOCK_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What an earlier plan assigned (see the module).
 pub struct Lock {
+    /// The lock format version ([`LOCK_VERSION`]).
     pub version: u32,
+    /// The topology's `[deployment] name`.
     pub deployment: String,
+    /// The topology's product.
     pub product: String,
+    /// Every node's host, offset and per-node ports, by name.
     pub nodes: BTreeMap<String, LockedNode>,
     #[serde(default)]
+    /// The links nodes hold one by one.
     pub links: Vec<LockedLink>,
     /// Shared lists: every provider of a role, listed by readers no `[[link]]` narrows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -39,6 +45,7 @@ pub struct Lock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockedList {
+    /// The reference its readers fill with it.
     pub reference: String,
     /// The nodes that list it.
     pub readers: Vec<String>,
@@ -50,13 +57,17 @@ pub struct LockedList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockedEntry {
+    /// The provider node.
     pub to: String,
+    /// The port the entry carries.
     pub port: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The URL, for URL references.
     pub url: Option<String>,
 }
 
 impl LockedEntry {
+    /// What the readers hold: the URL, or the bare port.
     pub fn value(&self) -> String {
         self.url.clone().unwrap_or_else(|| self.port.to_string())
     }
@@ -64,8 +75,11 @@ impl LockedEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// Where a node ran.
 pub struct LockedNode {
+    /// Its host.
     pub host: String,
+    /// Its offset.
     pub offset: u32,
     /// The node's `rule = "per-node"` ports (those it opens), by port name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -74,12 +88,18 @@ pub struct LockedNode {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// One value a node held.
 pub struct LockedLink {
+    /// The reader.
     pub from: String,
+    /// The reference.
     pub reference: String,
+    /// The provider.
     pub to: String,
+    /// The port it carried.
     pub port: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The URL, for URL references.
     pub url: Option<String>,
 }
 

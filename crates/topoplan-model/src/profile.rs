@@ -38,6 +38,7 @@ pub enum PortRule {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "topoplan product profile")]
 pub struct Profile {
+    /// The product: its name, title, how a home is recognised and started.
     pub product: ProductInfo,
     /// The roles a node may have. `all` is reserved: in a topology it means every role.
     #[serde(default)]
@@ -51,8 +52,10 @@ pub struct Profile {
     #[serde(default)]
     pub kind: Vec<KindDef>,
     #[serde(default)]
+    /// Every port the product listens on or names, with where it is configured.
     pub port: Vec<PortDef>,
     #[serde(default)]
+    /// Every cross-node value: who reads it, where, and whom it points at.
     pub reference: Vec<ReferenceDef>,
     /// Sites topoplan does not rewrite (code, external servers, files it cannot address):
     /// shown in each reader's README and in the review's "manual steps", with the value to set.
@@ -121,7 +124,9 @@ pub struct DatasourceDef {
     /// The product files that define or name it (their templates write it).
     #[serde(default)]
     pub files: Vec<String>,
+    /// What the datasource holds.
     pub description: String,
+    /// Where the facts come from (files and lines).
     pub evidence: String,
 }
 
@@ -139,6 +144,7 @@ impl Profile {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// The product a profile describes.
 pub struct ProductInfo {
     /// The profile's folder name and the topology's `deployment.product`.
     pub name: String,
@@ -169,7 +175,9 @@ pub struct HomeIdentity {
     pub marker: String,
     /// An XML file (relative to the home) whose root has `<Name>` and `<Version>` children.
     pub file: String,
+    /// The `<Name>` the file must hold.
     pub name: String,
+    /// The `<Version>` the file must hold.
     pub version: String,
 }
 
@@ -197,6 +205,7 @@ pub struct Launcher {
 pub struct RoleDef {
     /// Lower-case letters, digits and `-`.
     pub name: String,
+    /// What nodes of the role do.
     pub description: String,
     /// When set, a deployment of several nodes with exactly one node of this role gets the
     /// warning `single-<role>`: "`<node>` is the only `<role>` node: <this text>".
@@ -226,6 +235,7 @@ pub struct RoleDef {
 pub struct ModeDef {
     /// Lower-case letters, digits and `-`.
     pub name: String,
+    /// What the mode is.
     pub description: String,
     /// Values templates print under this mode (`mode.<key>`), e.g. a client class name.
     #[serde(default)]
@@ -254,6 +264,7 @@ fn default_range() -> [u32; 2] {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// A port of the product.
 pub struct PortDef {
     /// Lower-case letters, digits and `-`; templates see it with `_` for `-`.
     pub name: String,
@@ -261,15 +272,18 @@ pub struct PortDef {
     pub base: u32,
     /// `http` and `https` ports make URLs; anything else is shown as a bare port.
     pub protocol: String,
+    /// What the port is for.
     pub purpose: String,
     /// Where the port is configured (relative to the home).
     pub file: String,
+    /// The element or key that sets it.
     pub element: String,
     /// Whether the port really listens (a disabled listener is catalogued, not planned).
     pub listens: bool,
     /// Whether the kernel adds the node's offset to it.
     pub follows_offset: bool,
     #[serde(default)]
+    /// How its value is chosen (`follows-offset`, `fixed`, `per-node`).
     pub rule: PortRule,
     /// Opened only by members of a `[[cluster]]` (a cluster member port such as Hazelcast's,
     /// off elsewhere).
@@ -285,6 +299,7 @@ pub struct PortDef {
     #[serde(default)]
     pub column: Option<String>,
     #[serde(default)]
+    /// Where the facts come from (PORTS.md rows, product source by file and line).
     pub evidence: String,
 }
 
@@ -303,6 +318,7 @@ pub enum Providers {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// A cross-node value of the product.
 pub struct ReferenceDef {
     /// Identifier used by templates (`links.<name>`).
     pub name: String,
@@ -317,6 +333,7 @@ pub struct ReferenceDef {
     /// The role whose node the value points at.
     pub provider: String,
     #[serde(default)]
+    /// `one` provider, or `each` (a list with an entry per provider).
     pub providers: Providers,
     /// For `providers = "each"`: the warning given for a provider node that no reader lists
     /// (it is then cut off), after "`<node>` ".
@@ -353,7 +370,9 @@ pub struct ReferenceDef {
     /// The file (relative to the home) that holds the value; a template of the same path
     /// writes it.
     pub file: String,
+    /// The element (a selector or pointer) that holds the value.
     pub element: String,
+    /// The value shipped.
     pub default: String,
     /// Modes under which the reference is read; empty: every mode.
     #[serde(default)]
@@ -365,6 +384,7 @@ pub struct ReferenceDef {
     #[serde(default)]
     pub derived_from: Option<String>,
     #[serde(default)]
+    /// Where the facts come from (PORTS.md rows, product source by file and line).
     pub evidence: String,
 }
 
@@ -379,6 +399,7 @@ impl ReferenceDef {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualDef {
+    /// Identifier of the site.
     pub name: String,
     /// Roles whose nodes read the site; empty when it lives outside the deployment's nodes.
     #[serde(default)]
@@ -389,13 +410,18 @@ pub struct ManualDef {
     #[serde(default)]
     pub provider: Option<String>,
     #[serde(default)]
+    /// The provider's port the value names.
     pub port: Option<String>,
+    /// The file that holds the site (relative to the home, or of another server).
     pub file: String,
+    /// The element or line that holds it.
     pub element: String,
+    /// The value shipped.
     pub default: String,
     /// What to do, and why topoplan does not do it.
     pub action: String,
     #[serde(default)]
+    /// Where the facts come from.
     pub evidence: String,
 }
 
@@ -403,16 +429,21 @@ pub struct ManualDef {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnsibleVarDef {
+    /// The variable's name in the inventory.
     pub name: String,
+    /// References whose URL it takes, the first the node holds.
     pub references: Vec<String>,
     #[serde(default)]
+    /// Appended to the URL (`/services/`).
     pub suffix: String,
 }
 
 /// A path into the profile document: table names, array indices, keys.
 #[derive(Debug, Clone, Copy)]
 pub enum Seg<'a> {
+    /// A key of a table.
     Key(&'a str),
+    /// An index into an array of tables.
     Index(usize),
 }
 
@@ -508,14 +539,17 @@ impl Profile {
         (Some(p), problems)
     }
 
+    /// A port by name.
     pub fn port(&self, name: &str) -> Option<&PortDef> {
         self.port.iter().find(|p| p.name == name)
     }
 
+    /// A role by name.
     pub fn role(&self, name: &str) -> Option<&RoleDef> {
         self.role.iter().find(|r| r.name == name)
     }
 
+    /// Every role's name, in profile order.
     pub fn role_names(&self) -> Vec<String> {
         self.role.iter().map(|r| r.name.clone()).collect()
     }
@@ -579,6 +613,7 @@ impl Profile {
         })
     }
 
+    /// A link kind by name.
     pub fn kind(&self, name: &str) -> Option<&KindDef> {
         self.kind.iter().find(|k| k.name == name)
     }
@@ -591,12 +626,14 @@ impl PortDef {
             && (clustered || !self.clustered)
     }
 
+    /// Whether the port exists under `mode`.
     pub fn in_mode(&self, mode: &str) -> bool {
         self.modes.is_empty() || self.modes.iter().any(|m| m == mode)
     }
 }
 
 impl ReferenceDef {
+    /// Whether the reference is read under `mode`.
     pub fn in_mode(&self, mode: &str) -> bool {
         self.modes.is_empty() || self.modes.iter().any(|m| m == mode)
     }

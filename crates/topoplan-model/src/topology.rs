@@ -231,14 +231,19 @@ impl Shift for ClusterWire {
 /// A validated topology. Hosts and nodes keep the order of the file; indices are stable.
 #[derive(Debug, Clone)]
 pub struct Topology {
+    /// `[deployment] name`.
     pub name: String,
+    /// `[deployment] product`.
     pub product: String,
     /// The profile mode in force (`[deployment] key_validation`, default the profile's first).
     pub mode: String,
     /// Warning codes the topology silences (`[deployment] allow`), with where each is written.
     pub allow: Vec<(String, Span)>,
+    /// Every `[[host]]`, in the file's order.
     pub hosts: Vec<Host>,
+    /// Every `[[node]]`, in the file's order.
     pub nodes: Vec<Node>,
+    /// Every `[[link]]`, in the file's order.
     pub links: Vec<Link>,
     /// Shared database servers (`[[database]]`), in the file's order.
     pub databases: Vec<Database>,
@@ -251,13 +256,16 @@ pub struct Topology {
 /// load-balanced name for the references browsers follow.
 #[derive(Debug, Clone)]
 pub struct Cluster {
+    /// The cluster's name.
     pub name: String,
     /// Members, indices into [`Topology::nodes`], in the file's order.
     pub nodes: Vec<usize>,
     /// The member that takes admin calls (publishes), for roles whose profile has a manager;
     /// the other members are workers.
     pub manager: Option<usize>,
+    /// Its load-balanced address, when it has one.
     pub frontend: Option<FrontEnd>,
+    /// Where the table is.
     pub span: Span,
 }
 
@@ -269,7 +277,9 @@ pub struct FrontEnd {
     /// The topology host that runs the load balancer, when it is one (its ports are reserved
     /// there).
     pub lb_host: Option<usize>,
+    /// The port the load balancer takes HTTP on.
     pub http_port: u32,
+    /// The port the load balancer takes HTTPS on.
     pub https_port: u32,
 }
 
@@ -284,6 +294,7 @@ impl Cluster {
 /// A database server the nodes share, validated.
 #[derive(Debug, Clone)]
 pub struct Database {
+    /// The server's name.
     pub name: String,
     /// An engine of the profile (`[[engine]]`).
     pub engine: String,
@@ -291,6 +302,7 @@ pub struct Database {
     pub host: Option<usize>,
     /// Host name, IPv4 or IPv6 address, bare.
     pub address: String,
+    /// Its port.
     pub port: u32,
     /// The login every node uses.
     pub user: String,
@@ -299,27 +311,36 @@ pub struct Database {
     pub password_env: String,
     /// The profile's shared datasources that live on this server.
     pub datasources: Vec<String>,
+    /// Where the table is.
     pub span: Span,
 }
 
 #[derive(Debug, Clone)]
+/// A machine nodes run on.
 pub struct Host {
+    /// The host's name.
     pub name: String,
     /// Host name, IPv4 or IPv6 address (bare, never bracketed) written into rendered files;
     /// defaults to the host name, which must then be a valid host name.
     pub address: String,
+    /// Ports other software uses there, and where each is written.
     pub reserved_ports: Vec<(u32, Span)>,
+    /// Where the table is.
     pub span: Span,
 }
 
 #[derive(Debug, Clone)]
+/// One Carbon server.
 pub struct Node {
+    /// The node's name.
     pub name: String,
+    /// Where the name is written.
     pub name_span: Span,
     /// Index into [`Topology::hosts`].
     pub host: usize,
     /// Roles with `all` expanded, in profile order.
     pub roles: Vec<String>,
+    /// Where the roles are written.
     pub roles_span: Span,
     /// Pinned offset and where it was written.
     pub pin: Option<(u32, Span)>,
@@ -328,17 +349,22 @@ pub struct Node {
 }
 
 impl Node {
+    /// Whether the node has `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
 }
 
 #[derive(Debug, Clone)]
+/// A choice of provider: `from` reads its values of the provider's role from `to`.
 pub struct Link {
+    /// The reader, an index into [`Topology::nodes`].
     pub from: usize,
+    /// The provider, an index into [`Topology::nodes`].
     pub to: usize,
     /// The link kinds it decides (empty: every value `from` reads from `to`).
     pub kinds: Vec<String>,
+    /// Where the table is.
     pub span: Span,
 }
 
@@ -387,18 +413,22 @@ pub const DEPLOYMENT_KEYS: &[(&str, bool)] = &[
     ("key_validation", false),
     ("allow", false),
 ];
+/// The keys of `[[host]]`.
 pub const HOST_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("address", false),
     ("reserved_ports", false),
 ];
+/// The keys of `[[node]]`.
 pub const NODE_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("roles", true),
     ("host", true),
     ("offset", false),
 ];
+/// The keys of `[[link]]`.
 pub const LINK_KEYS: &[(&str, bool)] = &[("from", true), ("to", true), ("kinds", false)];
+/// The keys of `[[database]]`.
 pub const DATABASE_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("engine", false),
@@ -409,6 +439,7 @@ pub const DATABASE_KEYS: &[(&str, bool)] = &[
     ("password_env", false),
     ("datasources", false),
 ];
+/// The keys of `[[cluster]]`.
 pub const CLUSTER_KEYS: &[(&str, bool)] = &[
     ("name", true),
     ("nodes", true),

@@ -137,6 +137,7 @@ pub struct StartScript {
 }
 
 impl StartScript {
+    /// The start script template of the plan's product, if its profile has one.
     pub fn new(set: &TemplateSet, plan: &Plan) -> Result<Option<StartScript>, RenderError> {
         let name = format!("{}/{START_TEMPLATE}", plan.product);
         let Some(src) = set.files.get(&name) else {
@@ -146,6 +147,7 @@ impl StartScript {
         Ok(Some(StartScript { name, tera }))
     }
 
+    /// The start script of the node whose context `ctx` is ([`crate::context`]).
     pub fn render(&self, ctx: &tera::Context) -> Result<String, RenderError> {
         self.tera
             .render(&self.name, ctx)

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-render: per-node overlays from tera templates, and the bundle writer.
 //!
 //! Templates live in `templates/<product>/overlay/<path under product home>.patch.xml.tera`
@@ -19,12 +20,21 @@ use topoplan_solver::{NodePlan, Plan};
 
 pub use files::{comment_safe, shell_safe, START_TEMPLATE};
 
+/// Why a template could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// A template failed to parse or render.
     #[error("template `{name}`: {message}")]
-    Template { name: String, message: String },
+    Template {
+        /// The template's name (its path, or where it came from).
+        name: String,
+        /// Tera's message, every cause included.
+        message: String,
+    },
+    /// The templates have no profile for the product.
     #[error("no templates for product `{0}`")]
     NoTemplates(String),
+    /// A node the plan does not have.
     #[error("node `{0}` is not in the plan")]
     UnknownNode(String),
 }
@@ -32,6 +42,7 @@ pub enum RenderError {
 /// Template files by path relative to the templates root (`appm-1.2.0/overlay/...`).
 #[derive(Debug, Clone, Default)]
 pub struct TemplateSet {
+    /// Every file's text, by its path relative to the templates root.
     pub files: BTreeMap<String, String>,
     /// Where a file came from, for messages: its path on disk when it was read from a
     /// `--templates` folder (built-in files are named by their relative path).
@@ -260,6 +271,7 @@ pub fn comment_dashes(text: &str) -> String {
 pub struct Overlay {
     /// Product file, relative to the product home.
     pub path: String,
+    /// Its patch format.
     pub format: PatchFormat,
     /// The `<diff>` document or the JSON Patch array.
     pub patch: String,
@@ -275,7 +287,9 @@ impl Overlay {
 /// What a template sees.
 #[derive(Debug, Serialize)]
 pub struct NodeView<'a> {
+    /// `deployment.*`: the deployment's name, product and mode.
     pub deployment: DeploymentView<'a>,
+    /// `node.*`: the node itself.
     pub node: NodeInfo<'a>,
     /// Effective ports of this node by name (`-` replaced by `_`).
     pub ports: BTreeMap<String, u32>,
@@ -293,6 +307,7 @@ pub struct NodeView<'a> {
 /// A node's cluster as a template writes it (Hazelcast membership, worker flags, front end).
 #[derive(Debug, Serialize)]
 pub struct ClusterView<'a> {
+    /// The cluster's name.
     pub name: &'a str,
     /// The Hazelcast domain.
     pub domain: &'a str,
@@ -312,27 +327,33 @@ pub struct ClusterView<'a> {
     pub worker_options: &'a [String],
     /// Every member (this node too), in the topology's order.
     pub members: Vec<MemberView<'a>>,
+    /// The cluster's front end, when it has one.
     pub front: Option<FrontView>,
 }
 
 /// One member of a cluster.
 #[derive(Debug, Serialize)]
 pub struct MemberView<'a> {
+    /// The member node.
     pub node: &'a str,
     /// Bare address (IPv6 unbracketed).
     pub address: &'a str,
+    /// Its cluster member port.
     pub member_port: Option<u32>,
 }
 
 /// A cluster's front end: the address and ports browsers use instead of a member's.
 #[derive(Debug, Serialize, Clone)]
 pub struct FrontView {
+    /// The cluster's name.
     pub cluster: String,
     /// Bare address (IPv6 unbracketed).
     pub address: String,
     /// The address as a URL's host part (IPv6 bracketed).
     pub url_host: String,
+    /// The port the load balancer takes HTTP on.
     pub http_port: u32,
+    /// The port the load balancer takes HTTPS on.
     pub https_port: u32,
     /// The provider's ports as the front end serves them, by name with `_`: every `https`
     /// port is the front end's HTTPS port, every `http` port its HTTP port.
@@ -343,21 +364,32 @@ pub struct FrontView {
 /// `apply` puts the value of the database's `password_env` in its place ([`fill_secrets`]).
 #[derive(Debug, Serialize)]
 pub struct DatasourceView<'a> {
+    /// Its `<name>` in the datasources file.
     pub datasource: &'a str,
+    /// Its JNDI name.
     pub jndi: &'a str,
+    /// The JDBC URL.
     pub url: &'a str,
+    /// The database user.
     pub user: &'a str,
+    /// The password's secret marker (the variable's name; `apply` puts the value in its place).
     pub password: String,
+    /// The JDBC driver class.
     pub driver: &'a str,
+    /// The pool's validation query.
     pub validation_query: &'a str,
+    /// Whether the shipped file has it (rewired) or it is added.
     pub shipped: bool,
     /// The `[[database]]` it is on.
     pub server: &'a str,
 }
 
 #[derive(Debug, Serialize)]
+/// `deployment.*` in templates.
 pub struct DeploymentView<'a> {
+    /// The deployment's name.
     pub name: &'a str,
+    /// The product profile.
     pub product: &'a str,
     /// The profile mode in force, `deployment.key_validation` in templates.
     #[serde(rename = "key_validation")]
@@ -365,14 +397,19 @@ pub struct DeploymentView<'a> {
 }
 
 #[derive(Debug, Serialize)]
+/// `node.*` in templates.
 pub struct NodeInfo<'a> {
+    /// The node's name.
     pub name: &'a str,
+    /// Its host's name.
     pub host: &'a str,
     /// Bare address (IPv6 unbracketed), for `HostName` and other host-only elements.
     pub address: &'a str,
     /// The address as a URL's host part (IPv6 bracketed).
     pub url_host: String,
+    /// Its port offset.
     pub offset: u32,
+    /// Its roles, `all` expanded.
     pub roles: &'a [String],
 }
 
@@ -380,11 +417,14 @@ pub struct NodeInfo<'a> {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Links {
+    /// A single provider (`providers = "one"`).
     One(LinkView),
+    /// Every provider, the product's default first (`providers = "each"`).
     Each(Vec<LinkView>),
 }
 
 #[derive(Debug, Serialize)]
+/// One provider as a template sees it (`links.<reference>`).
 pub struct LinkView {
     /// Provider node name.
     pub to: topoplan_solver::Text,
@@ -392,6 +432,7 @@ pub struct LinkView {
     pub address: topoplan_solver::Text,
     /// Provider host as a URL's host part (IPv6 bracketed).
     pub url_host: String,
+    /// The provider's port the reference names (the front end's, through one).
     pub port: u32,
     /// `scheme://address:port`, when the port speaks HTTP(S).
     pub url: Option<topoplan_solver::Text>,
@@ -573,6 +614,7 @@ pub struct Renderer {
 }
 
 impl Renderer {
+    /// The engines of `product`'s overlay templates, each parsed once.
     pub fn new(set: &TemplateSet, product: &str) -> Result<Renderer, RenderError> {
         let overlays = set.overlays(product);
         if overlays.is_empty() {

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! topoplan-solver: from a validated topology to a [`Plan`].
 //!
 //! Three steps, in this order because each needs the one before:
@@ -49,7 +50,9 @@ use wiring::*;
 /// One dependency: `consumer` holds `reference` pointing at `provider`.
 #[derive(Debug, Clone)]
 pub struct Dependency {
+    /// Index of the reference in the profile's `reference` list.
     pub reference: usize,
+    /// How the provider was chosen.
     pub why: String,
 }
 

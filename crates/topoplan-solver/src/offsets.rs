@@ -21,8 +21,11 @@ pub struct HostProblem<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// The offsets of one host's nodes and the largest of them.
 pub struct HostSolution {
+    /// Each node's offset, in the problem's order.
     pub offsets: Vec<u32>,
+    /// The largest offset.
     pub span: u32,
     /// Whether no smaller span exists (proven by the lower bound or the exact search).
     pub minimal: bool,

@@ -16,6 +16,7 @@ use topoplan_model::Code;
 pub struct Text(Arc<str>);
 
 impl Text {
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -126,10 +127,13 @@ impl PartialEq<Text> for String {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// A solved topology: every node's offset and ports, every value it holds, and the review's findings.
 pub struct Plan {
     /// Schema version of this JSON document.
     pub schema: u32,
+    /// `[deployment] name`.
     pub deployment: String,
+    /// The product profile's name.
     pub product: String,
     /// How `apply` recognises a home of this product (`marker` folder, `file` whose root
     /// `<Name>`/`<Version>` must match).
@@ -145,7 +149,9 @@ pub struct Plan {
     pub columns: Vec<Column>,
     /// Legend and colour of every link kind, from the profile.
     pub kinds: Vec<topoplan_model::KindDef>,
+    /// Every host, by name.
     pub hosts: Vec<HostPlan>,
+    /// Every node, by name.
     pub nodes: Vec<NodePlan>,
     /// Every link a node holds one by one: single values, and the entries of lists a
     /// `[[link]]` narrows or the reader is in itself. Sorted by reader.
@@ -157,6 +163,7 @@ pub struct Plan {
     /// Which lists each node reads, by node name (built by [`Plan::index_lists`]).
     #[serde(skip)]
     pub list_uses: Vec<ListUse>,
+    /// What the review should make an operator look at, by code then message.
     pub warnings: Vec<Warning>,
     /// How many warnings the topology's `[deployment] allow` silenced.
     #[serde(skip_serializing_if = "is_zero")]
@@ -182,6 +189,7 @@ pub struct Plan {
 /// A cluster of nodes that act as one.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ClusterPlan {
+    /// The `[[cluster]]` name.
     pub name: String,
     /// The Hazelcast domain its members share (`<deployment>.<cluster>`), unique per cluster.
     pub domain: String,
@@ -189,6 +197,7 @@ pub struct ClusterPlan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Its load-balanced address, when it has one.
     pub frontend: Option<FrontEndPlan>,
     /// Every member, in the topology's order.
     pub members: Vec<MemberPlan>,
@@ -202,7 +211,9 @@ pub struct FrontEndPlan {
     /// The topology host that runs the load balancer, if it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lb_host: Option<String>,
+    /// The port the load balancer takes HTTP on.
     pub http_port: u32,
+    /// The port the load balancer takes HTTPS on.
     pub https_port: u32,
 }
 
@@ -221,8 +232,11 @@ impl FrontEndPlan {
 /// One member of a cluster.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct MemberPlan {
+    /// The member node.
     pub node: String,
+    /// Its host.
     pub host: String,
+    /// Its address.
     pub address: String,
     /// Its cluster member port (the profile's `clustered` port: Hazelcast's
     /// `localMemberPort`), chosen unique on its host.
@@ -261,22 +275,30 @@ impl Plan {
 /// A shared database server.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DatabasePlan {
+    /// The `[[database]]` name.
     pub name: String,
+    /// The engine (`mysql`, …).
     pub engine: String,
     /// The topology host it runs on, if it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The address its clients connect to.
     pub address: String,
+    /// Its port.
     pub port: u32,
+    /// The user every node connects as.
     pub user: String,
     /// The environment variable `apply` reads the password from.
     pub password_env: String,
+    /// The JDBC driver class.
     pub driver: String,
+    /// The query a pool validates connections with.
     pub validation_query: String,
     /// What to install on every node for this engine (the profile's `driver_note`).
     pub driver_note: String,
     /// The addresses of the nodes that connect, the only ones the user is granted from.
     pub clients: Vec<String>,
+    /// The shared datasources it holds.
     pub datasources: Vec<SharedDatasource>,
 }
 
@@ -287,6 +309,7 @@ pub struct SharedDatasource {
     pub name: String,
     /// Its name in the product's datasources file.
     pub datasource: String,
+    /// Its JNDI name.
     pub jndi: String,
     /// The database on the server.
     pub database: String,
@@ -326,6 +349,7 @@ fn is_zero(n: &usize) -> bool {
 /// A port column of the node tables.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Column {
+    /// The column's heading.
     pub title: String,
     /// The port it shows.
     pub port: String,
@@ -339,6 +363,7 @@ pub struct Column {
 pub struct Warning {
     /// Stable code (`docs/diagnostics.md`); `[deployment] allow = [...]` silences it.
     pub code: String,
+    /// What is wrong, in one sentence.
     pub message: String,
     /// The nodes it concerns: `explain` and the reviews select warnings by these.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -350,6 +375,7 @@ pub struct Warning {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// See `line`.
     pub column: Option<usize>,
     /// Byte range in the topology (for located messages; not serialised).
     #[serde(skip)]
@@ -398,16 +424,19 @@ impl Warning {
         }
     }
 
+    /// Names a node it concerns.
     pub fn node(mut self, n: impl Into<String>) -> Self {
         self.nodes.push(n.into());
         self
     }
 
+    /// Names the host it concerns.
     pub fn host(mut self, h: impl Into<String>) -> Self {
         self.host = Some(h.into());
         self
     }
 
+    /// Places it in the topology (byte range).
     pub fn at(mut self, span: std::ops::Range<usize>) -> Self {
         self.span = Some(span);
         self
@@ -435,8 +464,10 @@ pub struct PlanChange {
     /// The node, or the link as `from -> to (reference)`.
     pub subject: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The value before (absent for an addition).
     pub old: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The value now (absent for a removal).
     pub new: Option<String>,
     /// Why a locked value moved.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -578,11 +609,15 @@ impl Plan {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One host: its nodes by offset and the largest offset.
 pub struct HostPlan {
+    /// The host's name.
     pub name: String,
+    /// Its address (host name, IPv4 or IPv6, bare).
     pub address: String,
     /// Node names on this host, by offset.
     pub nodes: Vec<String>,
+    /// Ports the topology reserves on it for other software, ascending.
     pub reserved_ports: Vec<u32>,
     /// Largest offset on the host (`span` in the JSON: the host's offsets span 0..=this).
     #[serde(rename = "span")]
@@ -598,12 +633,19 @@ pub struct HostPlan {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One node: where it runs, its offset and why, and every port it opens.
 pub struct NodePlan {
+    /// The node's name.
     pub name: Text,
+    /// Its host's name.
     pub host: Text,
+    /// Its host's address, bare.
     pub address: Text,
+    /// Its roles, `all` expanded.
     pub roles: Vec<String>,
+    /// Its port offset.
     pub offset: u32,
+    /// Whether the topology pins the offset.
     pub pinned: bool,
     /// Why the offset is what it is, in one sentence.
     pub offset_reason: String,
@@ -615,6 +657,7 @@ pub struct NodePlan {
 }
 
 impl NodePlan {
+    /// The effective value of port `name`, if the node opens it.
     pub fn port(&self, name: &str) -> Option<u32> {
         self.ports
             .iter()
@@ -622,17 +665,24 @@ impl NodePlan {
             .map(|p| p.effective)
     }
 
+    /// Whether the node has `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One port a node listens on.
 pub struct PortPlan {
+    /// The profile's name for it.
     pub name: Text,
+    /// What speaks on it (`https`, `tcp`, …).
     pub protocol: Text,
+    /// The product's default.
     pub base: u32,
+    /// What the node really listens on.
     pub effective: u32,
+    /// Whether the port offset moves it.
     pub follows_offset: bool,
     /// A `per-node` port: its value was chosen for this node (and is kept by the lock).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -640,6 +690,7 @@ pub struct PortPlan {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One value a node holds: a reference of the profile, pointing at its provider.
 pub struct LinkPlan {
     /// Link kind (a profile `[[kind]]`).
     pub kind: Text,
@@ -651,6 +702,7 @@ pub struct LinkPlan {
     pub to: Text,
     /// Provider port name and number the reference carries.
     pub port_name: Text,
+    /// The number of that port.
     pub port: u32,
     /// `scheme://address:port` of the provider, for URL references.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -692,9 +744,12 @@ pub struct ListPlan {
 /// One provider of a shared list.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ListEntry {
+    /// The provider node.
     pub to: Text,
+    /// The provider's port the entry carries (the front end's, `via` a cluster).
     pub port: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `scheme://address:port` of the provider, for URL references.
     pub url: Option<Text>,
     /// How the provider was chosen.
     pub why: Text,
@@ -706,6 +761,7 @@ pub struct ListEntry {
 /// One reader of a shared list.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ListReader {
+    /// The reader node.
     pub node: Text,
     /// The entries (by provider) this reader lists before the others, in this order: those on
     /// its own host, the lock's, the one a `[[link]]` chose for a single value of the same
@@ -720,8 +776,11 @@ pub struct ListReader {
 /// A node's place among a shared list's readers (the plan's index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListUse {
+    /// The reader node.
     pub node: Text,
+    /// Index of the list in the plan's `lists`.
     pub list: u32,
+    /// Index of the node among the list's readers.
     pub reader: u32,
 }
 
@@ -778,10 +837,13 @@ impl ListPlan {
 /// A site topoplan leaves to the operator (see the profile's `[[manual]]`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ManualStep {
+    /// The profile's name for the site.
     pub name: String,
     /// Product file (under the product home, or of another server) holding the site.
     pub file: String,
+    /// The element or key (a selector, a line) that holds the value.
     pub element: String,
+    /// The value shipped.
     pub default: String,
     /// What to do, and why topoplan does not do it.
     pub action: String,
@@ -790,6 +852,7 @@ pub struct ManualStep {
     pub nodes: Vec<String>,
     /// The values the site may take: one per node of the provider role.
     pub values: Vec<ManualValue>,
+    /// Where the fact comes from (PORTS.md, product source, by file and line).
     pub evidence: String,
 }
 
@@ -856,7 +919,9 @@ impl ManualStep {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One value a manual site may take: that of one node.
 pub struct ManualValue {
+    /// The node whose value it is.
     pub node: String,
     /// `scheme://host:port` of that node's port, or `host:port` for non-HTTP ports.
     pub value: String,
