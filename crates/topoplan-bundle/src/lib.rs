@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! Bundles: everything one deployment needs, one folder per node.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-diagram: the deployment diagram of a [`Plan`], as an architect reads it.
 //!
 //! A diagram is a picture of the deployment, not of the solver's dependency graph: one cluster

@@ -1,3 +1,4 @@
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! Fuzz harnesses. Each takes arbitrary bytes and must never panic; the cargo-fuzz targets in
 //! `fuzz/` (nightly, libFuzzer) and the stable smoke test in `tests/` call the same functions,
 //! so what CI exercises is what the long runs exercise.

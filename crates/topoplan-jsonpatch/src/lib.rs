@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-jsonpatch: RFC 6902 JSON Patch documents applied to real product files.
 //!
 //! The Jaggery apps' configs (`store.json`, `publisher.json`, `social.json`) are hand-edited by

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-model: what a deployment *is*, before anything is solved.
 //!
 //! It owns the topology format (hosts, nodes, roles, pins, links), the product profiles (port

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! One patch layer: the two formats topoplan writes product files with (RFC 5261 for XML,
 //! RFC 6902 for JSON) behind one [`Patch`] (parse, apply, drift), the escaping of values for
 //! each format, and the secret markers a bundle holds where a database password goes (filled

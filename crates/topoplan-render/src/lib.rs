@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-render: per-node overlays from tera templates, and the bundle writer.
 //!
 //! Templates live in `templates/<product>/overlay/<path under product home>.patch.xml.tera`

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-report: printers for a [`Plan`].
 //!
 //! One plan, several printers side by side (as ripgrep's printer crate does), one module

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-safefs: every file topoplan writes goes through here.
 //!
 //! topoplan runs as root on production hosts, inside folders that other users can write to

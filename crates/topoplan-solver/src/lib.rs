@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-solver: from a validated topology to a [`Plan`].
 //!
 //! Three steps, in this order because each needs the one before:

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-splice: the one way topoplan changes a product file's text.
 //!
 //! Both patchers (RFC 5261 for XML, RFC 6902 for JSON) resolve every operation against one

@@ -1,4 +1,4 @@
-#![warn(missing_docs)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! topoplan-xmlpatch: RFC 5261 XML patch documents applied to real product files.
 //!
 //! The product files are full of comments, odd indentation and commented-out alternatives
