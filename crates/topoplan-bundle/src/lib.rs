@@ -337,15 +337,7 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
                 .take(3)
                 .map(|e| format!("`{}`", e.to))
                 .collect();
-            let (lo, hi) = (
-                l.entries.iter().map(|e| e.port).min(),
-                l.entries.iter().map(|e| e.port).max(),
-            );
-            let ports = match (lo, hi) {
-                (Some(lo), Some(hi)) if lo != hi => format!("{lo}-{hi}"),
-                (Some(p), _) => p.to_string(),
-                _ => String::new(),
-            };
+            let ports = l.ports();
             s.push_str(&format!(
                 "| {} ({}) | {} nodes: {}, … (node.json lists them all) | {ports} |\n",
                 l.reference,

@@ -6,7 +6,7 @@
 
 use crate::firewall::FirewallRow;
 use std::borrow::Cow;
-use topoplan_solver::{LinkPlan, ListPlan, ListReader, Plan};
+use topoplan_solver::{port_set, LinkPlan, ListPlan, ListReader, Plan};
 
 /// Longest list of one reference the review shows entry by entry.
 pub const LIST_UP_TO: usize = 8;
@@ -110,7 +110,7 @@ fn shared_row(plan: &Plan, l: &ListPlan, r: &ListReader) -> LinkRow {
         to: list_summary(plan, l.entries.len(), l.ordered(r).map(|e| e.to.as_str())),
         kind: l.kind.to_string(),
         reference: l.reference.to_string(),
-        port: port_set(l.entries.iter().map(|x| x.port)),
+        port: l.ports(),
         file: l.file.to_string(),
         url: None,
         why: e.why.to_string(),
@@ -160,18 +160,6 @@ fn list_row(plan: &Plan, group: &[Cow<'_, LinkPlan>]) -> LinkRow {
         url: None,
         why: l.why.to_string(),
         count: group.len(),
-    }
-}
-
-/// `8243` or `8243-8260 (12 ports)`.
-pub(crate) fn port_set(ports: impl Iterator<Item = u32>) -> String {
-    let mut v: Vec<u32> = ports.collect();
-    v.sort_unstable();
-    v.dedup();
-    match v.as_slice() {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [lo, .., hi] => format!("{lo}-{hi} ({} ports)", v.len()),
     }
 }
 

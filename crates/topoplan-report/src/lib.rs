@@ -73,7 +73,7 @@ fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
                         l.entries.len(),
                         l.ordered(r).map(|e| e.to.as_str()),
                     );
-                    let ports = aggregate::port_set(l.entries.iter().map(|e| e.port));
+                    let ports = l.ports();
                     let label = format!("{}:{ports}", l.reference);
                     out.push((n.name.to_string(), to, l.kind.to_string(), vec![label]));
                     continue;

@@ -33,9 +33,9 @@ mod warnings;
 mod wiring;
 
 pub use plan::{
-    ClusterPlan, Column, DatabasePlan, FrontEndPlan, HostPlan, LinkPlan, ListEntry, ListPlan,
-    ListReader, ManualStep, ManualValue, MemberPlan, NodePlan, Plan, PlanChange, PortPlan,
-    SharedDatasource, Text, Warning,
+    port_set, ClusterPlan, Column, DatabasePlan, FrontEndPlan, HostPlan, LinkPlan, ListEntry,
+    ListPlan, ListReader, ManualStep, ManualValue, MemberPlan, NodePlan, Plan, PlanChange,
+    PortPlan, SharedDatasource, Text, Warning,
 };
 
 use assemble::*;

@@ -784,7 +784,24 @@ pub struct ListUse {
     pub reader: u32,
 }
 
+/// A set of ports in one cell: `8243`, or `8243-8260 (12 ports)`.
+pub fn port_set(ports: impl Iterator<Item = u32>) -> String {
+    let mut v: Vec<u32> = ports.collect();
+    v.sort_unstable();
+    v.dedup();
+    match v.as_slice() {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [lo, .., hi] => format!("{lo}-{hi} ({} ports)", v.len()),
+    }
+}
+
 impl ListPlan {
+    /// The ports of its entries, as [`port_set`] writes them.
+    pub fn ports(&self) -> String {
+        port_set(self.entries.iter().map(|e| e.port))
+    }
+
     /// `reader`'s entries in its order: its `first` ones, then the others in the list's order.
     pub fn ordered<'a>(
         &'a self,

@@ -646,4 +646,29 @@ fn the_review_of_an_unscoped_estate_names_every_node_and_the_list_sizes() {
             "{name}: no count"
         );
     }
+    // The bundle: a publisher's README folds its environments into one row; its node.json
+    // names every gateway, its own host's first, and its product file lists them all.
+    let out = d.path().join("out");
+    assert!(crate::common::bundle_to(&topo, &out).status.success());
+    let readme = std::fs::read_to_string(out.join("n0-3/README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| gateway_env (publish) |"))
+        .expect("one row for the environments");
+    assert!(
+        row.contains(&format!("{gateways} nodes: `n0-0`, `n0-4`, ")),
+        "{row}"
+    );
+    let slice: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("n0-3/node.json")).unwrap())
+            .unwrap();
+    let to = slice["lists"][0]["to"].as_array().unwrap();
+    assert_eq!((to.len(), &to[0]), (gateways, &serde_json::json!("n0-0")));
+    let patch =
+        std::fs::read_to_string(out.join("n0-3/overlay/repository/conf/app-manager.xml.patch.xml"))
+            .unwrap();
+    assert_eq!(
+        patch.matches("<Environment type=\"hybrid\"").count(),
+        gateways - 1
+    );
 }
