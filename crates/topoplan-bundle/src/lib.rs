@@ -314,7 +314,14 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
             s.push('\n');
         }
     }
-    // A long shared list is one row (node.json lists every entry).
+    readme_uses(&mut s, plan, node);
+    s
+}
+
+/// The node's cluster: its part in it, its member port, the members, the front end.
+/// The README's "Uses" table: every value the node holds, a long shared list in one row
+/// (node.json lists every entry).
+fn readme_uses(s: &mut String, plan: &Plan, node: &NodePlan) {
     let long = |l: &topoplan_solver::ListPlan| l.entries.len() > README_LIST_UP_TO;
     let mut uses: Vec<_> = (plan.links_from(&node.name).iter())
         .filter(|l| l.to != node.name)
@@ -359,10 +366,8 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
             ));
         }
     }
-    s
 }
 
-/// The node's cluster: its part in it, its member port, the members, the front end.
 fn readme_cluster(s: &mut String, plan: &Plan, node: &NodePlan) {
     let Some(c) = plan.cluster_of(node) else {
         return;
@@ -873,18 +878,7 @@ pub fn write_bundle(
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io(&parent))?;
-    // A lock file of the run's own beside the bundle, not a lock on the folder: anyone who can
-    // open a shared folder could hold that one.
-    // Named after the output's real path, so `-o .` locks beside the folder, not inside it.
-    let real = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
-    let (lock_dir, name) = match (real.parent(), real.file_name()) {
-        (Some(p), Some(n)) if !p.as_os_str().is_empty() => {
-            (p.to_path_buf(), n.to_string_lossy().into_owned())
-        }
-        _ => (parent.clone(), "out".to_string()),
-    };
-    let _lock = topoplan_safefs::lock_file(&lock_dir.join(format!(".{name}.topoplan-lock")))
-        .map_err(BundleError::Safe)?;
+    let _lock = lock_beside(out, &parent)?;
     sweep(&parent, out);
     let mut report = WriteReport::default();
     let old_files = previous_bundle(out)?;
@@ -945,6 +939,21 @@ pub fn write_bundle(
         record(out, bundle, d)?;
     }
     Ok(report)
+}
+
+/// A lock file of the run's own beside the bundle, not a lock on the folder: anyone who can
+/// open a shared folder could hold that one. Named after the output's real path, so `-o .`
+/// locks beside the folder, not inside it.
+fn lock_beside(out: &Path, parent: &Path) -> Result<topoplan_safefs::DirLock, BundleError> {
+    let real = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
+    let (lock_dir, name) = match (real.parent(), real.file_name()) {
+        (Some(p), Some(n)) if !p.as_os_str().is_empty() => {
+            (p.to_path_buf(), n.to_string_lossy().into_owned())
+        }
+        _ => (parent.to_path_buf(), "out".to_string()),
+    };
+    topoplan_safefs::lock_file(&lock_dir.join(format!(".{name}.topoplan-lock")))
+        .map_err(BundleError::Safe)
 }
 
 /// The new bundle moved into the empty folder `out` of this run's user, entry by entry, so
