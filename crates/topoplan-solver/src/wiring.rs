@@ -238,19 +238,27 @@ impl<'a> Wiring<'a, '_> {
     /// Reader `ci` of list reference `ri` with no `[[link]]` narrowing it: it joins the
     /// reference's shared list (every provider, made on first use), with its own order.
     fn join_list(&mut self, ci: usize, ri: usize) {
-        let li = match self.list_of[ri] {
-            Some(li) => li,
-            None => {
-                let list = self.new_list(ci, ri);
-                self.lists.push(list);
-                self.list_of[ri] = Some(self.lists.len() - 1);
-                self.lists.len() - 1
-            }
-        };
+        let li = self.list_for(ri, |w| w.new_list(ci, ri));
         if self.lists[li].entries.is_empty() {
             return;
         }
         let first = self.first_entries(ci, li);
+        self.join(ci, ri, li, first);
+    }
+
+    /// The shared list of reference `ri`, made by `make` on first use.
+    fn list_for(&mut self, ri: usize, make: impl FnOnce(&Self) -> SharedList) -> usize {
+        if let Some(li) = self.list_of[ri] {
+            return li;
+        }
+        let list = make(self);
+        self.lists.push(list);
+        self.list_of[ri] = Some(self.lists.len() - 1);
+        self.lists.len() - 1
+    }
+
+    /// Reader `ci` of reference `ri` joins shared list `li`, putting `first` first.
+    fn join(&mut self, ci: usize, ri: usize, li: usize, first: Vec<u32>) {
         let list = &mut self.lists[li];
         list.readers.push((ci, first));
         self.joined.insert((ci, ri), (li, list.readers.len() - 1));
@@ -367,29 +375,20 @@ impl<'a> Wiring<'a, '_> {
     /// Reader `ci` of reference `ri`, derived from a reference it reads through shared list
     /// `li` (reader position `at`): the derived reference's shared list holds the same entries.
     fn join_derived(&mut self, ci: usize, ri: usize, li: usize, at: usize, src: &str) {
-        let di = match self.list_of[ri] {
-            Some(di) => di,
-            None => {
-                let why = format!("derived by the product from `{src}`");
-                let entries: Vec<(usize, String)> = self.lists[li]
-                    .entries
-                    .iter()
-                    .map(|&(p, _)| (p, why.clone()))
-                    .collect();
-                self.lists.push(SharedList {
-                    reference: ri,
-                    at: positions(&entries),
-                    entries,
-                    readers: Vec::new(),
-                });
-                self.list_of[ri] = Some(self.lists.len() - 1);
-                self.lists.len() - 1
+        let di = self.list_for(ri, |w| {
+            let why = format!("derived by the product from `{src}`");
+            let entries: Vec<(usize, String)> = (w.lists[li].entries.iter())
+                .map(|&(p, _)| (p, why.clone()))
+                .collect();
+            SharedList {
+                reference: ri,
+                at: positions(&entries),
+                entries,
+                readers: Vec::new(),
             }
-        };
+        });
         let first = self.lists[li].readers[at].1.clone();
-        self.lists[di].readers.push((ci, first));
-        let n = self.lists[di].readers.len() - 1;
-        self.joined.insert((ci, ri), (di, n));
+        self.join(ci, ri, di, first);
     }
 
     /// The provider a single-provider reference of the same provider and file as list `r`

@@ -184,3 +184,62 @@ fn required_providers_are_errors_and_single_roles_warn_with_their_code() {
     assert_eq!(w.nodes, ["d1"]);
     assert!(w.message.ends_with("every web node loses its data with it"));
 }
+
+/// A list value derived from another list (`derived_from` on an `each` reference): every web
+/// node shares one list per reference, the derived one holding the same providers, in each
+/// reader's same order, and saying why.
+#[test]
+fn a_list_derived_from_a_shared_list_is_shared_in_the_same_order() {
+    let list = |name: &str, derived: &str| {
+        format!("[[reference]]\nname = \"{name}\"\nkind = \"bulk\"\nreaders = [\"web\"]\nreaders_evidence = \"ev\"\nprovider = \"db\"\nproviders = \"each\"\nport = \"https\"\nfile = \"conf/server.xml\"\nelement = \"e\"\ndefault = \"d\"\n{derived}evidence = \"ev\"\n")
+    };
+    let extra = format!(
+        "[[kind]]\nname = \"bulk\"\nlegend = \"web lists every db\"\ncolour = \"#445566\"\n{}{}",
+        list("all_https", ""),
+        list("all_https_copy", "derived_from = \"all_https\"\n")
+    );
+    let profile = Profile::parse(&format!("{PROFILE}{extra}")).expect("profile parses");
+    let profiles = BTreeMap::from([("mini".to_string(), profile.clone())]);
+    let mut topology = format!("[deployment]\nname = \"t\"\nproduct = \"mini\"\n{HOSTS}");
+    for (n, role, host) in [
+        ("w1", "web", "a"),
+        ("w2", "web", "b"),
+        ("d1", "db", "a"),
+        ("d2", "db", "b"),
+    ] {
+        topology.push_str(&node(n, role, host));
+    }
+    // Each web node's database by link, for the single value only: the lists stay whole.
+    topology.push_str("[[link]]\nfrom = \"w1\"\nto = \"d1\"\nkinds = [\"rpc\"]\n[[link]]\nfrom = \"w2\"\nto = \"d2\"\nkinds = [\"rpc\"]\n");
+    let topo = topoplan_model::parse(&topology, &profiles).unwrap();
+    let p = topoplan_solver::solve(&topo, &profile).unwrap();
+    let list = |r: &str| p.lists.iter().find(|l| l.reference == r).expect(r);
+    let (src, copy) = (list("all_https"), list("all_https_copy"));
+    assert_eq!(
+        src.readers, copy.readers,
+        "the same readers, each with the same head"
+    );
+    let to = |l: &topoplan_solver::ListPlan| {
+        l.entries
+            .iter()
+            .map(|e| e.to.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(to(src), ["d1", "d2"]);
+    assert_eq!(to(src), to(copy));
+    assert!(copy
+        .entries
+        .iter()
+        .all(|e| e.why.contains("derived by the product from `all_https`")));
+    for (r, own) in [("w1", "d1"), ("w2", "d2")] {
+        let of = |reference: &str| -> Vec<String> {
+            (p.links_of(r).iter())
+                .filter(|l| l.reference == reference)
+                .map(|l| l.to.to_string())
+                .collect()
+        };
+        assert_eq!(of("all_https"), of("all_https_copy"), "{r}");
+        assert_eq!(of("all_https").len(), 2);
+        assert_eq!(of("all_https")[0], own, "{r}: its own host first");
+    }
+}
