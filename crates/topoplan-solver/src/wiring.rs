@@ -5,7 +5,8 @@ use crate::plan::*;
 use crate::{Dependency, DependencyGraph};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use topoplan_model::Code;
 use topoplan_model::{Diagnostic, Lock, Profile, Providers, ReferenceDef, Topology};
 
@@ -42,7 +43,12 @@ pub fn wire_locked(
         topo,
         profile,
         locked,
-        lock_lists: lock.map_or(&[], |l| l.lists.as_slice()),
+        lock_sets: (lock.iter().flat_map(|l| &l.lists))
+            .map(|l| {
+                let entries = l.entries.iter().map(|e| e.to.as_str()).collect();
+                (l.reference.as_str(), entries)
+            })
+            .collect(),
         locked_lists,
         roles: RoleIndex::new(topo),
         graph,
@@ -119,8 +125,9 @@ struct Wiring<'a, 'w> {
     topo: &'a Topology,
     profile: &'a Profile,
     locked: LockedProviders<'a>,
-    /// The lock's shared lists, and which one each (reader, reference) was in.
-    lock_lists: &'a [topoplan_model::LockedList],
+    /// The lock's shared lists (reference, the providers it held), made into sets once (an
+    /// estate's readers each look one up), and which one each (reader, reference) was in.
+    lock_sets: Vec<(&'a str, HashSet<&'a str>)>,
     locked_lists: BTreeMap<(&'a str, &'a str), usize>,
     roles: RoleIndex<'a>,
     graph: DependencyGraph,
@@ -274,11 +281,14 @@ impl<'a> Wiring<'a, '_> {
             r.provider
         );
         let mut all: Vec<usize> = self.roles.with_role(&r.provider).to_vec();
-        let had: std::collections::HashSet<&str> =
-            match self.lock_lists.iter().find(|l| l.reference == r.name) {
-                Some(l) => l.entries.iter().map(|e| e.to.as_str()).collect(),
-                None => self.locked_set(ci, ri),
-            };
+        let had = match self
+            .lock_sets
+            .iter()
+            .find(|(reference, _)| *reference == r.name)
+        {
+            Some((_, set)) => Cow::Borrowed(set),
+            None => self.locked_set(ci, ri),
+        };
         all.sort_by(|&a, &b| {
             let key = |p: usize| {
                 (
@@ -300,16 +310,12 @@ impl<'a> Wiring<'a, '_> {
 
     /// The providers the lock had for reader `ci` and reference `ri`, in a shared list or as
     /// links.
-    fn locked_set(&self, ci: usize, ri: usize) -> std::collections::HashSet<&'a str> {
+    fn locked_set(&self, ci: usize, ri: usize) -> Cow<'_, HashSet<&'a str>> {
         let from = self.topo.nodes[ci].name.as_str();
         let reference = self.profile.reference[ri].name.as_str();
         match self.locked_lists.get(&(from, reference)) {
-            Some(&i) => self.lock_lists[i]
-                .entries
-                .iter()
-                .map(|e| e.to.as_str())
-                .collect(),
-            None => self.had(ci, ri).into_iter().collect(),
+            Some(&i) => Cow::Borrowed(&self.lock_sets[i].1),
+            None => Cow::Owned(self.had(ci, ri).into_iter().collect()),
         }
     }
 
