@@ -322,20 +322,8 @@ topoplan apply . --home /path/to/product/home             # originals go to <hom
 /// The README's "Uses" table: every value the node holds, a long shared list in one row
 /// (node.json lists every entry).
 fn readme_uses(s: &mut String, plan: &Plan, node: &NodePlan) {
-    let long = |l: &topoplan_solver::ListPlan| l.entries.len() > README_LIST_UP_TO;
-    let mut uses: Vec<_> = (plan.links_from(&node.name).iter())
-        .filter(|l| l.to != node.name)
-        .map(std::borrow::Cow::Borrowed)
-        .collect();
-    let mut lists = Vec::new();
-    for (l, r) in plan.lists_of(&node.name) {
-        if long(l) {
-            lists.push((l, r));
-        } else {
-            uses.extend(l.links(r).map(std::borrow::Cow::Owned));
-        }
-    }
-    uses.sort_by(|a, b| a.reference.cmp(&b.reference));
+    let (mut uses, lists) = plan.held_by(&node.name, |l| l.entries.len() > README_LIST_UP_TO);
+    uses.retain(|l| l.to != node.name);
     if !uses.is_empty() || !lists.is_empty() {
         s.push_str("\n## Uses\n\n| reference | node | port |\n|---|---|---|\n");
         for (l, r) in lists {

@@ -48,27 +48,23 @@ pub(crate) enum Held<'a> {
 
 /// A reader's links, runs of one reference together, with long shared lists kept whole.
 pub(crate) fn held<'a>(plan: &'a Plan, node: &str) -> Vec<Held<'a>> {
-    let mut out: Vec<(&str, Held<'a>)> = Vec::new();
-    let direct = plan.links_from(node);
-    let mut i = 0;
-    while i < direct.len() {
-        let r = direct[i].reference.as_str();
-        let j = i + direct[i..].partition_point(|l| l.reference.as_str() == r);
-        out.push((
-            r,
-            Held::Links(direct[i..j].iter().map(Cow::Borrowed).collect()),
-        ));
-        i = j;
+    let (links, lists) = plan.held_by(node, |l| l.entries.len() > LIST_UP_TO);
+    let mut out: Vec<(topoplan_solver::Text, Held<'a>)> = Vec::new();
+    let mut links = links.into_iter().peekable();
+    while let Some(first) = links.next() {
+        let r = first.reference.clone();
+        let mut run = vec![first];
+        while let Some(l) = links.next_if(|l| l.reference == r) {
+            run.push(l);
+        }
+        out.push((r, Held::Links(run)));
     }
-    for (l, r) in plan.lists_of(node) {
-        let h = if l.entries.len() > LIST_UP_TO {
-            Held::List(l, r)
-        } else {
-            Held::Links(l.links(r).map(Cow::Owned).collect())
-        };
-        out.push((l.reference.as_str(), h));
-    }
-    out.sort_by(|a, b| a.0.cmp(b.0));
+    out.extend(
+        lists
+            .into_iter()
+            .map(|(l, r)| (l.reference.clone(), Held::List(l, r))),
+    );
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out.into_iter().map(|(_, h)| h).collect()
 }
 

@@ -2,7 +2,6 @@
 //! and port, and the openings from each load-balancer host to the members it forwards to.
 
 use crate::aggregate::{HOSTS_UP_TO, WHY_UP_TO};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use topoplan_solver::{LinkPlan, ListPlan, Plan, Text};
 
@@ -87,14 +86,7 @@ pub fn firewall(plan: &Plan) -> Vec<FirewallRow> {
         .map(|l| l.reference.as_str())
         .collect();
     for n in &plan.nodes {
-        let mut links: Vec<Cow<LinkPlan>> =
-            plan.links_from(&n.name).iter().map(Cow::Borrowed).collect();
-        for (l, r) in plan.lists_of(&n.name) {
-            if !wide.contains(l.reference.as_str()) {
-                links.extend(l.links(r).map(Cow::Owned));
-            }
-        }
-        links.sort_by(|a, b| a.reference.cmp(&b.reference));
+        let (links, _) = plan.held_by(&n.name, |l| wide.contains(l.reference.as_str()));
         for l in links.iter().filter(|l| l.from != l.to) {
             open.add(plan, l);
         }

@@ -513,19 +513,32 @@ impl Plan {
     /// Every link `node` holds, its places in shared lists included, by reference name; list
     /// entries in the reader's order. Links of lists are made on the fly (owned).
     pub fn links_of<'a>(&'a self, node: &str) -> Vec<Cow<'a, LinkPlan>> {
-        let mut out: Vec<Cow<'a, LinkPlan>> =
+        self.held_by(node, |_| false).0
+    }
+
+    /// What `node` holds, for printers that show a long list as one piece: its links one by
+    /// one (its own, and the entries of the shared lists `whole` does not keep whole, made on
+    /// the fly, each list's in the node's order), and the lists `whole` keeps whole; both by
+    /// reference name.
+    pub fn held_by<'a>(
+        &'a self,
+        node: &str,
+        whole: impl Fn(&ListPlan) -> bool,
+    ) -> (Vec<Cow<'a, LinkPlan>>, Vec<(&'a ListPlan, &'a ListReader)>) {
+        let mut links: Vec<Cow<'a, LinkPlan>> =
             self.links_from(node).iter().map(Cow::Borrowed).collect();
-        let mut lists: Vec<(&ListPlan, &ListReader)> = self.lists_of(node).collect();
-        if lists.is_empty() {
-            return out;
-        }
-        lists.sort_by(|a, b| a.0.reference.cmp(&b.0.reference));
-        for (list, reader) in lists {
-            out.extend(list.links(reader).map(Cow::Owned));
+        let mut kept = Vec::new();
+        // `lists` are sorted by reference, so are a node's places in them.
+        for (list, reader) in self.lists_of(node) {
+            if whole(list) {
+                kept.push((list, reader));
+            } else {
+                links.extend(list.links(reader).map(Cow::Owned));
+            }
         }
         // Stable: a list's entries keep their order.
-        out.sort_by(|a, b| a.reference.cmp(&b.reference));
-        out
+        links.sort_by(|a, b| a.reference.cmp(&b.reference));
+        (links, kept)
     }
 
     /// Links `node` holds that point at another node (a node serving itself crosses no wire).
