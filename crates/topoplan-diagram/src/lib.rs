@@ -175,11 +175,11 @@ impl Diagram {
         // A node that provides a reference to itself needs no arrow: nothing crosses a wire.
         let mut grouped: Grouped<Text> = Default::default();
         for l in plan.all_links().filter(|l| l.from != l.to) {
-            let key = (l.from.clone(), l.to.clone(), l.kind.clone());
-            let e = grouped.entry(key).or_default();
-            if !e.0.contains(&l.port) {
-                e.0.push(l.port);
-            }
+            gather(
+                &mut grouped,
+                (l.from.clone(), l.to.clone(), l.kind.clone()),
+                l.port,
+            );
         }
         // Between nodes, an edge is one arrow however many references it carries.
         let edges = edges_of(grouped, false);
@@ -197,11 +197,11 @@ impl Diagram {
     pub fn edges_at(plan: &Plan, node: &str) -> Vec<Edge> {
         let mut grouped: Grouped<Text> = Default::default();
         let mut add = |l: &topoplan_solver::LinkPlan| {
-            let key = (l.from.clone(), l.to.clone(), l.kind.clone());
-            let e = grouped.entry(key).or_default();
-            if !e.0.contains(&l.port) {
-                e.0.push(l.port);
-            }
+            gather(
+                &mut grouped,
+                (l.from.clone(), l.to.clone(), l.kind.clone()),
+                l.port,
+            );
         };
         for l in plan.links_of(node).iter().filter(|l| l.to != node) {
             add(l);
@@ -270,11 +270,7 @@ impl Diagram {
             let Some(kind) = plan.kinds.iter().find(|k| k.name == l.kind.as_str()) else {
                 continue;
             };
-            let e = grouped.entry((a, b, kind.name.as_str())).or_default();
-            if !e.0.contains(&l.port) {
-                e.0.push(l.port);
-            }
-            e.1 += 1;
+            gather(&mut grouped, (a, b, kind.name.as_str()), l.port);
         }
         let mut edges = edges_of(grouped, true);
         let omitted_edges = if edges.len() > SUMMARY_ARROWS {
@@ -441,6 +437,15 @@ fn wrap(list: &str, width: usize) -> String {
 /// Links gathered per (from, to, kind): their distinct ports and how many there are.
 /// Links gathered per (from, to, kind): their ports and how many there are.
 type Grouped<K> = std::collections::BTreeMap<(K, K, K), (Vec<u32>, usize)>;
+
+/// One link into its group: its port once, and the count of links the group stands for.
+fn gather<K: Ord>(grouped: &mut Grouped<K>, key: (K, K, K), port: u32) {
+    let e = grouped.entry(key).or_default();
+    if !e.0.contains(&port) {
+        e.0.push(port);
+    }
+    e.1 += 1;
+}
 
 /// The edges of gathered links, ports ascending; `counted` keeps how many links each stands
 /// for (the summary's host-to-host arrows), else each is one.
