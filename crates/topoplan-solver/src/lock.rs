@@ -120,19 +120,7 @@ impl LinkDiff<'_> {
     /// One link against the lock's link of the same reader, reference and provider.
     fn pair(&mut self, l: &LinkPlan) {
         let k = pair_key(&l.from, &l.reference, &l.to);
-        let value = l.value();
-        let c = match self.old.get(&k) {
-            None => Some(change("+", "link", k.clone(), None, Some(value), None)),
-            Some(o) if o.value() != value => Some(change(
-                "~",
-                "link",
-                k.clone(),
-                Some(o.value()),
-                Some(value),
-                None,
-            )),
-            Some(_) => None,
-        };
+        let c = value_change(&k, self.old.get(&k).map(|o| o.value()), l.value());
         if let Some(c) = c {
             self.push(&l.from, &l.reference, c);
         }
@@ -251,18 +239,8 @@ fn list_entry_changes(
             .url
             .as_ref()
             .map_or_else(|| e.port.to_string(), Text::to_string);
-        match was.get(e.to.as_str()) {
-            None => out.push(change("+", "link", subject(&e.to), None, Some(value), None)),
-            Some(o) if o.value() != value => out.push(change(
-                "~",
-                "link",
-                subject(&e.to),
-                Some(o.value()),
-                Some(value),
-                None,
-            )),
-            Some(_) => {}
-        }
+        let old = was.get(e.to.as_str()).map(|o| o.value());
+        out.extend(value_change(&subject(&e.to), old, value));
     }
     for e in old.entries.iter().filter(|e| !now.contains(e.to.as_str())) {
         out.push(change(
@@ -275,6 +253,16 @@ fn list_entry_changes(
         ));
     }
     out
+}
+
+/// A link's value against the lock's: `+` new, `~` changed, nothing when equal.
+fn value_change(subject: &str, was: Option<String>, value: String) -> Option<PlanChange> {
+    let subject = subject.to_string();
+    match was {
+        None => Some(change("+", "link", subject, None, Some(value), None)),
+        Some(o) if o != value => Some(change("~", "link", subject, Some(o), Some(value), None)),
+        Some(_) => None,
+    }
 }
 
 /// Readers named in one change: the only one, or the first and how many more.
