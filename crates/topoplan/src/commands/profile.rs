@@ -27,6 +27,16 @@ struct Problem {
     message: String,
 }
 
+impl Problem {
+    /// A problem a template causes in a product file: at the template, naming the file.
+    fn in_template(template: &str, target: &Path, message: impl std::fmt::Display) -> Problem {
+        Problem {
+            at: format!("{template}:1:1"),
+            message: format!("{}: {message}", target.display()),
+        }
+    }
+}
+
 /// What the check looked at, for the summary line.
 #[derive(Default)]
 struct Counts {
@@ -423,10 +433,11 @@ fn check_home(
                 counts.selectors += 1;
                 let result = Patch::parse(o.format, &one).and_then(|p| p.apply(&text));
                 if let Err(e) = result {
-                    problems.push(Problem {
-                        at: format!("{template}:1:1"),
-                        message: format!("{}: {what}: {e}", target.display()),
-                    });
+                    problems.push(Problem::in_template(
+                        &template,
+                        &target,
+                        format!("{what}: {e}"),
+                    ));
                 }
             }
         }
@@ -476,10 +487,7 @@ fn check_derivations(
                     .join("; "),
                 Err(e) => e,
             };
-            problems.push(Problem {
-                at: format!("{template}:1:1"),
-                message: format!("{}: {message}", target.display()),
-            });
+            problems.push(Problem::in_template(&template, &target, message));
         }
     }
     Ok(())
@@ -515,13 +523,11 @@ fn twice(
         return;
     };
     if patch.apply(&once).is_ok_and(|again| again != once) {
-        problems.push(Problem {
-            at: format!("{template}:1:1"),
-            message: format!(
-                "{}: applying the patch a second time changes the file again: not idempotent (an `<add>` whose element a second apply does not find, e.g. in another namespace)",
-                target.display()
-            ),
-        });
+        problems.push(Problem::in_template(
+            template,
+            target,
+            "applying the patch a second time changes the file again: not idempotent (an `<add>` whose element a second apply does not find, e.g. in another namespace)",
+        ));
     }
 }
 
