@@ -4,7 +4,7 @@
 use codespan_reporting::diagnostic::{
     Diagnostic as CsDiagnostic, Label as CsLabel, Severity as CsSeverity,
 };
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, Config};
 use topoplan_model::{Diagnostic, Severity};
 
@@ -82,62 +82,99 @@ pub fn visible(text: &str) -> String {
 
 /// Renders diagnostics for `file` (as the user named it) with its source, plain text.
 pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
-    let file = &visible(file);
-    let src = &redacted(&visible_source(src), diags);
-    let files = SimpleFile::new(file, src);
-    let config = Config::default();
-    let mut out = String::new();
-    for d in diags {
-        let cs = CsDiagnostic::new(match d.severity {
-            Severity::Error => CsSeverity::Error,
-            Severity::Warning => CsSeverity::Warning,
-        })
-        .with_code(d.code_name())
-        .with_message(visible(&d.message))
-        .with_labels(
-            d.labels
-                .iter()
-                .map(|l| {
-                    let span = clamp(l.span.clone(), src.len());
-                    if l.primary {
-                        CsLabel::primary((), span).with_message(visible(&l.message))
-                    } else {
-                        CsLabel::secondary((), span).with_message(visible(&l.message))
-                    }
-                })
-                .collect(),
-        )
-        .with_notes(
-            d.notes
-                .iter()
-                .map(|n| format!("help: {}", visible(n)))
-                .collect(),
-        );
-        match term::emit_into_string(&config, &files, &cs) {
-            Ok(s) => out.push_str(&s),
-            Err(e) => out.push_str(&format!(
-                "error[{}]: {} (could not show the source: {e})\n",
-                d.code_name(),
-                visible(&d.message)
-            )),
+    let mut sources = Sources::default();
+    let id = sources.add(file, src);
+    let placed: Vec<(usize, Diagnostic)> = diags.iter().map(|d| (id, d.clone())).collect();
+    sources.render(&placed, file)
+}
+
+/// The files diagnostics point into (a topology; a profile, its templates and presets), as
+/// the user named them: one renderer for a diagnostic in any of them.
+#[derive(Default)]
+pub struct Sources {
+    files: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// Adds a file (its name as shown, its text); returns its id for [`Sources::render`].
+    pub fn add(&mut self, name: &str, text: &str) -> usize {
+        if let Some(id) = self.files.iter().position(|(n, _)| n == name) {
+            return id;
         }
+        self.files.push((name.to_string(), text.to_string()));
+        self.files.len() - 1
     }
-    let errors = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    if errors > 0 {
-        out.push_str(&format!(
-            "error: `{file}` has {errors} problem{}\n",
-            if errors == 1 { "" } else { "s" }
-        ));
+
+    /// Every diagnostic with the source and caret of its file, then a count of the errors
+    /// naming `summary` (the file the user gave).
+    pub fn render(&self, diags: &[(usize, Diagnostic)], summary: &str) -> String {
+        let mut files = SimpleFiles::new();
+        for (id, (name, text)) in self.files.iter().enumerate() {
+            let of_file: Vec<&Diagnostic> = (diags.iter())
+                .filter(|(f, _)| *f == id)
+                .map(|(_, d)| d)
+                .collect();
+            files.add(visible(name), redacted(&visible_source(text), &of_file));
+        }
+        let config = Config::default();
+        let mut out = String::new();
+        for (id, d) in diags {
+            let len = self.files.get(*id).map_or(0, |(_, t)| t.len());
+            match term::emit_into_string(&config, &files, &to_codespan(*id, d, len)) {
+                Ok(s) => out.push_str(&s),
+                Err(e) => out.push_str(&format!(
+                    "error[{}]: {} (could not show the source: {e})\n",
+                    d.code_name(),
+                    visible(&d.message)
+                )),
+            }
+        }
+        let errors = (diags.iter())
+            .filter(|(_, d)| d.severity == Severity::Error)
+            .count();
+        if errors > 0 {
+            out.push_str(&format!(
+                "error: `{}` has {errors} problem{}\n",
+                visible(summary),
+                if errors == 1 { "" } else { "s" }
+            ));
+        }
+        out
     }
-    out
+}
+
+/// A diagnostic of file `id` (of `len` bytes) as the renderer's, every text made visible.
+fn to_codespan(id: usize, d: &Diagnostic, len: usize) -> CsDiagnostic<usize> {
+    CsDiagnostic::new(match d.severity {
+        Severity::Error => CsSeverity::Error,
+        Severity::Warning => CsSeverity::Warning,
+    })
+    .with_code(d.code_name())
+    .with_message(visible(&d.message))
+    .with_labels(
+        d.labels
+            .iter()
+            .map(|l| {
+                let span = clamp(l.span.clone(), len);
+                if l.primary {
+                    CsLabel::primary(id, span).with_message(visible(&l.message))
+                } else {
+                    CsLabel::secondary(id, span).with_message(visible(&l.message))
+                }
+            })
+            .collect(),
+    )
+    .with_notes(
+        d.notes
+            .iter()
+            .map(|n| format!("help: {}", visible(n)))
+            .collect(),
+    )
 }
 
 /// The source with every byte a diagnostic redacts shown as `*` (a multi-byte character as
 /// as many `*`, so spans stay right).
-fn redacted(src: &str, diags: &[Diagnostic]) -> String {
+fn redacted(src: &str, diags: &[&Diagnostic]) -> String {
     let spans: Vec<_> = diags.iter().flat_map(|d| d.redact.iter()).collect();
     if spans.is_empty() {
         return src.to_string();

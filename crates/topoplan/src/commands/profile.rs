@@ -1,5 +1,6 @@
 //! `topoplan profile check DIR [--home PRODUCT_HOME]`: every problem of a product profile
-//! folder in one run, each as `file:line:col: message`.
+//! folder in one run, each with its file, line and column, source and caret (the renderer every
+//! topology diagnostic uses: [`crate::diagnostics::Sources`]).
 //!
 //! What a profile author gets wrong, and nothing else would catch before a plan runs on a host:
 //! - the profile itself ([`Profile::parse_lenient`]): unknown roles, modes, kinds and ports,
@@ -12,29 +13,69 @@
 //! - with `--home`, every selector and pointer of every rendered overlay, applied one at a time
 //!   to the real product files, must match exactly one thing.
 
+use crate::diagnostics::Sources;
 use crate::status::ExitStatus;
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use topoplan_model::{Profile, Seg};
+use topoplan_model::{Code, Diagnostic, Profile, Seg};
 use topoplan_patch::Patch;
 use topoplan_render::{PatchFormat, TemplateSet};
 use topoplan_solver::Plan;
 
-/// One problem: where (`file:line:col`) and what.
-struct Problem {
-    at: String,
-    message: String,
+/// Every problem found, each a diagnostic (`invalid-profile`, or a preset's own code) in one
+/// of the profile folder's files: the profile, a template, a preset.
+#[derive(Default)]
+struct Found {
+    sources: Sources,
+    problems: Vec<(usize, Diagnostic)>,
 }
 
-impl Problem {
-    /// A problem a template causes in a product file: at the template, naming the file.
-    fn in_template(template: &str, target: &Path, message: impl std::fmt::Display) -> Problem {
-        Problem {
-            at: format!("{template}:1:1"),
-            message: format!("{}: {message}", target.display()),
+impl Found {
+    /// A problem in the file shown as `file`, whose text is `text`; once, however many of the
+    /// checked plans (one per mode, one per preset) run into it.
+    fn push(&mut self, file: &str, text: &str, d: Diagnostic) {
+        let id = self.sources.add(file, text);
+        if !self.problems.iter().any(|(f, seen)| *f == id && *seen == d) {
+            self.problems.push((id, d));
         }
     }
+
+    /// A problem in a template (`key` in `set`): at the first line that holds `needle` (the
+    /// selector or pointer the problem is about, when the template writes it literally), or
+    /// at its first line.
+    fn in_template(&mut self, set: &TemplateSet, key: &str, needle: &str, message: String) {
+        let text = set.files.get(key).map_or("", String::as_str);
+        let start = (!needle.is_empty())
+            .then(|| text.find(needle))
+            .flatten()
+            .map_or(0, |at| text[..at].rfind('\n').map_or(0, |nl| nl + 1));
+        let end = text[start..].find('\n').map_or(text.len(), |nl| start + nl);
+        let start = start + (text[start..end].len() - text[start..end].trim_start().len());
+        self.push(&set.display_path(key), text, problem(start..end, message));
+    }
+
+    /// A problem a template causes in a product file: at the template, naming the file.
+    fn in_product_file(
+        &mut self,
+        set: &TemplateSet,
+        key: &str,
+        needle: &str,
+        target: &Path,
+        message: impl std::fmt::Display,
+    ) {
+        let message = format!("`{}`: {message}", target.display());
+        self.in_template(set, key, needle, message);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// A problem of the profile folder at `span` of its file.
+fn problem(span: std::ops::Range<usize>, message: String) -> Diagnostic {
+    Diagnostic::new(Code::InvalidProfile, message).at(span, "")
 }
 
 /// What the check looked at, for the summary line.
@@ -82,35 +123,64 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
     let src = std::fs::read_to_string(&profile_path)
         .with_context(|| format!("reading `{}`", profile_path.display()))?;
     let shown = profile_path.display().to_string();
-    let at = |span: std::ops::Range<usize>| {
-        let (l, c) = topoplan_model::line_col(&src, span.start);
-        format!("{shown}:{l}:{c}")
-    };
-    let locate = |path: &[Seg]| at(topoplan_model::locate(&src, path));
-    let mut problems: Vec<Problem> = Vec::new();
-    let (profile, found) = Profile::parse_lenient(&src);
-    for d in found {
-        problems.push(Problem {
-            at: at(d.position()..d.position()),
-            message: d.message,
-        });
+    let mut found = Found::default();
+    let (profile, problems) = Profile::parse_lenient(&src);
+    for d in problems {
+        found.push(&shown, &src, d);
     }
     let Some(profile) = profile else {
-        return finish(&shown, problems, None);
+        return finish(&shown, found, None);
     };
     let product = profile.product.name.clone();
     let set = profile_files(dir, &product)?;
+    let sources = Folder {
+        profile: &profile,
+        set: &set,
+        src: &src,
+        shown: &shown,
+    };
+    unwritten_references(&sources, &mut found);
     let overlays = set.overlays(&product);
-    let templated: BTreeSet<&str> = overlays.iter().map(|(p, _, _)| p.as_str()).collect();
-    let checks = set.checks(&product);
-    let checked: BTreeSet<&str> = checks.iter().map(|(p, _, _)| p.as_str()).collect();
-    for (i, r) in profile.reference.iter().enumerate() {
-        let message = if r.written() && !templated.contains(r.file.as_str()) {
+    unused_templates(&profile, &set, &overlays, &mut found);
+    unused_templates(&profile, &set, &set.checks(&product), &mut found);
+    let mut counts = Counts::default();
+    if found.is_empty() {
+        if let Some(Err(m)) =
+            home.map(|h| super::apply::home_is(h, &profile.product.home, &product))
+        {
+            // The home `apply` would accept: the same identity check.
+            sources.problem(
+                &mut found,
+                &[Seg::Key("product"), Seg::Key("home")],
+                format!("`--home` is not a home `apply` accepts for this profile: {m}"),
+            );
+        }
+        check_templates(&sources, home, &mut found, &mut counts)?;
+    } else {
+        eprintln!(
+            "note: the template checks (reader roles, presets, --home selectors) run once the problems below are fixed"
+        );
+    }
+    finish(&shown, found, Some(&counts))
+}
+
+/// A reference whose file no template writes (or, for a value the product derives, no check
+/// template verifies): a problem at its `file`.
+fn unwritten_references(s: &Folder, found: &mut Found) {
+    let product = &s.profile.product.name;
+    let templated: BTreeSet<String> = (s.set.overlays(product).into_iter())
+        .map(|(p, _, _)| p)
+        .collect();
+    let checked: BTreeSet<String> = (s.set.checks(product).into_iter())
+        .map(|(p, _, _)| p)
+        .collect();
+    for (i, r) in s.profile.reference.iter().enumerate() {
+        let message = if r.written() && !templated.contains(&r.file) {
             format!(
                 "reference `{}`: no template `overlay/{}.patch.xml.tera` (or `.patch.json.tera`) writes its file",
                 r.name, r.file
             )
-        } else if !r.written() && !checked.contains(r.file.as_str()) {
+        } else if !r.written() && !checked.contains(&r.file) {
             format!(
                 "reference `{}` is derived by the product: no template `checks/{}.patch.xml.tera` (or `.patch.json.tera`) says what `check` verifies in its file",
                 r.name, r.file
@@ -118,40 +188,12 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
         } else {
             continue;
         };
-        problems.push(Problem {
-            at: locate(&[Seg::Key("reference"), Seg::Index(i), Seg::Key("file")]),
+        s.problem(
+            found,
+            &[Seg::Key("reference"), Seg::Index(i), Seg::Key("file")],
             message,
-        });
-    }
-    unused_templates(&profile, &set, &overlays, &mut problems);
-    unused_templates(&profile, &set, &checks, &mut problems);
-    let mut counts = Counts::default();
-    if problems.is_empty() {
-        let home_problem = home.and_then(|h| {
-            // The home `apply` would accept: the same identity check.
-            super::apply::home_is(h, &profile.product.home, &product)
-                .err()
-                .map(|m| Problem {
-                    at: locate(&[Seg::Key("product"), Seg::Key("home")]),
-                    message: format!(
-                        "`--home` is not a home `apply` accepts for this profile: {m}"
-                    ),
-                })
-        });
-        problems.extend(home_problem);
-        let sources = Sources {
-            profile: &profile,
-            set: &set,
-            src: &src,
-            shown: &shown,
-        };
-        check_templates(&sources, home, &mut problems, &mut counts)?;
-    } else {
-        eprintln!(
-            "note: the template checks (reader roles, presets, --home selectors) run once the problems below are fixed"
         );
     }
-    finish(&shown, problems, Some(&counts))
 }
 
 /// The files of a profile folder, as a template set of product `product` (read as any
@@ -178,7 +220,7 @@ fn unused_templates(
     profile: &Profile,
     set: &TemplateSet,
     overlays: &[(String, String, PatchFormat)],
-    problems: &mut Vec<Problem>,
+    found: &mut Found,
 ) {
     let named: BTreeSet<&str> = profile
         .reference
@@ -195,75 +237,74 @@ fn unused_templates(
         .collect();
     for (path, name, _) in overlays {
         if !named.contains(path.as_str()) {
-            problems.push(Problem {
-                at: format!("{}:1:1", set.display_path(name)),
-                message: format!(
-                    "template patches `{path}`, which no reference, port, datasource or `product.home` names: it is never used"
-                ),
-            });
+            let message = format!(
+                "template patches `{path}`, which no reference, port, datasource or `product.home` names: it is never used"
+            );
+            found.in_template(set, name, "", message);
         }
     }
 }
 
 /// A sound profile and its templates, as `check` read them.
-struct Sources<'a> {
+struct Folder<'a> {
     profile: &'a Profile,
     set: &'a TemplateSet,
     src: &'a str,
     shown: &'a str,
 }
 
+impl Folder<'_> {
+    /// A problem at `path` of the profile (its whole file when `path` is empty).
+    fn problem(&self, found: &mut Found, path: &[Seg], message: String) {
+        let span = topoplan_model::locate(self.src, path);
+        found.push(self.shown, self.src, problem(span, message));
+    }
+}
+
 /// The template checks of a sound profile: per mode, a plan with one node per role (readers,
 /// and with `--home` every operation against the real files); then every preset's plan, which
 /// has what one node per role does not (shared databases, clusters), against the files too.
 fn check_templates(
-    s: &Sources,
+    s: &Folder,
     home: Option<&Path>,
-    problems: &mut Vec<Problem>,
+    found: &mut Found,
     counts: &mut Counts,
 ) -> Result<()> {
     let mut plans = Vec::new();
     for mode in s.profile.mode_names() {
         match synthetic_plan(s.profile, &mode) {
             Ok(plan) => plans.push(plan),
-            Err(e) => problems.push(Problem {
-                at: s.shown.to_string(),
-                message: format!("mode `{mode}`: a plan with one node per role fails: {e}"),
-            }),
+            Err(e) => s.problem(
+                found,
+                &[Seg::Key("mode")],
+                format!("mode `{mode}`: a plan with one node per role fails: {e}"),
+            ),
         }
     }
     for plan in &plans {
-        check_readers(s.profile, s.set, plan, s.src, s.shown, problems, counts)?;
+        check_readers(s, plan, found, counts)?;
         if let Some(home) = home {
-            check_home(s.set, plan, home, problems, counts)?;
+            check_home(s.set, plan, home, found, counts)?;
         }
     }
-    let product = &s.profile.product.name;
-    for plan in check_presets(s.set, product, s.profile, problems, counts) {
+    for plan in check_presets(s, found, counts) {
         if let Some(home) = home {
-            check_home(s.set, &plan, home, problems, counts)?;
+            check_home(s.set, &plan, home, found, counts)?;
         }
     }
     Ok(())
 }
 
-fn finish(shown: &str, problems: Vec<Problem>, counts: Option<&Counts>) -> Result<()> {
-    if problems.is_empty() {
+fn finish(shown: &str, found: Found, counts: Option<&Counts>) -> Result<()> {
+    if found.is_empty() {
         let c = counts.expect("checked");
-        println!(
-            "`{shown}`: no problems ({} reader values rendered, {} selectors matched, {} presets planned)",
+        crate::output::out(&format!(
+            "`{shown}`: no problems ({} reader values rendered, {} selectors matched, {} presets planned)\n",
             c.readers, c.selectors, c.presets
-        );
+        ))?;
         return Ok(());
     }
-    for p in &problems {
-        eprintln!(
-            "{}: error: {}",
-            p.at,
-            crate::diagnostics::visible(&p.message)
-        );
-    }
-    eprintln!("error: `{shown}` has {} problem(s)", problems.len());
+    eprint!("{}", found.sources.render(&found.problems, shown));
     Err(crate::status::Reported.into())
 }
 
@@ -304,33 +345,22 @@ fn synthetic_plan(profile: &Profile, mode: &str) -> Result<Plan, String> {
 /// Every reader role's overlay of a reference's file depends on the reference: rendering the
 /// reader without that link must change the file's patch. (Comparing with the provider's
 /// address would not do: several references of one file often point at the same port.)
-fn check_readers(
-    profile: &Profile,
-    set: &TemplateSet,
-    plan: &Plan,
-    src: &str,
-    shown: &str,
-    problems: &mut Vec<Problem>,
-    counts: &mut Counts,
-) -> Result<()> {
+fn check_readers(s: &Folder, plan: &Plan, found: &mut Found, counts: &mut Counts) -> Result<()> {
     // The templates are parsed once; each reader is rendered with and without one link.
-    let renderer = match topoplan_render::Renderer::new(set, &plan.product) {
+    let renderer = match topoplan_render::Renderer::new(s.set, &plan.product) {
         Ok(r) => r,
         Err(e) => {
-            problems.push(Problem {
-                at: shown.to_string(),
-                message: format!("loading the templates: {e}"),
-            });
+            s.problem(found, &[], format!("loading the templates: {e}"));
             return Ok(());
         }
     };
-    let checker = topoplan_render::Renderer::checks(set, &plan.product)
+    let checker = topoplan_render::Renderer::checks(s.set, &plan.product)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let renderers = [&renderer, &checker];
     let patch_of = |plan: &Plan, node: &str, r: &topoplan_model::ReferenceDef| {
         file_patch(renderers, plan, node, r)
     };
-    for (i, r) in profile.reference.iter().enumerate() {
+    for (i, r) in s.profile.reference.iter().enumerate() {
         if !r.in_mode(&plan.mode) {
             continue;
         }
@@ -345,31 +375,24 @@ fn check_readers(
                 match (patch_of(plan, &node, r), patch_of(&without, &node, r)) {
                     (Ok(a), Ok(b)) => (a, b),
                     (Err(e), _) | (_, Err(e)) => {
-                        problems.push(Problem {
-                            at: shown.to_string(),
-                            message: format!("rendering `{node}`: {e}"),
-                        });
+                        s.problem(found, &[], format!("rendering `{node}`: {e}"));
                         continue;
                     }
                 };
             if with_text == without_text {
-                let span = topoplan_model::locate(
-                    src,
-                    &[Seg::Key("reference"), Seg::Index(i), Seg::Key("readers")],
-                );
-                let (line, col) = topoplan_model::line_col(src, span.start);
                 let what = if r.written() {
                     "the templates write nothing of it into"
                 } else {
                     "the check templates (`checks/`) verify nothing of it in"
                 };
-                problems.push(Problem {
-                    at: format!("{shown}:{line}:{col}"),
-                    message: format!(
+                s.problem(
+                    found,
+                    &[Seg::Key("reference"), Seg::Index(i), Seg::Key("readers")],
+                    format!(
                         "reference `{}` is read by `{role}`, but {what} `{}` of a `{role}` node (mode `{}`): use `links.{}`",
                         r.name, r.file, plan.mode, r.name
                     ),
-                });
+                );
             }
         }
     }
@@ -400,7 +423,7 @@ fn check_home(
     set: &TemplateSet,
     plan: &Plan,
     home: &Path,
-    problems: &mut Vec<Problem>,
+    found: &mut Found,
     counts: &mut Counts,
 ) -> Result<()> {
     let mut seen = BTreeSet::new();
@@ -408,36 +431,31 @@ fn check_home(
     let Ok(renderer) = topoplan_render::Renderer::new(set, &plan.product) else {
         return Ok(());
     };
-    check_derivations(set, plan, home, problems, counts)?;
+    check_derivations(set, plan, home, found, counts)?;
     for n in &plan.nodes {
         let Ok(overlays) = renderer.render(plan, n) else {
             continue;
         };
         for o in overlays {
             let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
-            let template = template_of(set, &plan.product, "overlay", &o);
+            let template = template_key(&plan.product, "overlay", &o);
             let Ok(text) = std::fs::read_to_string(&target) else {
                 if seen.insert((o.path.clone(), String::new())) {
-                    problems.push(Problem {
-                        at: format!("{template}:1:1"),
-                        message: format!("`{}` is not in the product home", target.display()),
-                    });
+                    let message = format!("`{}` is not in the product home", target.display());
+                    found.in_template(set, &template, "", message);
                 }
                 continue;
             };
-            twice(&template, &target, &o, &text, problems);
-            for (what, one) in single_ops(o.format, &o.patch) {
-                if !seen.insert((o.path.clone(), what.clone())) {
+            twice(set, &template, &target, &o, &text, found);
+            for (op, one) in single_ops(o.format, &o.patch) {
+                if !seen.insert((o.path.clone(), op.what.clone())) {
                     continue;
                 }
                 counts.selectors += 1;
                 let result = Patch::parse(o.format, &one).and_then(|p| p.apply(&text));
                 if let Err(e) = result {
-                    problems.push(Problem::in_template(
-                        &template,
-                        &target,
-                        format!("{what}: {e}"),
-                    ));
+                    let message = format!("{}: {e}", op.what);
+                    found.in_product_file(set, &template, &op.at, &target, message);
                 }
             }
         }
@@ -451,7 +469,7 @@ fn check_derivations(
     set: &TemplateSet,
     plan: &Plan,
     home: &Path,
-    problems: &mut Vec<Problem>,
+    found: &mut Found,
     counts: &mut Counts,
 ) -> Result<()> {
     let Ok(checker) = topoplan_render::Renderer::checks(set, &plan.product) else {
@@ -464,7 +482,7 @@ fn check_derivations(
                 continue;
             }
             counts.selectors += 1;
-            let template = template_of(set, &plan.product, "checks", &o);
+            let template = template_key(&plan.product, "checks", &o);
             let target = topoplan_safefs::resolve_inside(home, Path::new(&o.path))?;
             let drift = topoplan_safefs::read_regular(&target)
                 .map_err(|e| e.to_string())
@@ -473,48 +491,42 @@ fn check_derivations(
                         .and_then(|p| p.drift(&text))
                         .map_err(|e| e.to_string())
                 });
-            let message = match drift {
+            let (message, at) = match drift {
                 Ok(d) if d.is_empty() => continue,
-                Ok(d) => d
-                    .iter()
-                    .map(|d| {
-                        format!(
-                            "{}: the check expects {:?}, the shipped file has {:?}",
-                            d.at, d.expected, d.found
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                Err(e) => e,
+                Ok(d) => (
+                    (d.iter())
+                        .map(|d| {
+                            format!(
+                                "{}: the check expects {:?}, the shipped file has {:?}",
+                                d.at, d.expected, d.found
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    d[0].at.clone(),
+                ),
+                Err(e) => (e, String::new()),
             };
-            problems.push(Problem::in_template(&template, &target, message));
+            found.in_product_file(set, &template, &at, &target, message);
         }
     }
     Ok(())
 }
 
-/// Where the template of a rendered patch is (`folder`: `overlay` or `checks`), for messages.
-fn template_of(
-    set: &TemplateSet,
-    product: &str,
-    folder: &str,
-    o: &topoplan_render::Overlay,
-) -> String {
-    set.display_path(&format!(
-        "{product}/{folder}/{}{}.tera",
-        o.path,
-        o.format.suffix()
-    ))
+/// The template of a rendered patch (`folder`: `overlay` or `checks`), as a key of its set.
+fn template_key(product: &str, folder: &str, o: &topoplan_render::Overlay) -> String {
+    format!("{product}/{folder}/{}{}.tera", o.path, o.format.suffix())
 }
 
 /// The node's whole patch of one file, applied as `apply` does, and then again: the second
 /// must change nothing (an `<add>` the upsert cannot find again appends a copy every time).
 fn twice(
+    set: &TemplateSet,
     template: &str,
     target: &Path,
     o: &topoplan_render::Overlay,
     text: &str,
-    problems: &mut Vec<Problem>,
+    found: &mut Found,
 ) {
     let Ok(patch) = Patch::parse(o.format, &o.patch) else {
         return;
@@ -523,16 +535,25 @@ fn twice(
         return;
     };
     if patch.apply(&once).is_ok_and(|again| again != once) {
-        problems.push(Problem::in_template(
+        found.in_product_file(
+            set,
             template,
+            "",
             target,
             "applying the patch a second time changes the file again: not idempotent (an `<add>` whose element a second apply does not find, e.g. in another namespace)",
-        ));
+        );
     }
 }
 
-/// The operations of a rendered patch, each as a patch of its own: (what it addresses, patch).
-fn single_ops(format: PatchFormat, patch: &str) -> Vec<(String, String)> {
+/// One operation of a rendered patch: what it addresses as a message shows it, and its
+/// selector or pointer as a template writes it (to find its line).
+struct Op {
+    what: String,
+    at: String,
+}
+
+/// The operations of a rendered patch, each as a patch of its own.
+fn single_ops(format: PatchFormat, patch: &str) -> Vec<(Op, String)> {
     match format {
         PatchFormat::Json => {
             let Ok(serde_json::Value::Array(ops)) = serde_json::from_str(patch) else {
@@ -541,10 +562,8 @@ fn single_ops(format: PatchFormat, patch: &str) -> Vec<(String, String)> {
             ops.iter()
                 .map(|op| {
                     let path = op["path"].as_str().unwrap_or("").to_string();
-                    (
-                        format!("{} {path}", op["op"].as_str().unwrap_or("")),
-                        format!("[{op}]"),
-                    )
+                    let what = format!("{} {path}", op["op"].as_str().unwrap_or(""));
+                    (Op { what, at: path }, format!("[{op}]"))
                 })
                 .collect()
         }
@@ -571,12 +590,13 @@ fn single_ops(format: PatchFormat, patch: &str) -> Vec<(String, String)> {
                         }
                     }
                     text.push_str(&patch[from..]);
+                    let sel = op.attribute("sel").unwrap_or("");
+                    let what = format!("<{} sel=\"{sel}\">", op.tag_name().name());
                     (
-                        format!(
-                            "<{} sel=\"{}\">",
-                            op.tag_name().name(),
-                            op.attribute("sel").unwrap_or("")
-                        ),
+                        Op {
+                            what,
+                            at: sel.to_string(),
+                        },
                         text,
                     )
                 })
@@ -586,39 +606,25 @@ fn single_ops(format: PatchFormat, patch: &str) -> Vec<(String, String)> {
 }
 
 /// Every preset of the profile plans; returns their plans (for the `--home` check).
-fn check_presets(
-    set: &TemplateSet,
-    product: &str,
-    profile: &Profile,
-    problems: &mut Vec<Problem>,
-    counts: &mut Counts,
-) -> Vec<Plan> {
-    let profiles = BTreeMap::from([(product.to_string(), profile.clone())]);
+fn check_presets(s: &Folder, found: &mut Found, counts: &mut Counts) -> Vec<Plan> {
+    let product = &s.profile.product.name;
+    let profiles = BTreeMap::from([(product.to_string(), s.profile.clone())]);
     let mut plans = Vec::new();
-    for preset in super::init::presets(set, product) {
+    for preset in super::init::presets(s.set, product) {
         let key = format!("{product}/presets/{preset}.toml");
-        let src = &set.files[&key];
+        let src = &s.set.files[&key];
         counts.presets += 1;
-        let result =
-            topoplan_model::parse(src, &profiles).and_then(|t| topoplan_solver::solve(&t, profile));
-        let diags = match result {
-            Ok(plan) => {
-                plans.push(plan);
-                continue;
+        let result = topoplan_model::parse(src, &profiles)
+            .and_then(|t| topoplan_solver::solve(&t, s.profile));
+        match result {
+            Ok(plan) => plans.push(plan),
+            // Each with its own code and places, in the preset.
+            Err(diags) => {
+                for mut d in diags {
+                    d.message = format!("preset `{preset}` does not plan: {}", d.message);
+                    found.push(&s.set.display_path(&key), src, d);
+                }
             }
-            Err(diags) => diags,
-        };
-        for d in diags {
-            let start = d
-                .labels
-                .iter()
-                .find(|l| l.primary)
-                .map_or(0, |l| l.span.start);
-            let (line, col) = topoplan_model::line_col(src, start);
-            problems.push(Problem {
-                at: format!("{}:{line}:{col}", set.display_path(&key)),
-                message: format!("preset `{preset}` does not plan: {}: {}", d.code, d.message),
-            });
         }
     }
     plans

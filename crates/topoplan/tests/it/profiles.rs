@@ -419,16 +419,17 @@ fn profile_check_reports_every_planted_mistake_with_its_place() {
         "names unknown port `thrift-key-validaton`",
         "duplicate port `embedded-ldap`",
         "reference `revoke_api`: no template",
-        "unused.xml.patch.xml.tera:1:1: error: template patches `repository/conf/unused.xml`",
+        "error[invalid-profile]: template patches `repository/conf/unused.xml`",
+        "unused.xml.patch.xml.tera:1:1\n",
     ] {
         assert!(stderr.contains(want), "missing {want:?} in\n{stderr}");
     }
-    let toml_shown = toml.display().to_string();
+    // Each at its line and column, with the source and a caret, as a topology's problems are.
+    let toml_shown = format!("┌─ {}:", toml.display());
     let located = stderr
         .lines()
-        .filter(|l| l.starts_with(&format!("{toml_shown}:")))
-        .filter(|l| {
-            let rest = &l[toml_shown.len() + 1..];
+        .filter_map(|l| l.trim_start().strip_prefix(&toml_shown))
+        .filter(|rest| {
             let mut parts = rest.splitn(3, ':');
             parts.next().is_some_and(|x| x.parse::<usize>().is_ok())
                 && parts.next().is_some_and(|x| x.parse::<usize>().is_ok())
