@@ -2,7 +2,10 @@
 //! One patch layer: the two formats topoplan writes product files with (RFC 5261 for XML,
 //! RFC 6902 for JSON) behind one [`Patch`] (parse, apply, drift), the escaping of values for
 //! each format, and the secret markers a bundle holds where a database password goes (filled
-//! in by `apply` from the environment, masked wherever a patched text is printed).
+//! in by `apply` from the environment, masked wherever a patched text is printed); and the
+//! [`apply`] transaction that writes a node's patches into a product home, all or nothing.
+
+pub mod apply;
 
 /// The format of a product file's patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,13 +155,15 @@ pub fn secret_vars(text: &str) -> Vec<String> {
 }
 
 /// A patch with every secret marker replaced by the variable's value from `lookup`, escaped
-/// for the patch's format.
+/// for the patch's format; and the values filled (as given and as escaped for either format),
+/// for [`mask`] to hide wherever the patched text is printed.
 pub fn fill_secrets(
     text: &str,
     format: PatchFormat,
     mut lookup: impl FnMut(&str) -> Option<String>,
-) -> Result<String, SecretError> {
+) -> Result<(String, Vec<String>), SecretError> {
     let mut out = text.to_string();
+    let mut values = Vec::new();
     for var in secret_vars(text) {
         let value = lookup(&var).ok_or_else(|| SecretError::Unset(var.clone()))?;
         if format == PatchFormat::Xml && !topoplan_model::xml::writable(&value) {
@@ -166,8 +171,11 @@ pub fn fill_secrets(
             return Err(SecretError::NotWritable(var));
         }
         out = out.replace(&secret_marker(&var), &format.escape_fn()(&value));
+        values.push(topoplan_model::xml::escape(&value));
+        values.push(escape_json_string(&value));
+        values.push(value);
     }
-    Ok(out)
+    Ok((out, values))
 }
 
 /// Why a secret could not be filled in, naming its variable.
@@ -197,14 +205,15 @@ mod tests {
     #[test]
     fn secrets_are_filled_escaped_for_their_format_and_masked() {
         let text = format!("<a>{}</a>", secret_marker("DB_PW"));
-        let filled = fill_secrets(&text, PatchFormat::Xml, |_| Some("a<b".into())).unwrap();
+        let (filled, values) =
+            fill_secrets(&text, PatchFormat::Xml, |_| Some("a<b".into())).unwrap();
         assert_eq!(filled, "<a>a&lt;b</a>");
-        assert_eq!(mask(&filled, &["a&lt;b".into()]), "<a>********</a>");
+        assert_eq!(mask(&filled, &values), "<a>********</a>");
         assert_eq!(
             fill_secrets(&text, PatchFormat::Xml, |_| None),
             Err(SecretError::Unset("DB_PW".into()))
         );
-        let json = fill_secrets(&text, PatchFormat::Json, |_| Some("q\"".into())).unwrap();
+        let (json, _) = fill_secrets(&text, PatchFormat::Json, |_| Some("q\"".into())).unwrap();
         assert_eq!(json, "<a>q\\\"</a>");
     }
 }

@@ -60,30 +60,6 @@ fn of_template(name: &str) -> Option<(&str, PatchFormat)> {
     PatchFormat::of_bundle_path(name.strip_suffix(".tera")?)
 }
 
-/// Every entry under `dir` that is not a folder, recursively. Links are never followed: a
-/// link (to a file or a folder) is returned as itself, for the caller to refuse or resolve.
-pub fn walk_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    let mut failed = None;
-    topoplan_safefs::walk(dir, &mut |p, e| match e {
-        topoplan_safefs::Entry::Dir => true,
-        topoplan_safefs::Entry::Other => {
-            out.push(p.to_path_buf());
-            false
-        }
-        topoplan_safefs::Entry::Unreadable => {
-            failed.get_or_insert_with(|| p.to_path_buf());
-            false
-        }
-    })?;
-    match failed {
-        Some(p) => Err(std::io::Error::other(format!(
-            "`{}` cannot be listed",
-            p.display()
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// One file of a templates folder: a regular file (no FIFO, device or socket: a template is
 /// read whole, and `/dev/zero` would never end), at most [`topoplan_safefs::MAX_READ`] bytes,
 /// reached through links only when they stay inside the folder (a link to a root-only file
@@ -109,7 +85,7 @@ impl TemplateSet {
     /// Adds (or overrides, by relative path) every file under `dir`.
     pub fn add_dir(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
         let mut found = Vec::new();
-        walk_files(dir, &mut found)?;
+        topoplan_safefs::walk_files(dir, &mut found)?;
         for f in found {
             let rel = f
                 .strip_prefix(dir)

@@ -589,6 +589,30 @@ pub fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, Entry) -> bool) -> std::io:
     Ok(())
 }
 
+/// Every entry under `dir` that is not a folder, recursively. Links are never followed: a
+/// link (to a file or a folder) is returned as itself, for the caller to refuse or resolve.
+pub fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut failed = None;
+    walk(dir, &mut |p, e| match e {
+        Entry::Dir => true,
+        Entry::Other => {
+            out.push(p.to_path_buf());
+            false
+        }
+        Entry::Unreadable => {
+            failed.get_or_insert_with(|| p.to_path_buf());
+            false
+        }
+    })?;
+    match failed {
+        Some(p) => Err(std::io::Error::other(format!(
+            "`{}` cannot be listed",
+            p.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Removes the temporary files a killed run left in `dir` (its own: regular files of this
 /// process's user with a temporary name; they may hold copies of product files, passwords
 /// included). Call only while holding the lock that keeps other runs out of `dir`. Returns

@@ -10,14 +10,10 @@ pub fn fill_secrets(
     format: PatchFormat,
     text: &str,
 ) -> Result<(String, Vec<String>), topoplan_patch::SecretError> {
-    let mut values = Vec::new();
-    let filled = topoplan_patch::fill_secrets(text, format, |var| {
-        let v = std::env::var(var).ok()?;
-        // As written in the file, too: escaped for its format.
-        values.push(topoplan_model::xml::escape(&v));
-        values.push(topoplan_patch::escape_json_string(&v));
-        values.push(v.clone());
-        Some(v)
-    })?;
-    Ok((filled, values))
+    topoplan_patch::fill_secrets(text, format, env_secret)
+}
+
+/// A secret's value from this run's environment.
+pub fn env_secret(var: &str) -> Option<String> {
+    std::env::var(var).ok()
 }

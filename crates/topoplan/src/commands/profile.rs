@@ -146,7 +146,7 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
     let mut counts = Counts::default();
     if found.is_empty() {
         if let Some(Err(m)) =
-            home.map(|h| super::apply::home_is(h, &profile.product.home, &product))
+            home.map(|h| topoplan_patch::apply::home_is(h, &profile.product.home, &product))
         {
             // The home `apply` would accept: the same identity check.
             sources.problem(
