@@ -1,9 +1,10 @@
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 //! One patch layer: the two formats topoplan writes product files with (RFC 5261 for XML,
-//! RFC 6902 for JSON) behind one [`Patch`] (parse, apply, drift), the escaping of values for
-//! each format, and the secret markers a bundle holds where a database password goes (filled
-//! in by `apply` from the environment, masked wherever a patched text is printed); and the
-//! [`apply`] transaction that writes a node's patches into a product home, all or nothing.
+//! RFC 6902 for JSON) behind one trait, [`FilePatch`] (apply, drift), parsed into one
+//! [`Patch`]; the escaping of values for each format; the secret markers a bundle holds where a
+//! database password goes (filled in by `apply` from the environment, masked wherever a patched
+//! text is printed); and the [`apply`] transaction that writes a node's patches into a product
+//! home, all or nothing.
 
 pub mod apply;
 
@@ -59,13 +60,51 @@ pub fn escape_json_string(s: &str) -> String {
     quoted[1..quoted.len() - 1].to_string()
 }
 
-/// A patch of either format.
-pub enum Patch {
-    /// An RFC 5261 patch of an XML file.
-    Xml(topoplan_xmlpatch::Patch),
-    /// An RFC 6902 patch of a JSON file.
-    Json(topoplan_jsonpatch::Patch),
+/// What every patch format does: apply itself to a product file's text, and say where a file
+/// differs from it. A new format is one implementation and one [`PatchFormat`] variant.
+pub trait FilePatch: Send + Sync {
+    /// `target` with the patch applied (the result re-parsed by the format).
+    fn apply(&self, target: &str) -> Result<String, PatchError>;
+    /// Every value of `target` that differs from what the patch writes.
+    fn drift(&self, target: &str) -> Result<Vec<Drift>, PatchError>;
 }
+
+impl FilePatch for topoplan_xmlpatch::Patch {
+    fn apply(&self, target: &str) -> Result<String, PatchError> {
+        Ok(topoplan_xmlpatch::Patch::apply(self, target)?)
+    }
+
+    fn drift(&self, target: &str) -> Result<Vec<Drift>, PatchError> {
+        Ok((topoplan_xmlpatch::Patch::drift(self, target)?.into_iter())
+            .map(|d| Drift {
+                at: d.selector,
+                expected: d.expected,
+                found: d.found,
+            })
+            .collect())
+    }
+}
+
+impl FilePatch for topoplan_jsonpatch::Patch {
+    fn apply(&self, target: &str) -> Result<String, PatchError> {
+        Ok(topoplan_jsonpatch::Patch::apply(self, target)?)
+    }
+
+    fn drift(&self, target: &str) -> Result<Vec<Drift>, PatchError> {
+        Ok(
+            (topoplan_jsonpatch::Patch::drift(self, target)?.into_iter())
+                .map(|d| Drift {
+                    at: d.pointer,
+                    expected: d.expected,
+                    found: d.found,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A patch of any format, parsed: apply it, or find a file's drift from it.
+pub struct Patch(Box<dyn FilePatch>);
 
 /// Why a patch could not be read or applied.
 #[derive(Debug, thiserror::Error)]
@@ -92,38 +131,20 @@ pub struct Drift {
 impl Patch {
     /// A patch document of `format`.
     pub fn parse(format: PatchFormat, text: &str) -> Result<Patch, PatchError> {
-        Ok(match format {
-            PatchFormat::Xml => Patch::Xml(topoplan_xmlpatch::Patch::parse(text)?),
-            PatchFormat::Json => Patch::Json(topoplan_jsonpatch::Patch::parse(text)?),
-        })
+        Ok(Patch(match format {
+            PatchFormat::Xml => Box::new(topoplan_xmlpatch::Patch::parse(text)?),
+            PatchFormat::Json => Box::new(topoplan_jsonpatch::Patch::parse(text)?),
+        }))
     }
 
     /// `target` with the patch applied.
     pub fn apply(&self, target: &str) -> Result<String, PatchError> {
-        Ok(match self {
-            Patch::Xml(p) => p.apply(target)?,
-            Patch::Json(p) => p.apply(target)?,
-        })
+        self.0.apply(target)
     }
 
     /// Every value of `target` that differs from what the patch writes.
     pub fn drift(&self, target: &str) -> Result<Vec<Drift>, PatchError> {
-        Ok(match self {
-            Patch::Xml(p) => (p.drift(target)?.into_iter())
-                .map(|d| Drift {
-                    at: d.selector,
-                    expected: d.expected,
-                    found: d.found,
-                })
-                .collect(),
-            Patch::Json(p) => (p.drift(target)?.into_iter())
-                .map(|d| Drift {
-                    at: d.pointer,
-                    expected: d.expected,
-                    found: d.found,
-                })
-                .collect(),
-        })
+        self.0.drift(target)
     }
 }
 
