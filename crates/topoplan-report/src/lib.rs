@@ -3,9 +3,10 @@
 //!
 //! One plan, several printers side by side (as ripgrep's printer crate does), one module
 //! each: `text` (the terminal table of `topoplan plan`), `json`, `markdown` (the review),
-//! `html` (the review page, through a view-model), `explain` (one node) and `firewall` (the
-//! openings the links need). This file holds only what several of them share. Printers only read the
-//! plan; anything they show that the plan does not hold is a bug in the solver, not here.
+//! `html` (the review page, through a view-model), `explain` (one node), `firewall` (the
+//! openings the links need) and `readme` (a node bundle's README). This file holds only what
+//! several of them share. Printers only read the plan; anything they show that the plan does
+//! not hold is a bug in the solver, not here.
 
 pub mod aggregate;
 mod explain;
@@ -13,12 +14,14 @@ mod firewall;
 mod html;
 mod json;
 mod markdown;
+mod readme;
 mod text;
 
 pub use explain::explain;
 pub use firewall::{firewall, FirewallRow};
 pub use json::{json, write_json};
-pub use markdown::markdown;
+pub use markdown::{manual_step, markdown};
+pub use readme::node_readme;
 pub use text::text;
 
 pub use html::{html, ReviewError, TEMPLATE as HTML_TEMPLATE};

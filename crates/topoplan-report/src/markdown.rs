@@ -50,7 +50,7 @@ pub fn markdown(plan: &Plan) -> String {
         "\n## Manual steps\n\nSites topoplan does not rewrite, with the nodes whose copy matters and the value to set.\n"
     );
     for m in &plan.manual {
-        let _ = writeln!(s, "{}", m.markdown(None));
+        let _ = writeln!(s, "{}", manual_step(m, None));
     }
     s
 }
@@ -267,4 +267,55 @@ fn links_and_firewall(s: &mut String, plan: &Plan) {
             if row.same_host { " (same host)" } else { "" }
         );
     }
+}
+
+/// A manual step as one Markdown list item, for the review and the node READMEs. For a node
+/// that has the provider role itself, only its own value is shown.
+pub fn manual_step(step: &topoplan_solver::ManualStep, for_node: Option<&str>) -> String {
+    /// Beyond this many, lists are cut with a count: a README of one node of thousands
+    /// must not list every other node.
+    const SHOWN: usize = 6;
+    let list = |items: Vec<String>| {
+        if items.len() <= SHOWN {
+            items.join(", ")
+        } else {
+            format!(
+                "{}, and {} more (review.md lists them all)",
+                items[..SHOWN - 1].join(", "),
+                items.len() - (SHOWN - 1)
+            )
+        }
+    };
+    let mut s = format!(
+        "- **{}**: `{}` ({}), default `{}`. {}",
+        step.name, step.file, step.element, step.default, step.action
+    );
+    if for_node.is_none() && !step.nodes.is_empty() {
+        let nodes: Vec<String> = step.nodes.iter().map(|n| format!("`{n}`")).collect();
+        s.push_str(&format!(" Nodes: {}.", nodes.join(", ")));
+    }
+    // Values are in node-name order (the plan's), so the node's own is a binary search.
+    let own = for_node.and_then(|n| {
+        step.values
+            .binary_search_by(|v| v.node.as_str().cmp(n))
+            .ok()
+            .map(|i| &step.values[i])
+    });
+    let values: Vec<&topoplan_solver::ManualValue> = match own {
+        Some(v) => vec![v],
+        None => step.values.iter().collect(),
+    };
+    if !values.is_empty() {
+        let v: Vec<String> = values
+            .iter()
+            .map(|v| format!("`{}` `{}`", v.node, v.value))
+            .collect();
+        let v = if for_node.is_some() {
+            list(v)
+        } else {
+            v.join(", ")
+        };
+        s.push_str(&format!(" Values: {v}."));
+    }
+    s
 }

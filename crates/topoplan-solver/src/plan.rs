@@ -895,59 +895,6 @@ impl LinkPlan {
     }
 }
 
-impl ManualStep {
-    /// The step as one Markdown list item, for the review and the node READMEs. For a node
-    /// that has the provider role itself, only its own value is shown.
-    pub fn markdown(&self, for_node: Option<&str>) -> String {
-        /// Beyond this many, lists are cut with a count: a README of one node of thousands
-        /// must not list every other node.
-        const SHOWN: usize = 6;
-        let list = |items: Vec<String>| {
-            if items.len() <= SHOWN {
-                items.join(", ")
-            } else {
-                format!(
-                    "{}, and {} more (review.md lists them all)",
-                    items[..SHOWN - 1].join(", "),
-                    items.len() - (SHOWN - 1)
-                )
-            }
-        };
-        let mut s = format!(
-            "- **{}**: `{}` ({}), default `{}`. {}",
-            self.name, self.file, self.element, self.default, self.action
-        );
-        if for_node.is_none() && !self.nodes.is_empty() {
-            let nodes: Vec<String> = self.nodes.iter().map(|n| format!("`{n}`")).collect();
-            s.push_str(&format!(" Nodes: {}.", nodes.join(", ")));
-        }
-        // Values are in node-name order (the plan's), so the node's own is a binary search.
-        let own = for_node.and_then(|n| {
-            self.values
-                .binary_search_by(|v| v.node.as_str().cmp(n))
-                .ok()
-                .map(|i| &self.values[i])
-        });
-        let values: Vec<&ManualValue> = match own {
-            Some(v) => vec![v],
-            None => self.values.iter().collect(),
-        };
-        if !values.is_empty() {
-            let v: Vec<String> = values
-                .iter()
-                .map(|v| format!("`{}` `{}`", v.node, v.value))
-                .collect();
-            let v = if for_node.is_some() {
-                list(v)
-            } else {
-                v.join(", ")
-            };
-            s.push_str(&format!(" Values: {v}."));
-        }
-        s
-    }
-}
-
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 /// One value a manual site may take: that of one node.
 pub struct ManualValue {
