@@ -14,7 +14,7 @@
 use std::fmt::Write;
 
 mod svg;
-use topoplan_solver::{nodes_by_host, NodePlan, Plan, Text};
+use topoplan_solver::{nodes_by_host, NodePlan, Plan, SharedStr};
 
 /// Boxes stop being readable long before the layout gets slow (it takes milliseconds): above
 /// this many nodes the review and `graph --format svg` draw one box per host instead (node
@@ -173,7 +173,7 @@ impl Diagram {
             .collect();
         // One edge per (consumer, provider, kind), gathered in a map: thousands of links.
         // A node that provides a reference to itself needs no arrow: nothing crosses a wire.
-        let mut grouped: Grouped<Text> = Default::default();
+        let mut grouped: Grouped<SharedStr> = Default::default();
         for l in plan.all_links().filter(|l| l.from != l.to) {
             gather(
                 &mut grouped,
@@ -195,7 +195,7 @@ impl Diagram {
     /// The edges [`Diagram::from_plan`] draws at `node`, to it and from it, without drawing
     /// the rest: what `explain` shows of one node of an estate.
     pub fn edges_at(plan: &Plan, node: &str) -> Vec<Edge> {
-        let mut grouped: Grouped<Text> = Default::default();
+        let mut grouped: Grouped<SharedStr> = Default::default();
         let mut add = |l: &topoplan_solver::LinkPlan| {
             gather(
                 &mut grouped,

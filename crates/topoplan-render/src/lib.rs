@@ -403,21 +403,21 @@ pub enum Links {
 /// One provider as a template sees it (`links.<reference>`).
 pub struct LinkView {
     /// Provider node name.
-    pub to: topoplan_solver::Text,
+    pub to: topoplan_solver::SharedStr,
     /// Provider host address, bare (IPv6 unbracketed): for elements that hold a host alone.
-    pub address: topoplan_solver::Text,
+    pub address: topoplan_solver::SharedStr,
     /// Provider host as a URL's host part (IPv6 bracketed).
     pub url_host: String,
     /// The provider's port the reference names (the front end's, through one).
     pub port: u32,
     /// `scheme://address:port`, when the port speaks HTTP(S).
-    pub url: Option<topoplan_solver::Text>,
+    pub url: Option<topoplan_solver::SharedStr>,
     /// All effective ports of the provider, by name with `_` (the front end's, for a value
     /// through a front end).
     pub ports: BTreeMap<String, u32>,
     /// The cluster whose front end this value names (`address`, `url_host`, `port`, `url` and
     /// `ports` are then the front end's).
-    pub via: Option<topoplan_solver::Text>,
+    pub via: Option<topoplan_solver::SharedStr>,
     /// The provider's cluster front end, when it has one, for values that name the front end
     /// in part (a gateway environment's `GatewayEndpoint` beside its manager's `ServerURL`).
     pub front: Option<FrontView>,

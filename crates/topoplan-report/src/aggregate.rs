@@ -49,7 +49,7 @@ pub(crate) enum Held<'a> {
 /// A reader's links, runs of one reference together, with long shared lists kept whole.
 pub(crate) fn held<'a>(plan: &'a Plan, node: &str) -> Vec<Held<'a>> {
     let (links, lists) = plan.held_by(node, |l| l.entries.len() > LIST_UP_TO);
-    let mut out: Vec<(topoplan_solver::Text, Held<'a>)> = Vec::new();
+    let mut out: Vec<(topoplan_solver::SharedStr, Held<'a>)> = Vec::new();
     let mut links = links.into_iter().peekable();
     while let Some(first) = links.next() {
         let r = first.reference.clone();

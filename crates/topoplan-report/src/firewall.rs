@@ -3,7 +3,7 @@
 
 use crate::aggregate::{HOSTS_UP_TO, WHY_UP_TO};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use topoplan_solver::{LinkPlan, ListPlan, Plan, Text};
+use topoplan_solver::{LinkPlan, ListPlan, Plan, SharedStr};
 
 /// One firewall opening: traffic from a host to a port on another (or the same) host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,7 +31,7 @@ pub struct FirewallRow {
 #[derive(Default)]
 struct Openings {
     rows: Vec<FirewallRow>,
-    at: HashMap<(Text, Text, u32), usize>,
+    at: HashMap<(SharedStr, SharedStr, u32), usize>,
     seen: HashSet<(usize, String)>,
 }
 
@@ -131,7 +131,7 @@ fn wide_rows(plan: &Plan, l: &ListPlan, open: &mut Openings, rows: &mut Vec<Fire
                 // Few hosts on this port: their openings one by one, as any link's.
                 for r in names {
                     for e in l.entries.iter().filter(|e| e.port == port) {
-                        open.add(plan, &l.link(&Text::from(*r), e));
+                        open.add(plan, &l.link(&SharedStr::from(*r), e));
                     }
                 }
                 continue;

@@ -27,7 +27,7 @@ pub use text::text;
 pub use html::{html, ReviewError, TEMPLATE as HTML_TEMPLATE};
 pub use topoplan_diagram::{Picture, DRAW_UP_TO, SUMMARY_UP_TO};
 
-use topoplan_solver::{Plan, Text};
+use topoplan_solver::{Plan, SharedStr};
 
 /// The cells of a node's port columns (the profile's `column`s), for every node table
 /// (terminal, Markdown, HTML), computed in one place.
@@ -67,7 +67,7 @@ fn grouped_links(plan: &Plan) -> Vec<(String, String, String, Vec<String>)> {
     let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
     for n in &plan.nodes {
         // In the order each group first appears (a reader's groups are its own).
-        let mut at: std::collections::HashMap<(Text, Text), usize> = Default::default();
+        let mut at: std::collections::HashMap<(SharedStr, SharedStr), usize> = Default::default();
         for h in aggregate::held(plan, &n.name) {
             let links = match h {
                 aggregate::Held::List(l, r) => {

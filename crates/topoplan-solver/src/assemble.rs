@@ -164,20 +164,20 @@ fn node_plans(
     for (i, n) in topo.nodes.iter().enumerate() {
         at[n.host].insert(offsets[i], i);
     }
-    // Every repeated string made once and shared (see `Text`): host names and addresses,
+    // Every repeated string made once and shared (see `SharedStr`): host names and addresses,
     // port names and protocols, and in the links, each reference's strings and provider URL.
-    let host_text: Vec<(Text, Text)> = topo
+    let host_text: Vec<(SharedStr, SharedStr)> = topo
         .hosts
         .iter()
-        .map(|h| (Text::from(&h.name), Text::from(&h.address)))
+        .map(|h| (SharedStr::from(&h.name), SharedStr::from(&h.address)))
         .collect();
-    let port_text: std::collections::HashMap<&str, (Text, Text)> = profile
+    let port_text: std::collections::HashMap<&str, (SharedStr, SharedStr)> = profile
         .port
         .iter()
         .map(|p| {
             (
                 p.name.as_str(),
-                (Text::from(&p.name), Text::from(&p.protocol)),
+                (SharedStr::from(&p.name), SharedStr::from(&p.protocol)),
             )
         })
         .collect();
@@ -205,7 +205,7 @@ fn node_plans(
         ports.sort_by(|a, b| (a.effective, &a.name).cmp(&(b.effective, &b.name)));
         let (host, address) = host_text[n.host].clone();
         nodes.push(NodePlan {
-            name: Text::from(&n.name),
+            name: SharedStr::from(&n.name),
             host,
             address,
             roles: n.roles.clone(),
@@ -213,7 +213,7 @@ fn node_plans(
             pinned: n.pin.is_some(),
             offset_reason: offset_reason(topo, &bases, offsets, i, &at[n.host]),
             ports,
-            cluster: n.cluster.map(|c| Text::from(&topo.clusters[c].name)),
+            cluster: n.cluster.map(|c| SharedStr::from(&topo.clusters[c].name)),
         });
     }
     nodes
@@ -224,9 +224,9 @@ fn node_plans(
 struct Values<'t> {
     topo: &'t Topology,
     profile: &'t Profile,
-    ref_text: Vec<[Text; 4]>,
-    whys: std::collections::HashMap<String, Text>,
-    urls: std::collections::HashMap<(usize, &'t str), Option<Text>>,
+    ref_text: Vec<[SharedStr; 4]>,
+    whys: std::collections::HashMap<String, SharedStr>,
+    urls: std::collections::HashMap<(usize, &'t str), Option<SharedStr>>,
 }
 
 impl<'t> Values<'t> {
@@ -234,7 +234,7 @@ impl<'t> Values<'t> {
         let ref_text = profile
             .reference
             .iter()
-            .map(|r| [&r.kind, &r.name, &r.port, &r.file].map(Text::from))
+            .map(|r| [&r.kind, &r.name, &r.port, &r.file].map(SharedStr::from))
             .collect();
         Values {
             topo,
@@ -245,11 +245,11 @@ impl<'t> Values<'t> {
         }
     }
 
-    fn why(&mut self, why: &str) -> Text {
+    fn why(&mut self, why: &str) -> SharedStr {
         if let Some(t) = self.whys.get(why) {
             return t.clone();
         }
-        let t = Text::from(why);
+        let t = SharedStr::from(why);
         self.whys.insert(why.to_string(), t.clone());
         t
     }
@@ -260,7 +260,7 @@ impl<'t> Values<'t> {
         nodes: &[NodePlan],
         ri: usize,
         p: usize,
-    ) -> (u32, Option<Text>, Option<Text>) {
+    ) -> (u32, Option<SharedStr>, Option<SharedStr>) {
         let r = &self.profile.reference[ri];
         let provider = &nodes[p];
         let port_def = self
@@ -271,15 +271,15 @@ impl<'t> Values<'t> {
         match front_of(self.topo, r, p, &port_def.protocol) {
             Some((cluster, address, front_port)) => (
                 front_port,
-                url(&port_def.protocol, address, front_port).map(Text::from),
-                Some(Text::from(cluster)),
+                url(&port_def.protocol, address, front_port).map(SharedStr::from),
+                Some(SharedStr::from(cluster)),
             ),
             None => {
                 let url = self
                     .urls
                     .entry((p, r.port.as_str()))
                     .or_insert_with(|| {
-                        url(&port_def.protocol, &provider.address, port).map(Text::from)
+                        url(&port_def.protocol, &provider.address, port).map(SharedStr::from)
                     })
                     .clone();
                 (port, url, None)

@@ -35,7 +35,7 @@ mod wiring;
 pub use plan::{
     port_set, ClusterPlan, Column, DatabasePlan, FrontEndPlan, HostPlan, LinkPlan, ListEntry,
     ListPlan, ListReader, ManualStep, ManualValue, MemberPlan, NodePlan, Plan, PlanChange,
-    PortPlan, SharedDatasource, Text, Warning,
+    PortPlan, SharedDatasource, SharedStr, Warning,
 };
 
 use assemble::*;

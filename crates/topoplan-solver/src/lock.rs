@@ -238,7 +238,7 @@ fn list_entry_changes(
         let value = e
             .url
             .as_ref()
-            .map_or_else(|| e.port.to_string(), Text::to_string);
+            .map_or_else(|| e.port.to_string(), SharedStr::to_string);
         let old = was.get(e.to.as_str()).map(|o| o.value());
         out.extend(value_change(&subject(&e.to), old, value));
     }
@@ -317,7 +317,7 @@ pub fn lock_of(plan: &Plan) -> Lock {
                     reference: l.reference.to_string(),
                     to: l.to.to_string(),
                     port: l.port,
-                    url: l.url.as_ref().map(Text::to_string),
+                    url: l.url.as_ref().map(SharedStr::to_string),
                 })
                 .collect();
             v.sort();
@@ -335,7 +335,7 @@ pub fn lock_of(plan: &Plan) -> Lock {
                     .map(|e| topoplan_model::LockedEntry {
                         to: e.to.to_string(),
                         port: e.port,
-                        url: e.url.as_ref().map(Text::to_string),
+                        url: e.url.as_ref().map(SharedStr::to_string),
                     })
                     .collect(),
             })

@@ -13,115 +13,115 @@ use topoplan_model::Code;
 /// ports; sharing each once keeps a 100,000-node plan in a few hundred megabytes and makes
 /// cloning a link a few reference counts. Reads as a `str` and serialises as one.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Text(Arc<str>);
+pub struct SharedStr(Arc<str>);
 
-impl Text {
+impl SharedStr {
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-impl Default for Text {
+impl Default for SharedStr {
     fn default() -> Self {
-        Text(Arc::from(""))
+        SharedStr(Arc::from(""))
     }
 }
 
-impl std::ops::Deref for Text {
+impl std::ops::Deref for SharedStr {
     type Target = str;
     fn deref(&self) -> &str {
         &self.0
     }
 }
 
-impl AsRef<str> for Text {
+impl AsRef<str> for SharedStr {
     fn as_ref(&self) -> &str {
         &self.0
     }
 }
 
-impl std::borrow::Borrow<str> for Text {
+impl std::borrow::Borrow<str> for SharedStr {
     fn borrow(&self) -> &str {
         &self.0
     }
 }
 
-impl std::fmt::Debug for Text {
+impl std::fmt::Debug for SharedStr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&*self.0, f)
     }
 }
 
-impl std::fmt::Display for Text {
+impl std::fmt::Display for SharedStr {
     /// As a `str` prints: width, fill and alignment apply (the text tables pad names).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(&self.0)
     }
 }
 
-impl Serialize for Text {
+impl Serialize for SharedStr {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
     }
 }
 
-impl From<&str> for Text {
+impl From<&str> for SharedStr {
     fn from(s: &str) -> Self {
-        Text(Arc::from(s))
+        SharedStr(Arc::from(s))
     }
 }
 
-impl From<String> for Text {
+impl From<String> for SharedStr {
     fn from(s: String) -> Self {
-        Text(Arc::from(s))
+        SharedStr(Arc::from(s))
     }
 }
 
-impl From<&String> for Text {
+impl From<&String> for SharedStr {
     fn from(s: &String) -> Self {
-        Text(Arc::from(s.as_str()))
+        SharedStr(Arc::from(s.as_str()))
     }
 }
 
-impl From<Text> for String {
-    fn from(t: Text) -> Self {
+impl From<SharedStr> for String {
+    fn from(t: SharedStr) -> Self {
         t.0.to_string()
     }
 }
 
-impl PartialEq<str> for Text {
+impl PartialEq<str> for SharedStr {
     fn eq(&self, o: &str) -> bool {
         &*self.0 == o
     }
 }
 
-impl PartialEq<&str> for Text {
+impl PartialEq<&str> for SharedStr {
     fn eq(&self, o: &&str) -> bool {
         &*self.0 == *o
     }
 }
 
-impl PartialEq<String> for Text {
+impl PartialEq<String> for SharedStr {
     fn eq(&self, o: &String) -> bool {
         &*self.0 == o.as_str()
     }
 }
 
-impl PartialEq<Text> for str {
-    fn eq(&self, o: &Text) -> bool {
+impl PartialEq<SharedStr> for str {
+    fn eq(&self, o: &SharedStr) -> bool {
         self == &*o.0
     }
 }
 
-impl PartialEq<Text> for &str {
-    fn eq(&self, o: &Text) -> bool {
+impl PartialEq<SharedStr> for &str {
+    fn eq(&self, o: &SharedStr) -> bool {
         *self == &*o.0
     }
 }
 
-impl PartialEq<Text> for String {
-    fn eq(&self, o: &Text) -> bool {
+impl PartialEq<SharedStr> for String {
+    fn eq(&self, o: &SharedStr) -> bool {
         self.as_str() == &*o.0
     }
 }
@@ -649,11 +649,11 @@ pub struct HostPlan {
 /// One node: where it runs, its offset and why, and every port it opens.
 pub struct NodePlan {
     /// The node's name.
-    pub name: Text,
+    pub name: SharedStr,
     /// Its host's name.
-    pub host: Text,
+    pub host: SharedStr,
     /// Its host's address, bare.
-    pub address: Text,
+    pub address: SharedStr,
     /// Its roles, `all` expanded.
     pub roles: Vec<String>,
     /// Its port offset.
@@ -666,7 +666,7 @@ pub struct NodePlan {
     pub ports: Vec<PortPlan>,
     /// The `[[cluster]]` it is a member of.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<Text>,
+    pub cluster: Option<SharedStr>,
 }
 
 impl NodePlan {
@@ -688,9 +688,9 @@ impl NodePlan {
 /// One port a node listens on.
 pub struct PortPlan {
     /// The profile's name for it.
-    pub name: Text,
+    pub name: SharedStr,
     /// What speaks on it (`https`, `tcp`, …).
-    pub protocol: Text,
+    pub protocol: SharedStr,
     /// The product's default.
     pub base: u32,
     /// What the node really listens on.
@@ -706,24 +706,24 @@ pub struct PortPlan {
 /// One value a node holds: a reference of the profile, pointing at its provider.
 pub struct LinkPlan {
     /// Link kind (a profile `[[kind]]`).
-    pub kind: Text,
+    pub kind: SharedStr,
     /// The profile reference this link fills.
-    pub reference: Text,
+    pub reference: SharedStr,
     /// Consumer node (holds the reference in its files).
-    pub from: Text,
+    pub from: SharedStr,
     /// Provider node.
-    pub to: Text,
+    pub to: SharedStr,
     /// Provider port name and number the reference carries.
-    pub port_name: Text,
+    pub port_name: SharedStr,
     /// The number of that port.
     pub port: u32,
     /// `scheme://address:port` of the provider, for URL references.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<Text>,
+    pub url: Option<SharedStr>,
     /// Product file (under the product home) of the consumer that holds the reference.
-    pub file: Text,
+    pub file: SharedStr,
     /// How the provider was chosen.
-    pub why: Text,
+    pub why: SharedStr,
     /// This link is one entry of a list (a profile reference with `providers = "each"`, such
     /// as the publisher's gateway environments). Entries of one list keep their order here:
     /// the first is the one the product treats as the default.
@@ -732,7 +732,7 @@ pub struct LinkPlan {
     /// The cluster whose front end the value names instead of the provider (a reference a
     /// browser follows, `front` in the profile): `url` and `port` are the front end's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<Text>,
+    pub via: Option<SharedStr>,
 }
 
 /// A list of providers several readers share: every provider of a role, for the readers of a
@@ -741,13 +741,13 @@ pub struct LinkPlan {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ListPlan {
     /// Link kind (a profile `[[kind]]`).
-    pub kind: Text,
+    pub kind: SharedStr,
     /// The profile reference its readers fill with it.
-    pub reference: Text,
+    pub reference: SharedStr,
     /// Provider port name the entries carry.
-    pub port_name: Text,
+    pub port_name: SharedStr,
     /// Product file of the readers that holds it.
-    pub file: Text,
+    pub file: SharedStr,
     /// Every provider, in the list's order: the entries the lock had first, then by name.
     pub entries: Vec<ListEntry>,
     /// The nodes that read it, by name.
@@ -758,29 +758,29 @@ pub struct ListPlan {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ListEntry {
     /// The provider node.
-    pub to: Text,
+    pub to: SharedStr,
     /// The provider's port the entry carries (the front end's, `via` a cluster).
     pub port: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     /// `scheme://address:port` of the provider, for URL references.
-    pub url: Option<Text>,
+    pub url: Option<SharedStr>,
     /// How the provider was chosen.
-    pub why: Text,
+    pub why: SharedStr,
     /// The cluster whose front end the value names (as [`LinkPlan::via`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<Text>,
+    pub via: Option<SharedStr>,
 }
 
 /// One reader of a shared list.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ListReader {
     /// The reader node.
-    pub node: Text,
+    pub node: SharedStr,
     /// The entries (by provider) this reader lists before the others, in this order: those on
     /// its own host, the lock's, the one a `[[link]]` chose for a single value of the same
     /// file. The rest follow in the list's order. Empty: the list's order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub first: Vec<Text>,
+    pub first: Vec<SharedStr>,
     /// `first` as indices into the list's `entries`.
     #[serde(skip)]
     pub first_at: Vec<u32>,
@@ -790,7 +790,7 @@ pub struct ListReader {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListUse {
     /// The reader node.
-    pub node: Text,
+    pub node: SharedStr,
     /// Index of the list in the plan's `lists`.
     pub list: u32,
     /// Index of the node among the list's readers.
@@ -847,7 +847,7 @@ impl ListPlan {
     }
 
     /// Entry `e` as the link `from` holds.
-    pub fn link(&self, from: &Text, e: &ListEntry) -> LinkPlan {
+    pub fn link(&self, from: &SharedStr, e: &ListEntry) -> LinkPlan {
         LinkPlan {
             kind: self.kind.clone(),
             reference: self.reference.clone(),
@@ -891,7 +891,7 @@ impl LinkPlan {
     pub fn value(&self) -> String {
         self.url
             .as_ref()
-            .map_or_else(|| self.port.to_string(), Text::to_string)
+            .map_or_else(|| self.port.to_string(), SharedStr::to_string)
     }
 }
 
