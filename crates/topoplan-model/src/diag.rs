@@ -121,6 +121,32 @@ impl Diagnostic {
     }
 }
 
+/// The diagnostics of one file, with its name as the user knows it and its text: what a
+/// renderer needs to show each at its place, with the source line and a caret. Libraries return
+/// it; only the binary prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblems {
+    /// The file, as the user named it (or as a message should show it).
+    pub file: String,
+    /// Its text (empty for a file that is not there).
+    pub source: String,
+    /// What is wrong, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::fmt::Display for FileProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = self.diagnostics.first().map_or("", |d| d.message.as_str());
+        write!(f, "`{}`: {first}", self.file)?;
+        if self.diagnostics.len() > 1 {
+            write!(f, " (and {} more problems)", self.diagnostics.len() - 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileProblems {}
+
 /// Line starts of a source, found once, so that locating many places is a binary search each
 /// rather than a scan from the top (a large topology gets one warning per host).
 pub struct LineIndex<'a> {

@@ -18,7 +18,7 @@ pub mod xml;
 pub use address::{parse_address, url_host, AddressError};
 pub use diag::{
     engine_warning_codes, error_chain, error_codes, line_col, warning_codes, Code, Diagnostic,
-    Label, LineIndex, Severity, Span,
+    FileProblems, Label, LineIndex, Severity, Span,
 };
 pub use lock::{
     Lock, LockedEntry, LockedLink, LockedList, LockedNode, LOCK_VERSION, OLDEST_LOCK_VERSION,

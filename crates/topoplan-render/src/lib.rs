@@ -16,6 +16,7 @@ pub mod files;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+use topoplan_model::FileProblems;
 use topoplan_solver::{NodePlan, Plan};
 
 pub use files::{comment_safe, shell_safe, START_TEMPLATE};
@@ -117,41 +118,46 @@ impl TemplateSet {
             .collect()
     }
 
-    /// One product's profile, checked; every problem is reported as `file:line:col: message`.
-    pub fn profile(&self, product: &str) -> Result<topoplan_model::Profile, Vec<String>> {
+    /// One product's profile, checked; its problems in its file, every one at once.
+    pub fn profile(&self, product: &str) -> Result<topoplan_model::Profile, FileProblems> {
+        use topoplan_model::{Code, Diagnostic, Seg};
         let path = format!("{product}/profile.toml");
-        let Some(text) = self.files.get(&path) else {
-            return Err(vec![format!("no profile `{path}`")]);
-        };
         let shown = self.display_path(&path);
-        let p = topoplan_model::Profile::parse(text).map_err(|problems| {
-            problems
-                .iter()
-                .map(|d| {
-                    let (l, c) = d.line_col(text);
-                    format!("{shown}:{l}:{c}: {}", d.message)
-                })
-                .collect::<Vec<_>>()
+        let problems = |source: &str, diagnostics| FileProblems {
+            file: shown.clone(),
+            source: source.to_string(),
+            diagnostics,
+        };
+        let Some(text) = self.files.get(&path) else {
+            let missing = Diagnostic::new(Code::InvalidProfile, format!("no profile `{path}`"));
+            return Err(problems("", vec![missing]));
+        };
+        let p = topoplan_model::Profile::parse(text).map_err(|mut d| {
+            if let Some(first) = d.first_mut() {
+                first.notes.push(format!(
+                    "the product profile is broken; `topoplan profile check {}` lists every problem, its templates' too",
+                    shown.strip_suffix("/profile.toml").unwrap_or(&shown)
+                ));
+            }
+            problems(text, d)
         })?;
         if p.product.name != product {
-            let span = topoplan_model::locate(
-                text,
-                &[
-                    topoplan_model::Seg::Key("product"),
-                    topoplan_model::Seg::Key("name"),
-                ],
-            );
-            let (l, c) = topoplan_model::line_col(text, span.start);
-            return Err(vec![format!(
-                "{shown}:{l}:{c}: the profile names product `{}`, but its folder is `{product}`",
-                p.product.name
-            )]);
+            let span = topoplan_model::locate(text, &[Seg::Key("product"), Seg::Key("name")]);
+            let d = Diagnostic::new(
+                Code::InvalidProfile,
+                format!(
+                    "the profile names product `{}`, but its folder is `{product}`",
+                    p.product.name
+                ),
+            )
+            .at(span, "");
+            return Err(problems(text, vec![d]));
         }
         Ok(p)
     }
 
     /// Every product profile in the set, checked; the problems of all of them at once.
-    pub fn profiles(&self) -> Result<BTreeMap<String, topoplan_model::Profile>, Vec<String>> {
+    pub fn profiles(&self) -> Result<BTreeMap<String, topoplan_model::Profile>, Vec<FileProblems>> {
         let mut m = BTreeMap::new();
         let mut errors = Vec::new();
         for product in self.products() {
@@ -159,7 +165,7 @@ impl TemplateSet {
                 Ok(p) => {
                     m.insert(product, p);
                 }
-                Err(e) => errors.extend(e),
+                Err(e) => errors.push(e),
             }
         }
         if errors.is_empty() {

@@ -50,6 +50,11 @@ pub fn node_names(plan: &Plan) -> String {
     }
 }
 
+/// A plan's warnings, each with its place in its topology.
+pub fn print_planned_warnings(planned: &topoplan_session::Planned) {
+    print_warnings(&planned.path, &planned.source, &planned.plan.warnings);
+}
+
 /// The plan's warnings, rendered as the topology's errors are: code, message, and the
 /// source line with a caret where one place is to blame.
 pub fn print_warnings(topology: &Path, source: &str, warnings: &[Warning]) {

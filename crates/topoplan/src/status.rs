@@ -71,6 +71,15 @@ pub fn of_error(e: &anyhow::Error) -> ExitStatus {
     if e.downcast_ref::<ReportedIo>().is_some() {
         return ExitStatus::Error;
     }
+    if let Some(topoplan_session::SessionError::Problems(files)) = e.downcast_ref() {
+        for f in files {
+            eprint!(
+                "{}",
+                crate::diagnostics::render(&f.file, &f.source, &f.diagnostics)
+            );
+        }
+        return ExitStatus::Problems;
+    }
     if e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)

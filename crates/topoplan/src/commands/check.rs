@@ -87,9 +87,7 @@ pub fn node_drift(
     for o in overlays {
         overlay_drift(&o, home, &mut push)?;
     }
-    let profile = set
-        .profile(&plan.product)
-        .map_err(|e| anyhow::anyhow!(e.join("\n")))?;
+    let profile = crate::session::profile(set, &plan.product)?;
     if let Some(launcher) = &profile.product.launcher {
         launcher_drift(launcher, n, home, &mut push);
     }

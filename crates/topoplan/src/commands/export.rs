@@ -67,7 +67,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
         &topology.display().to_string(),
         &bundle,
     )?;
-    planned.print_warnings();
+    crate::output::print_planned_warnings(&planned);
     out(&format!(
         "wrote `{}`: inventory.yml ({} host(s)), site.yml, bundles/ ({} node(s))\nrun: ansible-playbook -i {}/inventory.yml {}/site.yml\n",
         dir.display(),

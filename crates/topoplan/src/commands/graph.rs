@@ -33,7 +33,7 @@ enum Format {
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let planned = session::plan_file(&args.topology, templates)?;
     let plan = &planned.plan;
-    planned.print_warnings();
+    crate::output::print_planned_warnings(&planned);
     let text = match args.format {
         Format::Dot => Diagram::from_plan(plan).dot(),
         Format::Mermaid => Diagram::from_plan(plan).mermaid(),

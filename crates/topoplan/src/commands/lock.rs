@@ -16,7 +16,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let planned = session::plan_file(&args.topology, templates)?;
     let plan = &planned.plan;
     let path = session::write_lock_file(&args.topology, plan)?;
-    planned.print_warnings();
+    crate::output::print_planned_warnings(&planned);
     out(&format!(
         "locked {} node(s) and {} link(s) in `{}`\n",
         plan.nodes.len(),

@@ -41,11 +41,11 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     match args.format {
         Format::Text => out(&topoplan_report::text(plan))?,
         Format::Markdown => {
-            planned.print_warnings();
+            crate::output::print_planned_warnings(&planned);
             out(&topoplan_report::markdown(plan))?
         }
         Format::Json => {
-            planned.print_warnings();
+            crate::output::print_planned_warnings(&planned);
             // Streamed: a plan of 100,000 nodes is hundreds of megabytes of JSON.
             let mut w = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
             topoplan_report::write_json(plan, &mut w)?;

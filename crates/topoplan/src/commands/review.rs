@@ -31,7 +31,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let format = format_of(args.format, args.out.as_deref())?;
     let planned = session::plan_file(&args.topology, templates)?;
     let plan = &planned.plan;
-    planned.print_warnings();
+    crate::output::print_planned_warnings(&planned);
     let text = match format {
         Format::Html => html(plan, templates)?,
         Format::Markdown => topoplan_report::markdown(plan),

@@ -647,7 +647,8 @@ fn the_docs_walkthrough_adds_a_product_that_plans_bundles_and_applies() {
     );
 }
 
-/// A broken profile of one product never stops plans of another, and names its own file.
+/// A broken profile of one product never stops plans of another, and names its own file: its
+/// problems shown as a topology's are, at their place with a caret (exit 1, problems).
 #[test]
 fn plan_loads_only_the_profile_it_needs_and_a_broken_one_names_its_file() {
     let d = tempfile::tempdir().unwrap();
@@ -670,10 +671,17 @@ fn plan_loads_only_the_profile_it_needs_and_a_broken_one_names_its_file() {
     assert!(plan("topologies/guide-gateway-km.toml").status.success());
     let out = plan("topologies/all-in-one.toml");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let shown = format!("{}:", templates.join("appm-1.2.0/profile.toml").display());
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let shown = format!(
+        "┌─ {}:",
+        templates.join("appm-1.2.0/profile.toml").display()
+    );
     assert!(stderr.contains(&shown), "{stderr}");
-    assert!(stderr.contains("unknown kind `oath`"), "{stderr}");
+    assert!(
+        stderr.contains("error[invalid-profile]: reference `token_api` names unknown kind `oath`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("^^^^^^"), "{stderr}");
 }
 
 /// `profile check --home` checks what `apply` will do: the whole patch of a file applied twice
