@@ -133,13 +133,13 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
     };
     let product = profile.product.name.clone();
     let set = profile_files(dir, &product)?;
-    let sources = Folder {
+    let folder = Folder {
         profile: &profile,
         set: &set,
         src: &src,
         shown: &shown,
     };
-    unwritten_references(&sources, &mut found);
+    unwritten_references(&folder, &mut found);
     let overlays = set.overlays(&product);
     unused_templates(&profile, &set, &overlays, &mut found);
     unused_templates(&profile, &set, &set.checks(&product), &mut found);
@@ -149,13 +149,13 @@ fn check(dir: &Path, home: Option<&Path>) -> Result<()> {
             home.map(|h| topoplan_patch::apply::home_is(h, &profile.product.home, &product))
         {
             // The home `apply` would accept: the same identity check.
-            sources.problem(
+            folder.problem(
                 &mut found,
                 &[Seg::Key("product"), Seg::Key("home")],
                 format!("`--home` is not a home `apply` accepts for this profile: {m}"),
             );
         }
-        check_templates(&sources, home, &mut found, &mut counts)?;
+        check_templates(&folder, home, &mut found, &mut counts)?;
     } else {
         eprintln!(
             "note: the template checks (reader roles, presets, --home selectors) run once the problems below are fixed"
