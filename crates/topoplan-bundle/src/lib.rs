@@ -6,9 +6,11 @@
 //! out/<node>/overlay/<path under product home>.patch.xml (or .patch.json for JSON files)
 //! out/<node>/bin/start.sh  out/<node>/node.json  out/<node>/README.md
 //! ```
-//! The whole bundle is built in memory, written to a sibling folder with a random name and
-//! swapped in with one rename (see [`write_bundle`]), so `out/` is all-old or all-new, and a
-//! folder topoplan did not write is never replaced.
+//! The bundle is rendered part by part (the deployment's files, then one part per node:
+//! [`Rendering`]) straight into a sibling folder with a random name, on every core, and
+//! swapped in with one rename (see [`write_bundle`]), so `out/` is all-old or all-new, a folder
+//! topoplan did not write is never replaced, and memory holds a few nodes' files at a time,
+//! never the whole bundle.
 //!
 //! This crate owns the bundle's layout (which file goes where), its `node.json` slices, the
 //! manifest, the inputs digest and stamps that let an unchanged re-bundle write nothing, and the
@@ -42,7 +44,7 @@ pub enum BundleError {
     },
 }
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use topoplan_render::files::{database_scripts, load_balancer_configs, StartScript};
@@ -67,88 +69,173 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    fn add(&mut self, path: String, text: String) {
-        self.files.insert(
-            path,
-            BundleFile {
-                text,
-                executable: false,
-            },
-        );
-    }
-
-    /// Renders the bundle of a plan. `reviews` are (file name, text) pairs written beside it
-    /// (`review.md`, `review.html`); the printers live in another crate.
+    /// Renders the whole bundle of a plan into memory (see [`Rendering`] to write it part by
+    /// part instead). `reviews` are (file name, text) pairs written beside it (`review.md`,
+    /// `review.html`); the printers live in another crate.
     pub fn build(
         set: &TemplateSet,
         plan: &Plan,
         reviews: Vec<(String, String)>,
     ) -> Result<Bundle, BundleError> {
-        let mut b = Bundle::default();
-        b.add("plan.json".into(), json(plan));
-        for (name, text) in reviews {
-            b.add(name, text);
-        }
-        let pointed = PointedAt::new(plan);
-        let renderer = topoplan_render::Renderer::new(set, &plan.product)?;
-        let start_script = StartScript::new(set, plan)?;
-        // Each node's files on every core; the engines are shared, read-only.
-        let per_node = parallel_map(&plan.nodes, |node| -> Result<_, RenderError> {
-            let mut files: Vec<(String, BundleFile)> = Vec::new();
-            let plain = |text: String| BundleFile {
-                text,
-                executable: false,
-            };
-            let ctx = topoplan_render::context(plan, node)?;
-            let overlays = renderer.render_with(&ctx)?;
-            for o in &overlays {
-                files.push((
-                    format!("{}/{}", node.name, o.bundle_path()),
-                    plain(o.patch.clone()),
-                ));
-            }
-            let start = start_script.as_ref().map(|s| s.render(&ctx)).transpose()?;
-            if let Some(text) = &start {
-                files.push((
-                    format!("{}/bin/start.sh", node.name),
-                    BundleFile {
-                        text: text.clone(),
-                        executable: true,
-                    },
-                ));
-            }
-            files.push((
-                format!("{}/node.json", node.name),
-                plain(json(&pointed.node_slice(plan, node))),
-            ));
-            let paths: Vec<&str> = overlays.iter().map(|o| o.path.as_str()).collect();
-            files.push((
-                format!("{}/README.md", node.name),
-                plain(topoplan_report::node_readme(
-                    plan,
-                    node,
-                    &paths,
-                    start.is_some(),
-                )),
-            ));
-            Ok(files)
+        let rendering = Rendering::new(set, plan, reviews)?;
+        let parts: Vec<usize> = (0..rendering.count()).collect();
+        let per_part = parallel_map(&parts, |&i| {
+            let mut files = Vec::new();
+            rendering
+                .each(i, &mut |rel, f| {
+                    files.push((rel.to_string(), f.clone()));
+                    Ok(())
+                })
+                .map(|()| files)
         });
-        for files in per_node {
+        let mut b = Bundle::default();
+        for files in per_part {
             b.files.extend(files?);
         }
-        for (path, text) in database_scripts(set, plan)? {
-            b.files.insert(
+        Ok(b)
+    }
+}
+
+/// A bundle's files, part by part, so that a writer holds one part at a time in memory: a
+/// bundle built in memory is one part; a plan's [`Rendering`] has one part for the deployment's
+/// files and one per node.
+pub trait Parts: Sync {
+    /// How many parts.
+    fn count(&self) -> usize;
+    /// Every file of part `i` (its path relative to the bundle root, `/`-separated), given to
+    /// `sink` in turn.
+    fn each(
+        &self,
+        i: usize,
+        sink: &mut dyn FnMut(&str, &BundleFile) -> Result<(), BundleError>,
+    ) -> Result<(), BundleError>;
+}
+
+impl Parts for Bundle {
+    fn count(&self) -> usize {
+        1
+    }
+
+    fn each(
+        &self,
+        _: usize,
+        sink: &mut dyn FnMut(&str, &BundleFile) -> Result<(), BundleError>,
+    ) -> Result<(), BundleError> {
+        self.files.iter().try_for_each(|(rel, f)| sink(rel, f))
+    }
+}
+
+/// The bundle of a plan, rendered part by part as it is written: part 0 is the deployment's
+/// files (`plan.json`, the reviews, database and load-balancer files), part `i` the folder of
+/// the plan's node `i - 1` (overlays, start script, `node.json`, README). The templates are
+/// parsed once, when it is made.
+pub struct Rendering<'a> {
+    set: &'a TemplateSet,
+    plan: &'a Plan,
+    reviews: Vec<(String, String)>,
+    pointed: PointedAt<'a>,
+    renderer: topoplan_render::Renderer,
+    start_script: Option<StartScript>,
+}
+
+impl<'a> Rendering<'a> {
+    /// The rendering of `plan`'s bundle with `set`'s templates; `reviews` are (file name,
+    /// text) pairs written beside the node folders.
+    pub fn new(
+        set: &'a TemplateSet,
+        plan: &'a Plan,
+        reviews: Vec<(String, String)>,
+    ) -> Result<Self, BundleError> {
+        Ok(Rendering {
+            set,
+            plan,
+            reviews,
+            pointed: PointedAt::new(plan),
+            renderer: topoplan_render::Renderer::new(set, &plan.product)?,
+            start_script: StartScript::new(set, plan)?,
+        })
+    }
+
+    /// The deployment's files, beside the node folders.
+    fn deployment_files(&self) -> Result<Vec<(String, BundleFile)>, BundleError> {
+        let mut files = vec![("plan.json".to_string(), plain(json(self.plan)))];
+        for (name, text) in &self.reviews {
+            files.push((name.clone(), plain(text.clone())));
+        }
+        for (path, text) in database_scripts(self.set, self.plan)? {
+            files.push((
                 path,
                 BundleFile {
                     text,
                     executable: true,
                 },
-            );
+            ));
         }
-        for (path, text) in load_balancer_configs(set, plan)? {
-            b.add(path, text);
+        for (path, text) in load_balancer_configs(self.set, self.plan)? {
+            files.push((path, plain(text)));
         }
-        Ok(b)
+        Ok(files)
+    }
+
+    /// One node's folder: its overlays, start script, `node.json` and README.
+    fn node_files(&self, node: &NodePlan) -> Result<Vec<(String, BundleFile)>, RenderError> {
+        let plan = self.plan;
+        let mut files: Vec<(String, BundleFile)> = Vec::new();
+        let ctx = topoplan_render::context(plan, node)?;
+        let overlays = self.renderer.render_with(&ctx)?;
+        for o in &overlays {
+            files.push((
+                format!("{}/{}", node.name, o.bundle_path()),
+                plain(o.patch.clone()),
+            ));
+        }
+        let start = (self.start_script.as_ref())
+            .map(|s| s.render(&ctx))
+            .transpose()?;
+        let started = start.is_some();
+        if let Some(text) = start {
+            files.push((
+                format!("{}/bin/start.sh", node.name),
+                BundleFile {
+                    text,
+                    executable: true,
+                },
+            ));
+        }
+        files.push((
+            format!("{}/node.json", node.name),
+            plain(json(&self.pointed.node_slice(plan, node))),
+        ));
+        let paths: Vec<&str> = overlays.iter().map(|o| o.path.as_str()).collect();
+        let readme = topoplan_report::node_readme(plan, node, &paths, started);
+        files.push((format!("{}/README.md", node.name), plain(readme)));
+        Ok(files)
+    }
+}
+
+impl Parts for Rendering<'_> {
+    fn count(&self) -> usize {
+        self.plan.nodes.len() + 1
+    }
+
+    fn each(
+        &self,
+        i: usize,
+        sink: &mut dyn FnMut(&str, &BundleFile) -> Result<(), BundleError>,
+    ) -> Result<(), BundleError> {
+        let files = match i.checked_sub(1) {
+            None => self.deployment_files()?,
+            Some(n) => self.node_files(&self.plan.nodes[n])?,
+        };
+        files.iter().try_for_each(|(rel, f)| sink(rel, f))
+    }
+}
+
+/// A file written without the execute bits.
+fn plain(text: String) -> BundleFile {
+    BundleFile {
+        text,
+        executable: false,
     }
 }
 
@@ -471,13 +558,13 @@ pub fn untouched(out: &Path) -> Option<Inputs> {
 /// Rewrites the manifest of the bundle in `out` with each file's [`stamp`] and the digest of
 /// its inputs, once the bundle is in place (after the swap, so the times are final).
 #[cfg(unix)]
-fn record(out: &Path, bundle: &Bundle, inputs: &Inputs) -> Result<(), BundleError> {
+fn record(out: &Path, files: &BTreeSet<String>, inputs: &Inputs) -> Result<(), BundleError> {
     // Files, then every folder below the root as `path/`: a folder's times change when an
     // entry is added to it, so a file the user drops into a bundle is noticed. (The root's
     // entries are listed instead: writing this manifest changes the root's times.)
-    let mut entries: Vec<String> = bundle.files.keys().cloned().collect();
+    let mut entries: Vec<String> = files.iter().cloned().collect();
     entries.extend(
-        sub_folders(bundle.files.keys())
+        sub_folders(files.iter())
             .into_iter()
             .map(|d| format!("{d}/")),
     );
@@ -662,20 +749,25 @@ fn tops(files: &std::collections::BTreeSet<String>) -> std::collections::BTreeSe
         .collect()
 }
 
-/// Writes `bundle` as the folder `out`, replacing an earlier bundle there.
+/// Writes a bundle (its [`Parts`]: a [`Bundle`] in memory, or a plan's [`Rendering`]) as the
+/// folder `out`, replacing an earlier bundle there.
 ///
 /// - `out` is replaced only if it is empty or is a bundle topoplan wrote ([`MANIFEST`] lists
 ///   every file in it); anything else is refused, naming what is in the way.
-/// - The new bundle is written completely in a sibling folder with a random name, then swapped
-///   in with one rename (`RENAME_EXCHANGE`), so a reader sees all-old or all-new; the old one
-///   is then removed, and node folders the new plan no longer has are reported.
+/// - The new bundle is written completely in a sibling folder with a random name, part by part
+///   on every core (one part's files in memory at a time: a large deployment's bundle is never
+///   held whole), then swapped in with one rename (`RENAME_EXCHANGE`), so a reader sees
+///   all-old or all-new; the old one is then removed, and node folders the new plan no longer
+///   has are reported. A part that fails to render leaves `out` as it was.
+/// - A file the previous bundle holds byte for byte and mode for mode is linked, not written,
+///   so its mtime stays; when every file is, nothing is replaced at all.
 /// - The parent folder is locked for the duration, so two runs never interleave.
 ///
 /// With `inputs` (the digest of what the bundle was made from, [`inputs_digest`]), the
 /// manifest records it and what each file is once in place, for [`untouched`].
 pub fn write_bundle(
     out: &Path,
-    bundle: &Bundle,
+    bundle: &dyn Parts,
     inputs: Option<&Inputs>,
 ) -> Result<WriteReport, BundleError> {
     let parent = match out.parent() {
@@ -687,34 +779,23 @@ pub fn write_bundle(
     sweep(&parent, out);
     let mut report = WriteReport::default();
     let old_files = previous_bundle(out)?;
-    // Which files the previous bundle already holds, byte for byte and mode for mode.
-    let same: Vec<bool> = match &old_files {
-        Some(old) => {
-            let files: Vec<(&String, &BundleFile)> = bundle.files.iter().collect();
-            parallel_map(&files, |(rel, f)| {
-                old.contains(*rel) && same_file(&out.join(rel), f)
-            })
-        }
-        None => vec![false; bundle.files.len()],
-    };
-    report.unchanged = same.iter().filter(|s| **s).count();
-    report.changed = bundle.files.len() - report.unchanged;
-    if let Some(old) = &old_files {
-        let same_set =
-            old.len() == bundle.files.len() && bundle.files.keys().all(|k| old.contains(k));
-        if same_set && report.changed == 0 {
-            // Nothing to do: every file is already what the plan writes, so every mtime
-            // stays. Only the manifest learns the digest, so next time a `stat` is enough.
-            #[cfg(unix)]
-            if let Some(d) = inputs {
-                if untouched(out).as_ref() != Some(d) {
-                    record(out, bundle, d)?;
-                }
+    let staged = stage(&parent, out, bundle, old_files.as_ref())?;
+    report.unchanged = staged.unchanged;
+    report.changed = staged.files.len() - staged.unchanged;
+    if old_files.as_ref() == Some(&staged.files) && report.changed == 0 {
+        // Nothing to do: every file is already what the plan writes, so every mtime stays
+        // (the staged links go). Only the manifest learns the digest, so next time a `stat`
+        // is enough.
+        drop(staged.dir);
+        #[cfg(unix)]
+        if let Some(d) = inputs {
+            if untouched(out).as_ref() != Some(d) {
+                record(out, &staged.files, d)?;
             }
-            return Ok(report);
         }
+        return Ok(report);
     }
-    let staging = stage(&parent, out, bundle, same)?;
+    let staging = staged.dir;
     match old_files {
         None => {
             let path = staging.keep();
@@ -727,7 +808,7 @@ pub fn write_bundle(
             topoplan_safefs::swap_dirs(out, staging.path()).map_err(BundleError::Safe)?;
             // `staging` now holds the previous bundle, checked above to be all topoplan's; but
             // a file saved into it since that check would go with it: looked at again.
-            let new_tops = tops(&bundle.files.keys().cloned().collect());
+            let new_tops = tops(&staged.files);
             report.removed_nodes = tops(&old).difference(&new_tops).cloned().collect();
             let extra = foreign(staging.path(), &old);
             if extra.is_empty() {
@@ -741,7 +822,7 @@ pub fn write_bundle(
     }
     #[cfg(unix)]
     if let Some(d) = inputs {
-        record(out, bundle, d)?;
+        record(out, &staged.files, d)?;
     }
     Ok(report)
 }
@@ -879,62 +960,127 @@ fn sweep(parent: &Path, out: &Path) {
     }
 }
 
-/// The new bundle, written completely in a sibling folder with a random name: folders once
-/// each, then the files (unchanged ones, `same`, are hard links to the previous bundle's, so
-/// their mtime stays), then the manifest.
+/// A bundle written into its staging folder: the folder (removed when dropped), every file
+/// in it, and how many of them were linked from the previous bundle.
+struct Staged {
+    dir: tempfile::TempDir,
+    files: BTreeSet<String>,
+    unchanged: usize,
+}
+
+/// Writes every part of `bundle` into a new sibling folder of `out`, on every core: a file the
+/// previous bundle (`old`, its files) holds as is, linked from it; any other, created. Then the
+/// staging folder's manifest (every file; no stamps yet).
 fn stage(
     parent: &Path,
     out: &Path,
-    bundle: &Bundle,
-    same: Vec<bool>,
-) -> Result<tempfile::TempDir, BundleError> {
+    bundle: &dyn Parts,
+    old: Option<&BTreeSet<String>>,
+) -> Result<Staged, BundleError> {
     let staging = tempfile::Builder::new()
         .prefix(&staging_prefix(out))
         .tempdir_in(parent)
         .map_err(io(parent))?;
-    for d in &sub_folders(bundle.files.keys()) {
-        let path = staging.path().join(d);
-        fs::create_dir_all(&path).map_err(io(&path))?;
-        // Forced, as file modes are: under umask 000 a folder would otherwise be 0777, and any
-        // user could swap the patches root applies.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(io(&path))?;
-        }
-    }
-    let files: Vec<((&String, &BundleFile), bool)> = bundle.files.iter().zip(same).collect();
-    let results = parallel_map(&files, |((rel, f), same)| {
-        let path = staging.path().join(rel);
-        // Linked only if what got linked is still a regular file (it was checked before, but
-        // the old folder could have changed since): never a symlink into a new bundle.
-        if *same && fs::hard_link(out.join(rel), &path).is_ok() {
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-                return Ok(());
-            }
-            fs::remove_file(&path).map_err(|e| (path.clone(), e))?;
-        }
-        create_file(&path, f).map_err(|e| (path, e))
+    let parts: Vec<usize> = (0..bundle.count()).collect();
+    let results = parallel_map(&parts, |&i| {
+        let mut part = PartWriter {
+            root: staging.path(),
+            out,
+            old,
+            folders: BTreeSet::new(),
+            files: Vec::new(),
+            unchanged: 0,
+        };
+        bundle
+            .each(i, &mut |rel, f| part.write(rel, f))
+            .map(|()| part)
     });
-    for r in results {
-        r.map_err(|(path, e)| io(&path)(e))?;
+    let mut files = BTreeSet::new();
+    let mut unchanged = 0;
+    for part in results {
+        let part = part?;
+        unchanged += part.unchanged;
+        files.extend(part.files);
     }
     let mut manifest = String::from(MANIFEST_HEAD);
-    for rel in bundle.files.keys() {
+    for rel in &files {
         manifest.push_str(rel);
         manifest.push('\n');
     }
-    let manifest_file = BundleFile {
-        text: manifest,
-        executable: false,
-    };
     let path = staging.path().join(MANIFEST);
-    create_file(&path, &manifest_file).map_err(io(&path))?;
+    create_file(&path, &plain(manifest)).map_err(io(&path))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
             .map_err(io(staging.path()))?;
     }
-    Ok(staging)
+    Ok(Staged {
+        dir: staging,
+        files,
+        unchanged,
+    })
+}
+
+/// One part's files going into the staging folder.
+struct PartWriter<'a> {
+    root: &'a Path,
+    out: &'a Path,
+    old: Option<&'a BTreeSet<String>>,
+    /// The folders this part made or found (so each is looked at once).
+    folders: BTreeSet<String>,
+    files: Vec<String>,
+    unchanged: usize,
+}
+
+impl PartWriter<'_> {
+    fn write(&mut self, rel: &str, f: &BundleFile) -> Result<(), BundleError> {
+        if let Some((folder, _)) = rel.rsplit_once('/') {
+            self.folder(folder)?;
+        }
+        let path = self.root.join(rel);
+        // Linked only if what got linked is still a regular file (it was checked before, but
+        // the old folder could have changed since): never a symlink into a new bundle.
+        let same = self.old.is_some_and(|o| o.contains(rel)) && same_file(&self.out.join(rel), f);
+        if same && fs::hard_link(self.out.join(rel), &path).is_ok() {
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                self.unchanged += 1;
+                self.files.push(rel.to_string());
+                return Ok(());
+            }
+            fs::remove_file(&path).map_err(io(&path))?;
+        }
+        create_file(&path, f).map_err(io(&path))?;
+        self.files.push(rel.to_string());
+        Ok(())
+    }
+
+    /// The folder `rel` of the staging folder and every one above it, made where missing with
+    /// mode 0755, forced, as file modes are: under umask 000 a folder would otherwise be 0777,
+    /// and any user could swap the patches root applies.
+    fn folder(&mut self, rel: &str) -> Result<(), BundleError> {
+        if self.folders.contains(rel) {
+            return Ok(());
+        }
+        if let Some((up, _)) = rel.rsplit_once('/') {
+            self.folder(up)?;
+        }
+        let path = self.root.join(rel);
+        match fs::create_dir(&path) {
+            Ok(()) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+                        .map_err(io(&path))?;
+                }
+            }
+            // Another part made it (the deployment's folders and a node's never meet, but a
+            // folder made twice is no error).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(e) => return Err(io(&path)(e)),
+        }
+        self.folders.insert(rel.to_string());
+        Ok(())
+    }
 }

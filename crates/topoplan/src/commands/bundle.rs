@@ -6,7 +6,7 @@ use crate::session::{self, Sources};
 use crate::status::ExitStatus;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
-use topoplan_bundle::{Bundle, WriteReport};
+use topoplan_bundle::{Rendering, WriteReport};
 use topoplan_render::TemplateSet;
 use topoplan_solver::Plan;
 
@@ -39,10 +39,12 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
         digest,
         notes: plan.warnings.iter().filter_map(note).collect(),
     });
-    progress.step(format!("rendering {} node bundle(s)", plan.nodes.len()));
-    let bundle = build(&plan, templates)?;
-    progress.step(format!("writing {} file(s)", bundle.files.len()));
-    let report = topoplan_bundle::write_bundle(dir, &bundle, inputs.as_ref())?;
+    progress.step(format!(
+        "rendering and writing {} node bundle(s)",
+        plan.nodes.len()
+    ));
+    let rendering = rendering(&plan, templates)?;
+    let report = topoplan_bundle::write_bundle(dir, &rendering, inputs.as_ref())?;
     progress.done();
     print_warnings(topology, &sources.topology, &plan.warnings);
     out(&summary(dir, &plan, &report))?;
@@ -106,8 +108,9 @@ fn summary(dir: &Path, plan: &Plan, report: &WriteReport) -> String {
     text
 }
 
-/// Every node's bundle plus the reviews beside them: what `bundle` and `export` both write.
-pub fn build(plan: &Plan, templates: &TemplateSet) -> Result<Bundle> {
+/// Every node's bundle plus the reviews beside them, rendered part by part as it is written:
+/// what `bundle` and `export` both write.
+pub fn rendering<'a>(plan: &'a Plan, templates: &'a TemplateSet) -> Result<Rendering<'a>> {
     let reviews = vec![
         ("review.md".to_string(), topoplan_report::markdown(plan)),
         (
@@ -115,7 +118,7 @@ pub fn build(plan: &Plan, templates: &TemplateSet) -> Result<Bundle> {
             super::review::html(plan, templates)?,
         ),
     ];
-    Ok(Bundle::build(templates, plan, reviews)?)
+    Ok(Rendering::new(templates, plan, reviews)?)
 }
 
 /// This build of topoplan, for the digest of a bundle's inputs: the version, and the size and

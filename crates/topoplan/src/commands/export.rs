@@ -58,7 +58,7 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
         );
         return Ok(ExitStatus::Problems);
     }
-    let bundle = super::bundle::build(plan, templates)?;
+    let bundle = super::bundle::rendering(plan, templates)?;
     let profile = session::profile(templates, &plan.product)?;
     write(
         dir,
@@ -84,7 +84,7 @@ fn write(
     plan: &Plan,
     profile: &topoplan_model::Profile,
     topology: &str,
-    bundle: &topoplan_bundle::Bundle,
+    bundle: &dyn topoplan_bundle::Parts,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     // The folder may be the operator's Ansible project: replace only what an export wrote.
