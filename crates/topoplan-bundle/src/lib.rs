@@ -1084,3 +1084,47 @@ impl PartWriter<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The deployment's files sit beside the node folders, so a node may not take their names:
+    /// every top-level name part 0 writes for the shipped examples (databases, load balancers
+    /// and reviews included) is one the model refuses as a node name.
+    #[test]
+    fn the_deployment_files_take_only_names_no_node_may_take() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut set = TemplateSet::default();
+        set.add_dir(&root.join("templates")).unwrap();
+        let profiles = set.profiles().unwrap();
+        let mut tops = BTreeSet::new();
+        for entry in fs::read_dir(root.join("topologies")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let topo = topoplan_model::parse(&fs::read_to_string(&path).unwrap(), &profiles)
+                .unwrap_or_else(|d| panic!("{}: {d:?}", path.display()));
+            let plan = topoplan_solver::solve(&topo, &profiles[&topo.product]).unwrap();
+            let reviews = ["review.md", "review.html"].map(|n| (n.to_string(), String::new()));
+            let rendering = Rendering::new(&set, &plan, reviews.to_vec()).unwrap();
+            rendering
+                .each(0, &mut |rel, _| {
+                    tops.insert(rel.split('/').next().unwrap_or(rel).to_string());
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert!(
+            tops.contains("databases") && tops.contains("load-balancers"),
+            "{tops:?}"
+        );
+        for top in &tops {
+            assert!(
+                topoplan_model::topology::RESERVED_NODE_NAMES.contains(&top.as_str()),
+                "`{top}` is written beside the node folders but a node may be named so"
+            );
+        }
+    }
+}
