@@ -1,30 +1,35 @@
 //! `topoplan explain`: one node's plan and the reasons behind it, in a few lines.
 
 use crate::cell;
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 use topoplan_diagram::Diagram;
-use topoplan_solver::Plan;
+use topoplan_solver::{NodePlan, Plan};
 
 /// `topoplan explain`: one node's plan and the reasons behind it, in a few lines.
 /// `None` when the plan has no such node.
 pub fn explain(plan: &Plan, node: &str) -> Option<String> {
     let n = plan.node(node)?;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
+    Some(crate::to_string(|w| write_explain(plan, n, w)))
+}
+
+/// [`explain`] of the plan's node `n`, written to `w`.
+pub fn write_explain(plan: &Plan, n: &NodePlan, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        w,
         "{} ({}) on host {} ({})",
         n.name,
         n.roles.join(", "),
         n.host,
         n.address
-    );
-    let _ = writeln!(
-        s,
+    )?;
+    writeln!(
+        w,
         "  offset {}{}: {}",
         n.offset,
         if n.pinned { " (pinned)" } else { "" },
         n.offset_reason
-    );
+    )?;
     let (moved, fixed): (Vec<_>, Vec<_>) = n.ports.iter().partition(|p| p.follows_offset);
     let list = |ps: &[&topoplan_solver::PortPlan]| {
         ps.iter()
@@ -32,12 +37,12 @@ pub fn explain(plan: &Plan, node: &str) -> Option<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let _ = writeln!(s, "  listens (base + {}): {}", n.offset, list(&moved));
+    writeln!(w, "  listens (base + {}): {}", n.offset, list(&moved))?;
     if !fixed.is_empty() {
-        let _ = writeln!(s, "  listens (no offset): {}", list(&fixed));
+        writeln!(w, "  listens (no offset): {}", list(&fixed))?;
     }
     for c in plan.columns.iter().filter(|c| c.per_node) {
-        let _ = writeln!(s, "  {}: {}", c.title, cell(plan, n, c));
+        writeln!(w, "  {}: {}", c.title, cell(plan, n, c))?;
     }
     // One line per peer, edges grouped by kind as in the diagram.
     let edges = Diagram::edges_at(plan, &n.name);
@@ -80,10 +85,10 @@ pub fn explain(plan: &Plan, node: &str) -> Option<String> {
             whys.dedup();
             let _ = write!(line, " ({})", whys.join("; "));
         }
-        let _ = writeln!(s, "{line}");
+        writeln!(w, "{line}")?;
     }
-    for w in plan.warnings.iter().filter(|w| w.names(&n.name)) {
-        let _ = writeln!(s, "  warning: {w}");
+    for warning in plan.warnings.iter().filter(|x| x.names(&n.name)) {
+        writeln!(w, "  warning: {warning}")?;
     }
-    Some(s)
+    Ok(())
 }

@@ -115,6 +115,17 @@ struct PortRow {
 
 /// Renders the review page of `plan` with `template` (the text of [`TEMPLATE`]).
 pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
+    let mut bytes = Vec::new();
+    write_html(plan, template, &mut bytes)?;
+    Ok(String::from_utf8(bytes).expect("tera writes UTF-8"))
+}
+
+/// [`html`], written to `w`.
+pub fn write_html(
+    plan: &Plan,
+    template: &str,
+    w: &mut dyn std::io::Write,
+) -> Result<(), ReviewError> {
     let picture = Picture::of(plan);
     let mut omitted_arrows = 0;
     let svg = match picture {
@@ -175,12 +186,17 @@ pub fn html(plan: &Plan, template: &str) -> Result<String, ReviewError> {
         hosts: host_maps(plan),
         firewall: crate::aggregate::firewall_rows(plan),
     };
-    render(&context, template)
+    render_to(&context, template, w)
 }
 
-/// The review template rendered with `context`: autoescaping on (plan strings come from a
-/// user's file), and no `get_env` (a review template may come from anyone's `--templates`).
-fn render(context: &Context, template: &str) -> Result<String, ReviewError> {
+/// The review template rendered with `context` into `w`: autoescaping on (plan strings come
+/// from a user's file), and no `get_env` (a review template may come from anyone's
+/// `--templates`).
+fn render_to(
+    context: &Context,
+    template: &str,
+    w: &mut dyn std::io::Write,
+) -> Result<(), ReviewError> {
     let ctx = tera::Context::from_serialize(context)?;
     let mut tera = tera::Tera::default();
     tera.register_function(
@@ -193,7 +209,7 @@ fn render(context: &Context, template: &str) -> Result<String, ReviewError> {
     );
     tera.register_filter("code", code_filter);
     tera.add_raw_template("review.html", template)?;
-    Ok(tera.render("review.html", &ctx)?)
+    Ok(tera.render_to("review.html", &ctx, w)?)
 }
 
 /// One row per host: its node count and roles (the picture of a large estate).

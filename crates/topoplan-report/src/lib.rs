@@ -17,17 +17,24 @@ mod markdown;
 mod readme;
 mod text;
 
-pub use explain::explain;
+pub use explain::{explain, write_explain};
 pub use firewall::{firewall, FirewallRow};
 pub use json::{json, write_json};
-pub use markdown::{manual_step, markdown};
-pub use readme::node_readme;
-pub use text::text;
+pub use markdown::{manual_step, markdown, write_markdown};
+pub use readme::{node_readme, write_node_readme};
+pub use text::{text, write_text};
 
-pub use html::{html, ReviewError, TEMPLATE as HTML_TEMPLATE};
+pub use html::{html, write_html, ReviewError, TEMPLATE as HTML_TEMPLATE};
 pub use topoplan_diagram::{Picture, DRAW_UP_TO, SUMMARY_UP_TO};
 
 use topoplan_solver::{Plan, SharedStr};
+
+/// What a printer writes to an `io::Write`, as a `String` (printers write only UTF-8).
+fn to_string(print: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> String {
+    let mut bytes = Vec::new();
+    print(&mut bytes).expect("writing to memory does not fail");
+    String::from_utf8(bytes).expect("printers write UTF-8")
+}
 
 /// The cells of a node's port columns (the profile's `column`s), for every node table
 /// (terminal, Markdown, HTML), computed in one place.

@@ -1,6 +1,7 @@
 //! A node bundle's `README.md` (Markdown, beside the review's): what an operator on the node's
 //! host reads first.
 
+use std::io::{self, Write};
 use topoplan_solver::{NodePlan, Plan};
 
 /// Longest shared list a node README shows entry by entry.
@@ -9,7 +10,19 @@ const README_LIST_UP_TO: usize = 8;
 /// A node bundle's `README.md`: the node, how to apply, the files it changes, its ports, its
 /// cluster and shared databases, manual steps, and every value it holds.
 pub fn node_readme(plan: &Plan, node: &NodePlan, files: &[&str], start_script: bool) -> String {
-    let mut s = format!(
+    crate::to_string(|w| write_node_readme(plan, node, files, start_script, w))
+}
+
+/// [`node_readme`], written to `w`.
+pub fn write_node_readme(
+    plan: &Plan,
+    node: &NodePlan,
+    files: &[&str],
+    start_script: bool,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    write!(
+        w,
         "# Node `{}` of `{}`\n\nRoles: {}. Host: `{}` ({}). Port offset: **{}** ({}).\n\n",
         node.name,
         plan.deployment,
@@ -18,57 +31,54 @@ pub fn node_readme(plan: &Plan, node: &NodePlan, files: &[&str], start_script: b
         node.address,
         node.offset,
         node.offset_reason
-    );
-    s.push_str("## On the host\n\n```sh\n");
-    s.push_str(
-        "topoplan apply . --home /path/to/product/home --dry-run   # review the change\n\
-topoplan apply . --home /path/to/product/home             # originals go to <home>/.topoplan/backup/\n",
-    );
+    )?;
+    w.write_all("## On the host\n\n```sh\n".as_bytes())?;
+    w.write_all("topoplan apply . --home /path/to/product/home --dry-run   # review the change\n\
+topoplan apply . --home /path/to/product/home             # originals go to <home>/.topoplan/backup/\n".as_bytes())?;
     if start_script {
-        s.push_str(&format!(
-            "./bin/start.sh                                           # starts {} with offset {} (see its header)\n",
-            plan.product, node.offset
-        ));
+        writeln!(w, "./bin/start.sh                                           # starts {} with offset {} (see its header)",
+            plan.product, node.offset)?;
     }
-    s.push_str("```\n\n");
-    s.push_str("## Files changed\n\n");
+    w.write_all("```\n\n".as_bytes())?;
+    w.write_all("## Files changed\n\n".as_bytes())?;
     for f in files {
-        s.push_str(&format!("- `{f}`\n"));
+        writeln!(w, "- `{f}`")?;
     }
-    s.push_str(
-        "\n## Listening ports\n\n| port | name | base | follows offset |\n|---|---|---|---|\n",
-    );
+    w.write_all(
+        "\n## Listening ports\n\n| port | name | base | follows offset |\n|---|---|---|---|\n"
+            .as_bytes(),
+    )?;
     for p in &node.ports {
-        s.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+        writeln!(
+            w,
+            "| {} | {} | {} | {} |",
             p.effective,
             p.name,
             p.base,
             if p.follows_offset { "yes" } else { "no" }
-        ));
+        )?;
     }
-    readme_cluster(&mut s, plan, node);
-    readme_databases(&mut s, plan, node);
+    readme_cluster(w, plan, node)?;
+    readme_databases(w, plan, node)?;
     let manual: Vec<_> = plan.manual_for(&node.name).collect();
     if !manual.is_empty() {
-        s.push_str("\n## Manual steps\n\nSites topoplan does not rewrite on this node, and the value each should take.\n\n");
+        w.write_all("\n## Manual steps\n\nSites topoplan does not rewrite on this node, and the value each should take.\n\n".as_bytes())?;
         for m in manual {
-            s.push_str(&crate::markdown::manual_step(m, Some(&node.name)));
-            s.push('\n');
+            w.write_all(crate::markdown::manual_step(m, Some(&node.name)).as_bytes())?;
+            writeln!(w)?;
         }
     }
-    readme_uses(&mut s, plan, node);
-    s
+    readme_uses(w, plan, node)
 }
 
 /// The node's cluster: its part in it, its member port, the members, the front end.
 /// The README's "Uses" table: every value the node holds, a long shared list in one row
 /// (node.json lists every entry).
-fn readme_uses(s: &mut String, plan: &Plan, node: &NodePlan) {
+fn readme_uses(w: &mut dyn Write, plan: &Plan, node: &NodePlan) -> io::Result<()> {
     let (mut uses, lists) = plan.held_by(&node.name, |l| l.entries.len() > README_LIST_UP_TO);
     uses.retain(|l| l.to != node.name);
     if !uses.is_empty() || !lists.is_empty() {
-        s.push_str("\n## Uses\n\n| reference | node | port |\n|---|---|---|\n");
+        w.write_all("\n## Uses\n\n| reference | node | port |\n|---|---|---|\n".as_bytes())?;
         for (l, r) in lists {
             let first: Vec<String> = l
                 .ordered(r)
@@ -76,17 +86,19 @@ fn readme_uses(s: &mut String, plan: &Plan, node: &NodePlan) {
                 .map(|e| format!("`{}`", e.to))
                 .collect();
             let ports = l.ports();
-            s.push_str(&format!(
-                "| {} ({}) | {} nodes: {}, … (node.json lists them all) | {ports} |\n",
+            writeln!(
+                w,
+                "| {} ({}) | {} nodes: {}, … (node.json lists them all) | {ports} |",
                 l.reference,
                 l.kind,
                 l.entries.len(),
                 first.join(", ")
-            ));
+            )?;
         }
         for l in uses {
-            s.push_str(&format!(
-                "| {} ({}) | `{}` | {} |\n",
+            writeln!(
+                w,
+                "| {} ({}) | `{}` | {} |",
                 l.reference,
                 l.kind,
                 l.via.as_ref().map_or(l.to.to_string(), |c| format!(
@@ -94,17 +106,18 @@ fn readme_uses(s: &mut String, plan: &Plan, node: &NodePlan) {
                     l.to
                 )),
                 l.port
-            ));
+            )?;
         }
     }
+    Ok(())
 }
 
-fn readme_cluster(s: &mut String, plan: &Plan, node: &NodePlan) {
+fn readme_cluster(w: &mut dyn Write, plan: &Plan, node: &NodePlan) -> io::Result<()> {
     let Some(c) = plan.cluster_of(node) else {
-        return;
+        return Ok(());
     };
     let Some(me) = c.members.iter().find(|m| m.node == node.name.as_str()) else {
-        return;
+        return Ok(());
     };
     let part = if c.manager.as_deref() == Some(node.name.as_str()) {
         "its manager: publishes go here".to_string()
@@ -116,12 +129,10 @@ fn readme_cluster(s: &mut String, plan: &Plan, node: &NodePlan) {
     } else {
         "a member".to_string()
     };
-    s.push_str(&format!(
-        "\n## Cluster `{}`\n\nThis node is {part}. Hazelcast domain `{}`, member port {} (not offset).\n",
+    writeln!(w, "\n## Cluster `{}`\n\nThis node is {part}. Hazelcast domain `{}`, member port {} (not offset).",
         c.name,
         c.domain,
-        me.member_port.map_or("-".into(), |p| p.to_string())
-    ));
+        me.member_port.map_or("-".into(), |p| p.to_string()))?;
     // A README of one member of a large cluster does not list every other one.
     const SHOWN: usize = 8;
     let mut others: Vec<String> = c
@@ -143,10 +154,11 @@ fn readme_cluster(s: &mut String, plan: &Plan, node: &NodePlan) {
             c.members.len() - SHOWN
         ));
     }
-    s.push_str(&format!("Members: {}.\n", others.join(", ")));
+    writeln!(w, "Members: {}.", others.join(", "))?;
     if let Some(f) = &c.frontend {
-        s.push_str(&format!(
-            "Front end: `{}` (http {}, https {}){}; browsers reach this node through it{}.\n",
+        writeln!(
+            w,
+            "Front end: `{}` (http {}, https {}){}; browsers reach this node through it{}.",
             f.address,
             f.http_port,
             f.https_port,
@@ -158,23 +170,28 @@ fn readme_cluster(s: &mut String, plan: &Plan, node: &NodePlan) {
             } else {
                 ""
             }
-        ));
+        )?;
     }
+    Ok(())
 }
 
 /// The shared datasources this node reads, the variable `apply` needs for their password, and
 /// what to install first.
-fn readme_databases(s: &mut String, plan: &Plan, node: &NodePlan) {
+fn readme_databases(w: &mut dyn Write, plan: &Plan, node: &NodePlan) -> io::Result<()> {
     let used: Vec<_> = plan.datasources_of(node).collect();
     if used.is_empty() {
-        return;
+        return Ok(());
     }
-    s.push_str("\n## Shared databases\n\n| datasource | JNDI | URL | user |\n|---|---|---|---|\n");
+    w.write_all(
+        "\n## Shared databases\n\n| datasource | JNDI | URL | user |\n|---|---|---|---|\n"
+            .as_bytes(),
+    )?;
     for (db, ds) in &used {
-        s.push_str(&format!(
-            "| `{}` | `{}` | `{}` | `{}` |\n",
+        writeln!(
+            w,
+            "| `{}` | `{}` | `{}` | `{}` |",
             ds.datasource, ds.jndi, ds.url, db.user
-        ));
+        )?;
     }
     let mut vars: Vec<&str> = used
         .iter()
@@ -182,14 +199,13 @@ fn readme_databases(s: &mut String, plan: &Plan, node: &NodePlan) {
         .collect();
     vars.sort_unstable();
     vars.dedup();
-    s.push_str(&format!(
-        "\n`apply` writes the password from the environment: set `{}` first (the bundle does not hold it).\n",
-        vars.join("`, `")
-    ));
+    writeln!(w, "\n`apply` writes the password from the environment: set `{}` first (the bundle does not hold it).",
+        vars.join("`, `"))?;
     let mut notes: Vec<&str> = used.iter().map(|(db, _)| db.driver_note.as_str()).collect();
     notes.sort_unstable();
     notes.dedup();
     for n in notes.iter().filter(|n| !n.is_empty()) {
-        s.push_str(&format!("On this node: {n}.\n"));
+        writeln!(w, "On this node: {n}.")?;
     }
+    Ok(())
 }

@@ -2,42 +2,46 @@
 //! against the lock and warnings.
 
 use crate::{cells, grouped_links};
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 use topoplan_solver::{nodes_by_host, HostPlan, NodePlan, Plan};
 
 /// The terminal view: per host, a table of nodes; then links and warnings.
 pub fn text(plan: &Plan) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
+    crate::to_string(|w| write_text(plan, w))
+}
+
+/// [`text`], written to `w`.
+pub fn write_text(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        w,
         "deployment `{}`: {} (key validation: {})",
         plan.deployment, plan.product, plan.mode
-    );
+    )?;
     let by_host = nodes_by_host(plan);
     for h in &plan.hosts {
         host_table(
-            &mut s,
+            w,
             plan,
             h,
             by_host.get(h.name.as_str()).into_iter().flatten(),
-        );
+        )?;
     }
     if plan.nodes.iter().any(|n| n.pinned) {
-        let _ = writeln!(s, "\n(* pinned offset)");
+        writeln!(w, "\n(* pinned offset)")?;
     }
-    tail(&mut s, plan);
-    s
+    tail(w, plan)
 }
 
 /// One host: its line, then a row per node with the port columns.
 fn host_table<'a>(
-    s: &mut String,
+    w: &mut dyn Write,
     plan: &Plan,
     h: &HostPlan,
     nodes: impl Iterator<Item = &'a &'a NodePlan>,
-) {
-    let _ = writeln!(
-        s,
+) -> io::Result<()> {
+    writeln!(
+        w,
         "\nhost {} ({}): {} node(s), span {}{}{}",
         h.name,
         h.address,
@@ -53,7 +57,7 @@ fn host_table<'a>(
         } else {
             format!(", reserved {:?}", h.reserved_ports)
         }
-    );
+    )?;
     let mut head = format!("  {:<16} {:<34} {:>6}", "node", "roles", "offset");
     for c in &plan.columns {
         if c.per_node {
@@ -62,7 +66,7 @@ fn host_table<'a>(
             let _ = write!(head, " {:>6}", c.title);
         }
     }
-    let _ = writeln!(s, "{}", head.trim_end());
+    writeln!(w, "{}", head.trim_end())?;
     for n in nodes {
         let mut row = format!(
             "  {:<16} {:<34} {:>5}{}",
@@ -78,21 +82,22 @@ fn host_table<'a>(
                 let _ = write!(row, " {v:>6}");
             }
         }
-        let _ = writeln!(s, "{}", row.trim_end());
+        writeln!(w, "{}", row.trim_end())?;
     }
+    Ok(())
 }
 
 /// Links, changes against the lock, warnings, and how many `allow` silenced.
-fn tail(s: &mut String, plan: &Plan) {
+fn tail(w: &mut dyn Write, plan: &Plan) -> io::Result<()> {
     let groups = grouped_links(plan);
     if !groups.is_empty() {
-        let _ = writeln!(s, "\nlinks:");
+        writeln!(w, "\nlinks:")?;
         for (from, to, kind, refs) in groups {
-            let _ = writeln!(s, "  {from} -> {to} [{kind}] {}", refs.join(", "));
+            writeln!(w, "  {from} -> {to} [{kind}] {}", refs.join(", "))?;
         }
     }
     if !plan.clusters.is_empty() {
-        let _ = writeln!(s, "\nclusters:");
+        writeln!(w, "\nclusters:")?;
         for c in &plan.clusters {
             let members: Vec<String> = c
                 .members
@@ -120,29 +125,30 @@ fn tail(s: &mut String, plan: &Plan) {
                         .map_or(String::new(), |h| format!(", on {h}"))
                 )
             });
-            let _ = writeln!(s, "  {}{front}: {}", c.name, members.join(", "));
+            writeln!(w, "  {}{front}: {}", c.name, members.join(", "))?;
         }
     }
     if let Some(changes) = &plan.changes {
-        let _ = writeln!(s, "\nchanges against the lock:");
+        writeln!(w, "\nchanges against the lock:")?;
         if changes.is_empty() {
-            let _ = writeln!(s, "  (none)");
+            writeln!(w, "  (none)")?;
         }
         for c in changes {
-            let _ = writeln!(s, "  {}", c.line());
+            writeln!(w, "  {}", c.line())?;
         }
     }
     if !plan.warnings.is_empty() {
-        let _ = writeln!(s, "\nwarnings:");
-        for w in &plan.warnings {
-            let _ = writeln!(s, "  - {w}");
+        writeln!(w, "\nwarnings:")?;
+        for warning in &plan.warnings {
+            writeln!(w, "  - {warning}")?;
         }
     }
     if plan.silenced > 0 {
-        let _ = writeln!(
-            s,
+        writeln!(
+            w,
             "\n({} warning(s) silenced by `allow` in the topology)",
             plan.silenced
-        );
+        )?;
     }
+    Ok(())
 }

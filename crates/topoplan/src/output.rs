@@ -15,6 +15,36 @@ pub fn out(s: &str) -> Result<()> {
     Ok(())
 }
 
+/// Standard output written by `print` (a printer of `topoplan-report`, writing to any
+/// `io::Write`), buffered, with what a terminal would act on shown escaped as [`out`] does.
+pub fn print_to_stdout(print: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let mut w = TerminalSafe(std::io::BufWriter::with_capacity(
+        1 << 16,
+        std::io::stdout().lock(),
+    ));
+    print(&mut w)?;
+    w.0.flush()?;
+    Ok(())
+}
+
+/// A writer that shows control characters and bidirectional overrides escaped
+/// ([`crate::diagnostics::terminal_safe`]) chunk by chunk. Printers write whole `str` pieces,
+/// so every chunk is UTF-8.
+struct TerminalSafe<W>(W);
+
+impl<W: Write> Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(crate::diagnostics::terminal_safe(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Writes JSON to standard output, with what a terminal would act on escaped as JSON escapes.
 pub fn out_json(s: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -135,5 +165,26 @@ impl Drop for Progress {
     /// An error on the way clears the line before it is printed.
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TerminalSafe;
+    use std::io::Write;
+
+    /// What a printer writes reaches standard output with escapes and bidirectional overrides
+    /// shown escaped, line breaks and tabs kept, piece by piece as [`super::out`] does it whole.
+    #[test]
+    fn a_printer_writes_nothing_a_terminal_acts_on() {
+        let mut w = TerminalSafe(Vec::new());
+        writeln!(w, "host a\u{1b}[2J\tb").unwrap();
+        w.write_all("\u{202e}lmx.nobrac \u{9b}31m é\n".as_bytes())
+            .unwrap();
+        let shown = String::from_utf8(w.0).unwrap();
+        assert_eq!(
+            shown,
+            "host a\\u{1b}[2J\tb\n\\u{202e}lmx.nobrac \\u{9b}31m é\n"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! `topoplan explain`: one node, its offset and why, its ports and peers.
 
-use crate::output::{node_names, out};
+use crate::output::{node_names, print_to_stdout};
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::Result;
@@ -17,8 +17,8 @@ pub struct Args {
 pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
     let planned = session::plan_file(&args.topology, templates)?;
     let plan = &planned.plan;
-    match topoplan_report::explain(plan, &args.node) {
-        Some(text) => out(&text)?,
+    match plan.node(&args.node) {
+        Some(n) => print_to_stdout(|w| topoplan_report::write_explain(plan, n, w))?,
         None => anyhow::bail!(
             "no node `{}` in `{}`; its nodes are: {}",
             args.node,

@@ -1,6 +1,6 @@
 //! `topoplan plan`: solve a topology and print the plan, with the changes against its lock.
 
-use crate::output::out;
+use crate::output::print_to_stdout;
 use crate::session;
 use crate::status::ExitStatus;
 use anyhow::Result;
@@ -39,10 +39,10 @@ pub fn run(args: Args, templates: &TemplateSet) -> Result<ExitStatus> {
         session::write_lock_file(&args.topology, plan)?;
     }
     match args.format {
-        Format::Text => out(&topoplan_report::text(plan))?,
+        Format::Text => print_to_stdout(|w| topoplan_report::write_text(plan, w))?,
         Format::Markdown => {
             crate::output::print_planned_warnings(&planned);
-            out(&topoplan_report::markdown(plan))?
+            print_to_stdout(|w| topoplan_report::write_markdown(plan, w))?
         }
         Format::Json => {
             crate::output::print_planned_warnings(&planned);
