@@ -36,6 +36,18 @@ impl Site {
         }
     }
 
+    /// A site with a patch of each format: the offset 2 in `carbon.xml`, and `storage_op` (one
+    /// RFC 6902 operation) on `storage.json`.
+    fn with_both(storage_op: &str) -> Site {
+        let site = Site::new();
+        site.patch("repository/conf/carbon.xml.patch.xml", &offset(2));
+        site.patch(
+            "repository/conf/storage.json.patch.json",
+            &format!("[{storage_op}]"),
+        );
+        site
+    }
+
     fn patch(&self, rel: &str, text: &str) {
         write(&self.overlay.join(rel), text);
     }
@@ -64,12 +76,7 @@ fn offset(n: u16) -> String {
 
 #[test]
 fn every_file_is_written_keeping_its_mode_and_the_first_original() {
-    let site = Site::new();
-    site.patch("repository/conf/carbon.xml.patch.xml", &offset(2));
-    site.patch(
-        "repository/conf/storage.json.patch.json",
-        r#"[{"op": "replace", "path": "/port", "value": 3306}]"#,
-    );
+    let site = Site::with_both(r#"{"op": "replace", "path": "/port", "value": 3306}"#);
     let home = Home::lock(&site.home).unwrap();
     let prepared = home.prepare(&site.overlay, &mut |_| None).unwrap();
     assert_eq!((prepared.changed().len(), prepared.kept()), (2, 0));
@@ -115,12 +122,7 @@ fn every_file_is_written_keeping_its_mode_and_the_first_original() {
 
 #[test]
 fn one_bad_patch_writes_nothing_and_names_every_problem() {
-    let site = Site::new();
-    site.patch("repository/conf/carbon.xml.patch.xml", &offset(2));
-    site.patch(
-        "repository/conf/storage.json.patch.json",
-        r#"[{"op": "replace", "path": "/nope", "value": 1}]"#,
-    );
+    let site = Site::with_both(r#"{"op": "replace", "path": "/nope", "value": 1}"#);
     site.patch("repository/conf/missing.xml.patch.xml", &offset(1));
     let Err(ApplyError::Refused(problems)) = site.apply() else {
         panic!("a patch that does not match must refuse the apply");
