@@ -780,12 +780,11 @@ pub fn write_bundle(
     let mut report = WriteReport::default();
     let old_files = previous_bundle(out)?;
     let staged = stage(&parent, out, bundle, old_files.as_ref())?;
-    report.unchanged = staged.unchanged;
-    report.changed = staged.files.len() - staged.unchanged;
+    report.unchanged = staged.kept.len();
+    report.changed = staged.files.len() - staged.kept.len();
     if old_files.as_ref() == Some(&staged.files) && report.changed == 0 {
-        // Nothing to do: every file is already what the plan writes, so every mtime stays
-        // (the staged links go). Only the manifest learns the digest, so next time a `stat`
-        // is enough.
+        // Nothing to do: every file is already what the plan writes, so every mtime stays.
+        // Only the manifest learns the digest, so next time a `stat` is enough.
         drop(staged.dir);
         #[cfg(unix)]
         if let Some(d) = inputs {
@@ -795,6 +794,7 @@ pub fn write_bundle(
         }
         return Ok(report);
     }
+    finish_staging(out, &staged)?;
     let staging = staged.dir;
     match old_files {
         None => {
@@ -961,16 +961,25 @@ fn sweep(parent: &Path, out: &Path) {
 }
 
 /// A bundle written into its staging folder: the folder (removed when dropped), every file
-/// in it, and how many of them were linked from the previous bundle.
+/// of the bundle, and the files the previous bundle already holds as they are (not written:
+/// linked by [`link_kept`] once something is to be replaced at all).
 struct Staged {
     dir: tempfile::TempDir,
     files: BTreeSet<String>,
-    unchanged: usize,
+    kept: Vec<Kept>,
 }
 
-/// Writes every part of `bundle` into a new sibling folder of `out`, on every core: a file the
-/// previous bundle (`old`, its files) holds as is, linked from it; any other, created. Then the
-/// staging folder's manifest (every file; no stamps yet).
+/// A file of the previous bundle that the new one holds unchanged: its path, and the digest
+/// and mode of the text the plan renders there (to copy it instead, should linking fail).
+struct Kept {
+    rel: String,
+    digest: [u8; 32],
+    executable: bool,
+}
+
+/// Writes every part of `bundle` into a new sibling folder of `out`, on every core: each file
+/// the previous bundle (`old`, its files) does not hold byte for byte and mode for mode is
+/// created; the others are only listed.
 fn stage(
     parent: &Path,
     out: &Path,
@@ -984,86 +993,139 @@ fn stage(
     let parts: Vec<usize> = (0..bundle.count()).collect();
     let results = parallel_map(&parts, |&i| {
         let mut part = PartWriter {
-            root: staging.path(),
+            folders: Folders::new(staging.path()),
             out,
             old,
-            folders: BTreeSet::new(),
             files: Vec::new(),
-            unchanged: 0,
+            kept: Vec::new(),
         };
         bundle
             .each(i, &mut |rel, f| part.write(rel, f))
             .map(|()| part)
     });
     let mut files = BTreeSet::new();
-    let mut unchanged = 0;
+    let mut kept = Vec::new();
     for part in results {
         let part = part?;
-        unchanged += part.unchanged;
         files.extend(part.files);
-    }
-    let mut manifest = String::from(MANIFEST_HEAD);
-    for rel in &files {
-        manifest.push_str(rel);
-        manifest.push('\n');
-    }
-    let path = staging.path().join(MANIFEST);
-    create_file(&path, &plain(manifest)).map_err(io(&path))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
-            .map_err(io(staging.path()))?;
+        kept.extend(part.kept);
     }
     Ok(Staged {
         dir: staging,
         files,
-        unchanged,
+        kept,
     })
+}
+
+/// The files the new bundle keeps, linked from the previous one into the staging folder (so
+/// their mtimes stay); then the staging folder's manifest (every file; no stamps yet).
+fn finish_staging(out: &Path, staged: &Staged) -> Result<(), BundleError> {
+    let root = staged.dir.path();
+    let mut folders = Folders::new(root);
+    for d in sub_folders(staged.kept.iter().map(|k| &k.rel)) {
+        folders.make(&d)?;
+    }
+    for r in parallel_map(&staged.kept, |k| link_kept(root, out, k)) {
+        r?;
+    }
+    let mut manifest = String::from(MANIFEST_HEAD);
+    for rel in &staged.files {
+        manifest.push_str(rel);
+        manifest.push('\n');
+    }
+    let path = root.join(MANIFEST);
+    create_file(&path, &plain(manifest)).map_err(io(&path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).map_err(io(root))?;
+    }
+    Ok(())
+}
+
+/// One kept file, linked from the previous bundle. Linked only if what got linked is a regular
+/// file (the old folder could have changed since it was compared): never a symlink into a new
+/// bundle. Where linking fails, the old file is copied if it still holds what the plan renders.
+fn link_kept(root: &Path, out: &Path, k: &Kept) -> Result<(), BundleError> {
+    let (from, path) = (out.join(&k.rel), root.join(&k.rel));
+    if fs::hard_link(&from, &path).is_ok() {
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Ok(());
+        }
+        fs::remove_file(&path).map_err(io(&path))?;
+    }
+    let text = topoplan_safefs::read_regular(&from).ok();
+    match text.filter(|t| digest(t) == k.digest) {
+        Some(text) => {
+            let f = BundleFile {
+                text,
+                executable: k.executable,
+            };
+            create_file(&path, &f).map_err(io(&path))
+        }
+        None => Err(io(&from)(std::io::Error::other(
+            "changed while the new bundle was written; run `topoplan bundle` again",
+        ))),
+    }
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 /// One part's files going into the staging folder.
 struct PartWriter<'a> {
-    root: &'a Path,
+    folders: Folders<'a>,
     out: &'a Path,
     old: Option<&'a BTreeSet<String>>,
-    /// The folders this part made or found (so each is looked at once).
-    folders: BTreeSet<String>,
     files: Vec<String>,
-    unchanged: usize,
+    kept: Vec<Kept>,
 }
 
 impl PartWriter<'_> {
     fn write(&mut self, rel: &str, f: &BundleFile) -> Result<(), BundleError> {
-        if let Some((folder, _)) = rel.rsplit_once('/') {
-            self.folder(folder)?;
-        }
-        let path = self.root.join(rel);
-        // Linked only if what got linked is still a regular file (it was checked before, but
-        // the old folder could have changed since): never a symlink into a new bundle.
-        let same = self.old.is_some_and(|o| o.contains(rel)) && same_file(&self.out.join(rel), f);
-        if same && fs::hard_link(self.out.join(rel), &path).is_ok() {
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-                self.unchanged += 1;
-                self.files.push(rel.to_string());
-                return Ok(());
-            }
-            fs::remove_file(&path).map_err(io(&path))?;
-        }
-        create_file(&path, f).map_err(io(&path))?;
         self.files.push(rel.to_string());
-        Ok(())
+        if self.old.is_some_and(|o| o.contains(rel)) && same_file(&self.out.join(rel), f) {
+            self.kept.push(Kept {
+                rel: rel.to_string(),
+                digest: digest(&f.text),
+                executable: f.executable,
+            });
+            return Ok(());
+        }
+        if let Some((folder, _)) = rel.rsplit_once('/') {
+            self.folders.make(folder)?;
+        }
+        let path = self.folders.root.join(rel);
+        create_file(&path, f).map_err(io(&path))
+    }
+}
+
+/// Folders of the staging folder, made where missing with mode 0755, forced, as file modes
+/// are: under umask 000 a folder would otherwise be 0777, and any user could swap the patches
+/// root applies.
+struct Folders<'a> {
+    root: &'a Path,
+    /// The folders made or found (so each is looked at once).
+    made: BTreeSet<String>,
+}
+
+impl<'a> Folders<'a> {
+    fn new(root: &'a Path) -> Self {
+        Folders {
+            root,
+            made: BTreeSet::new(),
+        }
     }
 
-    /// The folder `rel` of the staging folder and every one above it, made where missing with
-    /// mode 0755, forced, as file modes are: under umask 000 a folder would otherwise be 0777,
-    /// and any user could swap the patches root applies.
-    fn folder(&mut self, rel: &str) -> Result<(), BundleError> {
-        if self.folders.contains(rel) {
+    /// The folder `rel` and every one above it.
+    fn make(&mut self, rel: &str) -> Result<(), BundleError> {
+        if self.made.contains(rel) {
             return Ok(());
         }
         if let Some((up, _)) = rel.rsplit_once('/') {
-            self.folder(up)?;
+            self.make(up)?;
         }
         let path = self.root.join(rel);
         match fs::create_dir(&path) {
@@ -1075,12 +1137,11 @@ impl PartWriter<'_> {
                         .map_err(io(&path))?;
                 }
             }
-            // Another part made it (the deployment's folders and a node's never meet, but a
-            // folder made twice is no error).
+            // Made by another part, or by the files written before the kept ones are linked.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
             Err(e) => return Err(io(&path)(e)),
         }
-        self.folders.insert(rel.to_string());
+        self.made.insert(rel.to_string());
         Ok(())
     }
 }
@@ -1088,6 +1149,39 @@ impl PartWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kept(rel: &str, text: &str) -> Kept {
+        Kept {
+            rel: rel.to_string(),
+            digest: digest(text),
+            executable: false,
+        }
+    }
+
+    /// A kept file is linked only as the regular file it was compared as: a symlink put in its
+    /// place since is refused, and so is a file whose text is no longer what the plan renders.
+    #[test]
+    fn a_kept_file_is_linked_only_as_it_was_compared() {
+        let d = tempfile::tempdir().unwrap();
+        let (out, root) = (d.path().join("out"), d.path().join("staging"));
+        fs::create_dir_all(&out).unwrap();
+        fs::create_dir_all(&root).unwrap();
+        fs::write(out.join("a"), "same\n").unwrap();
+        link_kept(&root, &out, &kept("a", "same\n")).unwrap();
+        assert_eq!(fs::read_to_string(root.join("a")).unwrap(), "same\n");
+        fs::write(d.path().join("elsewhere"), "same\n").unwrap();
+        std::os::unix::fs::symlink(d.path().join("elsewhere"), out.join("b")).unwrap();
+        let e = link_kept(&root, &out, &kept("b", "same\n")).unwrap_err();
+        assert!(e.to_string().contains("run `topoplan bundle` again"), "{e}");
+        assert!(
+            fs::symlink_metadata(root.join("b")).is_err(),
+            "no link left"
+        );
+        // Linking fails (the name is taken): copied only if the text is the plan's.
+        fs::write(out.join("c"), "changed\n").unwrap();
+        fs::create_dir(root.join("c")).unwrap();
+        assert!(link_kept(&root, &out, &kept("c", "same\n")).is_err());
+    }
 
     /// The deployment's files sit beside the node folders, so a node may not take their names:
     /// every top-level name part 0 writes for the shipped examples (databases, load balancers
