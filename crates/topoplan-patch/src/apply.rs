@@ -117,6 +117,7 @@ impl Prepared {
     /// A unified diff of every file that would change, with every secret masked.
     pub fn diff(&self) -> String {
         let mut out = String::new();
+        let mut secrets = Vec::new();
         for c in self.changed() {
             out.push_str(
                 &similar::TextDiff::from_lines(&c.before, &c.after)
@@ -125,10 +126,10 @@ impl Prepared {
                     .header(&format!("a/{}", c.rel), &format!("b/{}", c.rel))
                     .to_string(),
             );
-            // The passwords apply writes never reach the terminal.
-            out = crate::mask(&out, &c.secrets);
+            secrets.extend(c.secrets.iter().cloned());
         }
-        out
+        // The passwords apply writes never reach the terminal, whichever file shows them.
+        crate::mask(&out, &secrets)
     }
 }
 

@@ -211,11 +211,13 @@ pub enum SecretError {
 /// What stands in for a secret wherever topoplan prints one (diffs, drift).
 pub const MASK: &str = "********";
 
-/// `text` with every secret value replaced by [`MASK`].
+/// `text` with every secret value replaced by [`MASK`], the longest first (a password that
+/// holds another is masked whole, never left with a visible tail).
 pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     secrets
-        .iter()
-        .filter(|s| !s.is_empty())
+        .into_iter()
         .fold(text.to_string(), |t, s| t.replace(s.as_str(), MASK))
 }
 
@@ -235,6 +237,9 @@ mod tests {
             Err(SecretError::Unset("DB_PW".into()))
         );
         let (json, _) = fill_secrets(&text, PatchFormat::Json, |_| Some("q\"".into())).unwrap();
+        // One password inside another: the longer is masked whole, whatever the order given.
+        let both = ["abc".to_string(), "abcdef".to_string()];
+        assert_eq!(mask("x abcdef y abc", &both), "x ******** y ********");
         assert_eq!(json, "<a>q\\\"</a>");
     }
 }
