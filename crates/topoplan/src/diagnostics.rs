@@ -84,7 +84,7 @@ pub fn visible(text: &str) -> String {
 pub fn render(file: &str, src: &str, diags: &[Diagnostic]) -> String {
     let mut sources = Sources::default();
     let id = sources.add(file, src);
-    let placed: Vec<(usize, Diagnostic)> = diags.iter().map(|d| (id, d.clone())).collect();
+    let placed: Vec<(usize, &Diagnostic)> = diags.iter().map(|d| (id, d)).collect();
     sources.render(&placed, file)
 }
 
@@ -107,12 +107,12 @@ impl Sources {
 
     /// Every diagnostic with the source and caret of its file, then a count of the errors
     /// naming `summary` (the file the user gave).
-    pub fn render(&self, diags: &[(usize, Diagnostic)], summary: &str) -> String {
+    pub fn render(&self, diags: &[(usize, &Diagnostic)], summary: &str) -> String {
         let mut files = SimpleFiles::new();
         for (id, (name, text)) in self.files.iter().enumerate() {
             let of_file: Vec<&Diagnostic> = (diags.iter())
                 .filter(|(f, _)| *f == id)
-                .map(|(_, d)| d)
+                .map(|(_, d)| *d)
                 .collect();
             files.add(visible(name), redacted(&visible_source(text), &of_file));
         }

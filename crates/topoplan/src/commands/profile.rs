@@ -304,7 +304,8 @@ fn finish(shown: &str, found: Found, counts: Option<&Counts>) -> Result<()> {
         ))?;
         return Ok(());
     }
-    eprint!("{}", found.sources.render(&found.problems, shown));
+    let problems: Vec<(usize, &Diagnostic)> = found.problems.iter().map(|(f, d)| (*f, d)).collect();
+    eprint!("{}", found.sources.render(&problems, shown));
     Err(crate::status::Reported.into())
 }
 
