@@ -161,12 +161,13 @@ pub fn plan_texts(
     templates: &TemplateSet,
 ) -> Result<Plan, SessionError> {
     let src = &sources.topology;
+    let products = templates.products();
     let mut profiles = BTreeMap::new();
-    if let Some(product) = product_of(src).filter(|p| templates.products().contains(p)) {
+    if let Some(product) = product_of(src).filter(|p| products.contains(p)) {
         let p = profile(templates, &product)?;
         profiles.insert(product, p);
     }
-    let topo: Topology = topoplan_model::parse_with(src, &templates.products(), &profiles)
+    let topo: Topology = topoplan_model::parse_with(src, &products, &profiles)
         .map_err(|d| problems(path, src, d))?;
     let profile = &profiles[&topo.product];
     let lock = read_lock(path, sources, &topo)?;
