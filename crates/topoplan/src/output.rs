@@ -6,17 +6,14 @@ use std::io::Write;
 use std::path::Path;
 use topoplan_solver::{Plan, Warning};
 
-/// Writes `s` to standard output and flushes it.
+/// Writes `s` to standard output and flushes it. Names and values quoted from product files,
+/// bundles and locks may hold terminal escapes: shown escaped ([`print_to_stdout`]).
 pub fn out(s: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    // Names and values quoted from product files, bundles and locks may hold terminal escapes.
-    stdout.write_all(crate::diagnostics::terminal_safe(s).as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    print_to_stdout(|w| w.write_all(s.as_bytes()))
 }
 
 /// Standard output written by `print` (a printer of `topoplan-report`, writing to any
-/// `io::Write`), buffered, with what a terminal would act on shown escaped as [`out`] does.
+/// `io::Write`), buffered, with what a terminal would act on shown escaped.
 pub fn print_to_stdout(print: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let mut w = TerminalSafe(std::io::BufWriter::with_capacity(
         1 << 16,
